@@ -1,0 +1,1 @@
+"""The governance workflow: lifecycle stages, gates, assessments, approvals, audits."""

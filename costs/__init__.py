@@ -1,0 +1,1 @@
+"""The money: billing sources and imports, allocation, GPU usage, budgets and value."""

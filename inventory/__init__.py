@@ -1,0 +1,1 @@
+"""The catalog: business units, teams, use cases, ownership, assets and their versions."""

@@ -1,0 +1,303 @@
+"""API for use cases and what they are built from. Writes go through inventory.services."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from inventory import services
+from inventory.api.serializers import (
+    ComponentSerializer,
+    DatasetSerializer,
+    DatasetVersionSerializer,
+    DataSourceSerializer,
+    EnvironmentSerializer,
+    KpiSerializer,
+    ModelSerializer,
+    ModelVersionSerializer,
+    PromptTemplateSerializer,
+    PromptVersionSerializer,
+    ReleaseSerializer,
+    UseCaseSerializer,
+)
+from inventory.filtersets import UseCaseFilterSet
+from inventory.models import (
+    Component,
+    Dataset,
+    DatasetVersion,
+    DataSource,
+    Environment,
+    Kpi,
+    Model,
+    ModelVersion,
+    PromptTemplate,
+    PromptVersion,
+    Release,
+    UseCase,
+)
+from portal.api.views import RestrictedModelViewSet, permission_action
+from portal.permissions import Action, can, may_file_for_team
+
+
+def api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    return exceptions.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    )
+
+
+class OwnersSerializer(serializers.Serializer):
+    accountable_owner = serializers.CharField(required=False)
+    technical_owner = serializers.CharField(required=False, allow_null=True)
+    business_sponsor = serializers.CharField(required=False, allow_null=True)
+    data_steward = serializers.CharField(required=False, allow_null=True)
+    escalation_contact = serializers.CharField(required=False, allow_null=True)
+
+
+class UseCaseViewSet(RestrictedModelViewSet):
+    """AI use cases: filter with the same parameters as the list page (q, stage, tier, team, bu,
+    owner, ai_kind, sensitivity, tag, orphaned, draft, visibility, sort)."""
+
+    queryset = UseCase.objects.select_related(
+        "owning_team", "business_unit", "lifecycle_stage", "accountable_owner", "technical_owner",
+        "business_sponsor", "data_steward", "escalation_contact",
+    )  # fmt: skip
+    serializer_class = UseCaseSerializer
+    filterset_class = UseCaseFilterSet
+    lookup_field = "key"
+    search_fields = []  # the filter set's "q" searches key, name and purpose
+    ordering_fields = []  # the filter set's "sort" orders
+
+    def get_queryset(self):
+        return super().get_queryset().with_ownership_health()
+
+    def get_object(self):
+        self.kwargs[self.lookup_field] = self.kwargs[self.lookup_field].upper()
+        return super().get_object()
+
+    def perform_create(self, serializer):
+        self.check_add_permission()
+        data = dict(serializer.validated_data)
+        if not may_file_for_team(self.request.user, data["owning_team"]):
+            raise exceptions.PermissionDenied("You file use cases only for teams you belong to.")
+        try:
+            serializer.instance = services.usecase_create(actor=self.request.user, **data)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+    def perform_update(self, serializer):
+        use_case = serializer.instance
+        data = dict(serializer.validated_data)
+        submit = data.pop("submit", False)
+        changes = {field: value for field, value in data.items() if getattr(use_case, field) != value}
+        if "owning_team" in changes and not may_file_for_team(self.request.user, changes["owning_team"]):
+            raise exceptions.PermissionDenied("You may move a use case only to a team you belong to.")
+        try:
+            serializer.instance = services.usecase_update(
+                use_case=use_case, actor=self.request.user, **changes
+            )
+            if submit and use_case.is_draft:
+                services.usecase_submit(use_case=use_case, actor=self.request.user)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.usecase_delete(use_case=instance)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+    @extend_schema(request=None, responses=UseCaseSerializer)
+    @action(detail=True, methods=["post"])
+    @permission_action("custom:submit")
+    def submit(self, request, key=None):
+        """Submit a draft: it enters the lifecycle as proposed."""
+        use_case = self.get_object()
+        try:
+            services.usecase_submit(use_case=use_case, actor=request.user)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        return Response(UseCaseSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    @extend_schema(request=OwnersSerializer, responses=UseCaseSerializer)
+    @action(detail=True, methods=["post"])
+    @permission_action("custom:reassign")
+    def reassign(self, request, key=None):
+        """Reassign owners (CoE reviewers and leads): people by username; null clears a role."""
+        from django.contrib.auth import get_user_model
+
+        use_case = self.get_object()
+        payload = OwnersSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        people = {}
+        for role, username in payload.validated_data.items():
+            if username is None:
+                people[role] = None
+                continue
+            person = get_user_model().objects.filter(username=username).first()
+            if person is None:
+                raise exceptions.ValidationError({role: [f"No person named “{username}”."]})
+            people[role] = person
+        try:
+            services.usecase_reassign_owners(use_case=use_case, actor=request.user, **people)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        return Response(UseCaseSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+
+class TeamOwnedViewSet(RestrictedModelViewSet):
+    """Assets a team owns: anyone with a role reads them; the owning team maintains them."""
+
+    lookup_field = "slug"
+    filterset_fields = {"owning_team__slug": ["exact"]}
+    search_fields = ["name", "description", "slug"]
+    ordering_fields = ["name", "created_at"]
+
+    def _check_team(self, team) -> None:
+        if not may_file_for_team(self.request.user, team):
+            raise exceptions.PermissionDenied("Assets belong to a team you are a member of.")
+
+    def perform_create(self, serializer):
+        self.check_add_permission()
+        self._check_team(serializer.validated_data["owning_team"])
+        self._save(serializer)
+
+    def perform_update(self, serializer):
+        if "owning_team" in serializer.validated_data:
+            self._check_team(serializer.validated_data["owning_team"])
+        self._save(serializer)
+
+    def _save(self, serializer):
+        many = {name: serializer.validated_data.pop(name) for name in list(serializer.validated_data)
+                if isinstance(serializer.fields[name], serializers.ManyRelatedField)}  # fmt: skip
+        instance = serializer.instance or serializer.Meta.model()
+        for name, value in serializer.validated_data.items():
+            setattr(instance, name, value)
+        try:
+            instance.full_clean()
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        instance.save()
+        for name, value in many.items():
+            getattr(instance, name).set(value)
+        serializer.instance = instance
+
+
+class ComponentViewSet(TeamOwnedViewSet):
+    """Shared, reusable parts use cases depend on."""
+
+    queryset = Component.objects.select_related("owning_team")
+    serializer_class = ComponentSerializer
+
+
+class DataSourceViewSet(TeamOwnedViewSet):
+    """Systems of record data comes from."""
+
+    queryset = DataSource.objects.select_related("owning_team")
+    serializer_class = DataSourceSerializer
+
+
+class ModelViewSet(TeamOwnedViewSet):
+    """Models, in house or from a provider; their versions are under /api/model-versions/."""
+
+    queryset = Model.objects.select_related("owning_team")
+    serializer_class = ModelSerializer
+
+
+class PromptTemplateViewSet(TeamOwnedViewSet):
+    queryset = PromptTemplate.objects.select_related("owning_team")
+    serializer_class = PromptTemplateSerializer
+
+
+class DatasetViewSet(TeamOwnedViewSet):
+    queryset = Dataset.objects.select_related("owning_team").prefetch_related("sources")
+    serializer_class = DatasetSerializer
+
+
+class ChildViewSet(RestrictedModelViewSet):
+    """Records that belong to a parent (a model's versions, a use case's releases and KPIs):
+    creating one needs the right to change the parent."""
+
+    parent_field: str = ""
+
+    def perform_create(self, serializer):
+        parent = serializer.validated_data[self.parent_field]
+        if not can(self.request.user, Action.CHANGE, parent):
+            raise exceptions.PermissionDenied(f"You may not change {parent}.")
+        self.create_child(serializer)
+
+    def create_child(self, serializer):
+        instance = serializer.Meta.model(
+            **{k: v for k, v in serializer.validated_data.items() if not isinstance(v, list)}
+        )
+        try:
+            instance.full_clean()
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        instance.save()
+        for name, value in serializer.validated_data.items():
+            if isinstance(value, list):
+                getattr(instance, name).set(value)
+        serializer.instance = instance
+
+    def perform_update(self, serializer):
+        try:
+            super().perform_update(serializer)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+
+class ModelVersionViewSet(ChildViewSet):
+    queryset = ModelVersion.objects.select_related("model")
+    serializer_class = ModelVersionSerializer
+    parent_field = "model"
+    filterset_fields = {"model__slug": ["exact"]}
+
+
+class PromptVersionViewSet(ChildViewSet):
+    queryset = PromptVersion.objects.select_related("template")
+    serializer_class = PromptVersionSerializer
+    parent_field = "template"
+    filterset_fields = {"template__slug": ["exact"]}
+
+
+class DatasetVersionViewSet(ChildViewSet):
+    queryset = DatasetVersion.objects.select_related("dataset").prefetch_related("derived_from")
+    serializer_class = DatasetVersionSerializer
+    parent_field = "dataset"
+    filterset_fields = {"dataset__slug": ["exact"]}
+
+
+class ReleaseViewSet(ChildViewSet):
+    """Releases pin one version of each model, prompt and dataset plus a code ref. Once an
+    approval or deployment uses one, it is frozen: changing it answers 403."""
+
+    queryset = Release.objects.select_related("use_case").prefetch_related(
+        "model_versions", "prompt_versions", "dataset_versions"
+    )
+    serializer_class = ReleaseSerializer
+    parent_field = "use_case"
+    filterset_fields = {"use_case__key": ["exact"]}
+
+    def create_child(self, serializer):
+        data = dict(serializer.validated_data)
+        try:
+            serializer.instance = services.release_create(actor=self.request.user, **data)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+
+class KpiViewSet(ChildViewSet):
+    queryset = Kpi.objects.select_related("use_case")
+    serializer_class = KpiSerializer
+    parent_field = "use_case"
+    filterset_fields = {"use_case__key": ["exact"]}
+
+
+class EnvironmentViewSet(RestrictedModelViewSet):
+    """Where releases run. Administrators configure environments."""
+
+    queryset = Environment.objects.all()
+    serializer_class = EnvironmentSerializer
+    lookup_field = "slug"
+    filterset_fields = ["kind"]

@@ -1,0 +1,84 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+
+from inventory import services
+from inventory.api.serializers import BusinessUnitSerializer, TeamLeadSerializer, TeamSerializer
+from inventory.models import BusinessUnit, Team
+from portal.api.views import RestrictedModelViewSet
+from portal.roles import Role, has_role
+
+
+def _as_api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
+    return exceptions.ValidationError(
+        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+    )
+
+
+class BusinessUnitViewSet(RestrictedModelViewSet):
+    """Business units: the parts of the company that own teams. Administrators change them."""
+
+    queryset = BusinessUnit.objects.select_related("head")
+    serializer_class = BusinessUnitSerializer
+    lookup_field = "slug"
+    filterset_fields = ["slug"]
+    search_fields = ["name", "description"]
+    ordering_fields = ["name"]
+
+    def perform_create(self, serializer):
+        self.check_add_permission()
+        try:
+            serializer.instance = services.business_unit_create(**serializer.validated_data)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.business_unit_update(
+                unit=serializer.instance, **serializer.validated_data
+            )
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.business_unit_delete(unit=instance)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+
+
+class TeamViewSet(RestrictedModelViewSet):
+    """Teams, their business unit, lead and members. Administrators manage teams; a team lead
+    changes the description, lead and members of their own team."""
+
+    queryset = Team.objects.select_related("business_unit", "lead").prefetch_related("members")
+    lookup_field = "slug"
+    filterset_fields = {"business_unit__slug": ["exact"], "slug": ["exact"]}
+    search_fields = ["name", "description"]
+    ordering_fields = ["name"]
+
+    def get_serializer_class(self):
+        if self.request.method in ("PUT", "PATCH") and not has_role(self.request.user, Role.ADMIN):
+            return TeamLeadSerializer
+        return TeamSerializer
+
+    def perform_create(self, serializer):
+        self.check_add_permission()
+        data = dict(serializer.validated_data)
+        try:
+            serializer.instance = services.team_create(**data)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        members = data.pop("members", None)
+        try:
+            serializer.instance = services.team_update(team=serializer.instance, members=members, **data)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc
+
+    def perform_destroy(self, instance):
+        try:
+            services.team_delete(team=instance)
+        except DjangoValidationError as exc:
+            raise _as_api_error(exc) from exc

@@ -1,0 +1,30 @@
+from django.apps import AppConfig
+
+
+class InventoryConfig(AppConfig):
+    name = "inventory"
+    verbose_name = "Inventory"
+
+    def ready(self) -> None:
+        from inventory import models, signals  # noqa: F401  (release guards)
+        from portal import audit
+
+        for model in (
+            models.BusinessUnit,
+            models.Team,
+            models.Component,
+            models.DataSource,
+            models.Model,
+            models.ModelVersion,
+            models.PromptTemplate,
+            models.PromptVersion,
+            models.Dataset,
+            models.DatasetVersion,
+            models.Environment,
+            models.Release,
+            models.Kpi,
+            models.NotDuplicate,
+        ):
+            audit.register(model)
+        # updated_at moves on every save; the fields that changed are what the trail shows.
+        audit.register(models.UseCase, exclude={"updated_at"})

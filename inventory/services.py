@@ -1,0 +1,326 @@
+"""Writes with rules for the catalog. Views, API, commands and jobs all call these."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from django.utils.text import slugify
+from guardian.shortcuts import assign_perm, remove_perm
+
+from inventory.choices import OWNERSHIP_ROLES
+from inventory.models import BusinessUnit, KeySequence, NotDuplicate, Release, Team, UseCase
+from inventory.models.usecases import KEY_PREFIX
+
+TEAM_LEAD_PERMISSION = "inventory.change_team"
+
+
+#
+# Business units
+#
+
+
+@transaction.atomic
+def business_unit_create(*, name: str, slug: str = "", description: str = "", head=None) -> BusinessUnit:
+    unit = BusinessUnit(name=name, slug=slug or slugify(name), description=description, head=head)
+    unit.full_clean()
+    unit.save()
+    return unit
+
+
+@transaction.atomic
+def business_unit_update(*, unit: BusinessUnit, **changes) -> BusinessUnit:
+    for name, value in changes.items():
+        setattr(unit, name, value)
+    unit.full_clean()
+    unit.save()
+    return unit
+
+
+@transaction.atomic
+def business_unit_delete(*, unit: BusinessUnit) -> None:
+    if unit.teams.exists():
+        raise ValidationError(
+            f"“{unit.name}” still has {unit.teams.count()} team(s); move or delete them first."
+        )
+    unit.delete()
+
+
+#
+# Teams
+#
+
+
+@transaction.atomic
+def team_create(
+    *,
+    name: str,
+    business_unit: BusinessUnit,
+    slug: str = "",
+    description: str = "",
+    lead=None,
+    members: Iterable = (),
+) -> Team:
+    """Create a team with its permission group; the lead is always a member."""
+    slug = slug or slugify(name)
+    group, _ = Group.objects.get_or_create(name=Team.group_name_for(slug))
+    team = Team(
+        name=name, slug=slug, business_unit=business_unit, description=description, lead=lead, group=group
+    )
+    team.full_clean()
+    team.save()
+    team_set_members(team=team, members=[*members, *([lead] if lead else [])])
+    _grant_lead_permission(team=team, previous_lead=None)
+    return team
+
+
+@transaction.atomic
+def team_update(*, team: Team, members: Iterable | None = None, **changes) -> Team:
+    """Change a team's fields (and, if given, its members); the lead's rights follow the lead."""
+    previous_lead = team.lead
+    slug_before = team.slug
+    for name, value in changes.items():
+        setattr(team, name, value)
+    team.full_clean()
+    team.save()
+    if team.slug != slug_before:
+        team.group.name = Team.group_name_for(team.slug)
+        team.group.save(update_fields=["name"])
+    if members is not None or team.lead != previous_lead:
+        current = list(team.members.all()) if members is None else list(members)
+        team_set_members(team=team, members=[*current, *([team.lead] if team.lead else [])])
+    _grant_lead_permission(team=team, previous_lead=previous_lead)
+    return team
+
+
+@transaction.atomic
+def team_set_members(*, team: Team, members: Iterable) -> Team:
+    """Replace the membership; the team's group mirrors it so permissions follow people."""
+    people = {person.pk: person for person in members if person is not None}
+    team.members.set(people.values())
+    team.group.user_set.set(people.values())
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team) -> None:
+    group = team.group
+    try:
+        team.delete()
+    except ProtectedError as exc:
+        raise ValidationError(f"“{team.name}” still owns records; reassign them first.") from exc
+    group.delete()
+
+
+def _grant_lead_permission(*, team: Team, previous_lead) -> None:
+    if previous_lead is not None and previous_lead != team.lead:
+        remove_perm(TEAM_LEAD_PERMISSION, previous_lead, team)
+    if team.lead is not None:
+        assign_perm(TEAM_LEAD_PERMISSION, team.lead, team)
+
+
+#
+# Use cases
+#
+
+USE_CASE_OPTIONAL_FIELDS = (
+    "customer_facing",
+    "human_oversight",
+    "visibility",
+    "technical_owner",
+    "business_sponsor",
+    "data_steward",
+    "escalation_contact",
+    "repository_url",
+    "runbook_url",
+    "dashboard_url",
+    "tags",
+    "risk_tier",
+)
+USE_CASE_EDITABLE_FIELDS = (
+    "name",
+    "purpose",
+    "owning_team",
+    "ai_kind",
+    "data_sensitivity",
+    "accountable_owner",
+    *USE_CASE_OPTIONAL_FIELDS,
+)
+INTAKE_STAGE_KEY = "proposed"
+
+
+def normalise_tags(tags) -> list[str]:
+    """Tags as a sorted list of unique lowercase words (a comma string is accepted too)."""
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    return sorted({str(tag).strip().lower() for tag in tags or () if str(tag).strip()})
+
+
+def _check_owner_in_team(*, owner, team: Team) -> None:
+    if owner is None:
+        raise ValidationError({"accountable_owner": "Every use case needs an accountable owner."})
+    if not owner.is_active:
+        raise ValidationError({"accountable_owner": f"{owner.get_username()} is no longer active."})
+    if not team.members.filter(pk=owner.pk).exists():
+        raise ValidationError(
+            {
+                "accountable_owner": f"{owner.get_username()} is not a member of {team.name}; add them to the team first."
+            }
+        )
+
+
+@transaction.atomic
+def usecase_create(*, actor, name: str, purpose: str, owning_team: Team, accountable_owner, ai_kind: str,
+                   data_sensitivity: str, submit: bool = False, key: str = "", **optional) -> UseCase:  # fmt: skip
+    """File a use case. It stays a draft unless ``submit``: then it enters the lifecycle as proposed."""
+    unknown = set(optional) - set(USE_CASE_OPTIONAL_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown use case field(s): {', '.join(sorted(unknown))}.")
+    _check_owner_in_team(owner=accountable_owner, team=owning_team)
+    if "tags" in optional:
+        optional["tags"] = normalise_tags(optional["tags"])
+    if not key:
+        key = f"{KEY_PREFIX}{KeySequence.next_value('usecase'):04d}"
+    now = timezone.now()
+    use_case = UseCase(
+        key=key,
+        name=name,
+        purpose=purpose,
+        owning_team=owning_team,
+        business_unit_id=owning_team.business_unit_id,
+        accountable_owner=accountable_owner,
+        ai_kind=ai_kind,
+        data_sensitivity=data_sensitivity,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_at=now,
+        updated_at=now,
+        **optional,
+    )
+    use_case.full_clean()
+    use_case.save()
+    _grant_team_permissions(use_case=use_case, team=owning_team, previous_team=None)
+    if submit:
+        usecase_submit(use_case=use_case, actor=actor)
+    return use_case
+
+
+@transaction.atomic
+def usecase_update(*, use_case, actor, **changes) -> UseCase:
+    unknown = set(changes) - set(USE_CASE_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
+    previous_team = use_case.owning_team
+    previous_owner_id = use_case.accountable_owner_id
+    if "tags" in changes:
+        changes["tags"] = normalise_tags(changes["tags"])
+    for field, value in changes.items():
+        setattr(use_case, field, value)
+    if use_case.owning_team_id != previous_team.pk:
+        use_case.business_unit_id = use_case.owning_team.business_unit_id
+    if use_case.owning_team_id != previous_team.pk or use_case.accountable_owner_id != previous_owner_id:
+        _check_owner_in_team(owner=use_case.accountable_owner, team=use_case.owning_team)
+    use_case.updated_at = timezone.now()
+    use_case.full_clean()
+    use_case.save()
+    if use_case.owning_team_id != previous_team.pk:
+        _grant_team_permissions(use_case=use_case, team=use_case.owning_team, previous_team=previous_team)
+    return use_case
+
+
+@transaction.atomic
+def usecase_submit(*, use_case, actor) -> UseCase:
+    """A draft enters the lifecycle at its first stage (proposed)."""
+    from approvals.models import LifecycleStage
+
+    if not use_case.is_draft:
+        raise ValidationError(f"{use_case.key} was already submitted ({use_case.lifecycle_stage.label}).")
+    stage = LifecycleStage.objects.filter(key=INTAKE_STAGE_KEY).first()
+    if stage is None:
+        raise ValidationError("The lifecycle has no “proposed” stage; ask the CoE lead to restore it.")
+    use_case.lifecycle_stage = stage
+    use_case.submitted_at = use_case.updated_at = timezone.now()
+    use_case.save(update_fields=["lifecycle_stage", "submitted_at", "updated_at"])
+    return use_case
+
+
+@transaction.atomic
+def usecase_reassign_owners(*, use_case, actor, **owners) -> UseCase:
+    """The CoE's repair for orphaned use cases: new owners, recorded in the audit trail."""
+    allowed = {field for field, _label, _help in OWNERSHIP_ROLES}
+    unknown = set(owners) - allowed
+    if unknown:
+        raise ValidationError(f"Not an ownership role: {', '.join(sorted(unknown))}.")
+    if "accountable_owner" in owners:
+        _check_owner_in_team(owner=owners["accountable_owner"], team=use_case.owning_team)
+    for field, person in owners.items():
+        if person is not None and not person.is_active:
+            raise ValidationError({field: f"{person.get_username()} is no longer active."})
+        setattr(use_case, field, person)
+    use_case.updated_at = timezone.now()
+    use_case.full_clean()
+    use_case.save()
+    return use_case
+
+
+@transaction.atomic
+def usecase_delete(*, use_case) -> None:
+    if use_case.releases.filter(frozen_at__isnull=False).exists():
+        raise ValidationError(
+            f"{use_case.key} has releases used by approvals or deployments; retire it instead."
+        )
+    use_case.delete()
+
+
+def _grant_team_permissions(*, use_case, team: Team, previous_team: Team | None) -> None:
+    """The owning team's group holds view/change/delete on its use cases (django-guardian)."""
+    for codename in ("view_usecase", "change_usecase", "delete_usecase"):
+        if previous_team is not None:
+            remove_perm(f"inventory.{codename}", previous_team.group, use_case)
+        assign_perm(f"inventory.{codename}", team.group, use_case)
+
+
+@transaction.atomic
+def mark_not_duplicate(*, first, second, actor, reason: str = ""):
+    if first.pk == second.pk:
+        raise ValidationError("A use case is not a duplicate of itself.")
+    low, high = sorted((first, second), key=lambda use_case: use_case.pk)
+    pair, _ = NotDuplicate.objects.get_or_create(
+        first=low, second=high, defaults={"decided_by": actor, "reason": reason[:300]}
+    )
+    return pair
+
+
+#
+# Releases
+#
+
+
+@transaction.atomic
+def release_create(*, use_case, actor, version: str, code_ref: str, notes: str = "", model_versions=(),
+                   prompt_versions=(), dataset_versions=()):  # fmt: skip
+    release = Release(
+        use_case=use_case,
+        version=version,
+        code_ref=code_ref,
+        notes=notes,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    release.full_clean()
+    release.save()
+    release.model_versions.set(model_versions)
+    release.prompt_versions.set(prompt_versions)
+    release.dataset_versions.set(dataset_versions)
+    return release
+
+
+@transaction.atomic
+def release_freeze(*, release, reason: str):
+    """Called by approvals and deployments: from now on the release never changes."""
+    locked = Release.objects.select_for_update().get(pk=release.pk)
+    if locked.frozen_at is None:
+        locked.frozen_at = timezone.now()
+        locked.frozen_reason = reason[:200]
+        locked.save(update_fields=["frozen_at", "frozen_reason"])
+    return locked

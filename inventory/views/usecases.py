@@ -1,0 +1,294 @@
+"""Use-case pages: the list, the detail with its tabs, intake, editing, ownership repair."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from inventory import services
+from inventory.choices import OWNERSHIP_ROLES
+from inventory.forms import ReassignOwnersForm, UseCaseForm
+from inventory.models import NotDuplicate, UseCase
+from inventory.selectors import use_case_for, use_case_list, use_cases_visible_to
+from portal.models import AuditEntry
+from portal.permissions import Action, can, can_add
+from portal.roles import Role, has_role
+
+USE_CASES_PER_PAGE = 50
+TABS = (
+    ("overview", "Overview"),
+    ("ownership", "Ownership"),
+    ("releases", "Releases & versions"),
+    ("data", "Data"),
+    ("deployments", "Deployments"),
+    ("approvals", "Approvals"),
+    ("costs", "Costs"),
+    ("findings", "Findings"),
+    ("history", "History"),
+)
+
+
+SORT_OPTIONS = (
+    ("key", "Key"),
+    ("name", "Name"),
+    ("stage", "Stage"),
+    ("tier", "Risk tier"),
+    ("team", "Team"),
+    ("updated", "Recently updated"),
+)
+
+
+def _filter_controls(request, user) -> list[dict]:
+    """Select boxes for the filter bar (single choice each; the URL accepts several values)."""
+    from approvals.models import LifecycleStage
+    from inventory.choices import AIKindChoices, DataSensitivityChoices, RiskTierChoices
+    from inventory.models import BusinessUnit, Team
+    from portal.permissions import restrict
+
+    def control(name, label, options):
+        selected = request.GET.get(name, "")
+        return {"name": name, "label": label, "options": list(options), "selected": selected}
+
+    return [
+        control("stage", "Stage", LifecycleStage.objects.values_list("key", "label")),
+        control("draft", "Drafts", [("true", "Drafts only"), ("false", "Filed only")]),
+        control("tier", "Risk tier", RiskTierChoices.pairs()),
+        control("team", "Team", restrict(Team.objects.all(), user).values_list("slug", "name")),
+        control(
+            "bu", "Business unit", restrict(BusinessUnit.objects.all(), user).values_list("slug", "name")
+        ),
+        control("ai_kind", "AI kind", AIKindChoices.pairs()),
+        control("sensitivity", "Data sensitivity", DataSensitivityChoices.pairs()),
+        control("orphaned", "Ownership", [("true", "Orphaned"), ("false", "Owned")]),
+    ]
+
+
+def _page_query(request) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+@login_required
+def usecase_list(request):
+    filterset, use_cases = use_case_list(user=request.user, params=request.GET)
+    page = Paginator(use_cases, USE_CASES_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "inventory/usecase_list.html",
+        {
+            "filter": filterset,
+            "page": page,
+            "query": _page_query(request),
+            "can_add": can_add(request.user, UseCase),
+            "is_filtered": any(value for key, value in request.GET.items() if key not in ("page", "sort")),
+            "controls": _filter_controls(request, request.user),
+            "sort_options": SORT_OPTIONS,
+        },
+    )
+
+
+@login_required
+def usecase_detail(request, key: str):
+    use_case = use_case_for(user=request.user, key=key)
+    tab = request.GET.get("tab", "overview")
+    if tab not in dict(TABS):
+        tab = "overview"
+    context = {
+        "use_case": use_case,
+        "tabs": TABS,
+        "tab": tab,
+        "can_change": can(request.user, Action.CHANGE, use_case),
+        "can_submit": use_case.is_draft and can(request.user, "custom:submit", use_case),
+        "can_delete": can(request.user, Action.DELETE, use_case),
+        "can_reassign": can(request.user, "custom:reassign", use_case),
+        "ownership": [
+            (label, help_text, getattr(use_case, field)) for field, label, help_text in OWNERSHIP_ROLES
+        ],
+    }
+    if tab == "releases":
+        context["releases"] = use_case.releases.prefetch_related(
+            "model_versions__model", "prompt_versions__template", "dataset_versions__dataset"
+        )
+    elif tab == "data":
+        context["dataset_versions"] = (
+            use_case.releases.values_list("dataset_versions__dataset__name", "dataset_versions__version")
+            .exclude(dataset_versions=None)
+            .distinct()
+        )
+    elif tab == "overview":
+        context["kpis"] = use_case.kpis.all()
+        context["components"] = use_case.components.all()
+    elif tab == "history":
+        context["entries"] = AuditEntry.objects.filter(
+            content_type__app_label="inventory", content_type__model="usecase", object_id=str(use_case.pk)
+        )[:50]
+    return render(request, "inventory/usecase_detail.html", context)
+
+
+def _form_changes(form) -> dict:
+    data = dict(form.cleaned_data)
+    data["tags"] = services.normalise_tags(data.get("tags", ""))
+    return data
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@login_required
+def usecase_new(request):
+    """Intake: six questions, the rest disclosed on demand; save as draft or submit."""
+    if not can_add(request.user, UseCase):
+        raise PermissionDenied("Team members and team leads file use cases.")
+    form = UseCaseForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        submit = "submit" in request.POST
+        try:
+            use_case = services.usecase_create(actor=request.user, submit=submit, **_form_changes(form))
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            if submit:
+                messages.success(request, f"{use_case.key} filed and submitted: it is now proposed.")
+            else:
+                messages.success(request, f"{use_case.key} saved as a draft. Submit it when it is ready.")
+            return redirect(use_case)
+    return render(request, "inventory/usecase_form.html", {"form": form, "use_case": None})
+
+
+@login_required
+def usecase_edit(request, key: str):
+    use_case = use_case_for(user=request.user, key=key, action=Action.CHANGE)
+    form = UseCaseForm(request.POST or None, user=request.user, use_case=use_case)
+    if request.method == "POST" and form.is_valid():
+        changes = {
+            field: value for field, value in _form_changes(form).items() if getattr(use_case, field) != value
+        }
+        try:
+            services.usecase_update(use_case=use_case, actor=request.user, **changes)
+            if "submit" in request.POST and use_case.is_draft:
+                services.usecase_submit(use_case=use_case, actor=request.user)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{use_case.key} saved.")
+            return redirect(use_case)
+    return render(request, "inventory/usecase_form.html", {"form": form, "use_case": use_case})
+
+
+@require_POST
+@login_required
+def usecase_submit(request, key: str):
+    use_case = use_case_for(user=request.user, key=key, action="custom:submit")
+    try:
+        services.usecase_submit(use_case=use_case, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{use_case.key} submitted: it is now proposed.")
+    return redirect(use_case)
+
+
+@login_required
+def usecase_delete(request, key: str):
+    use_case = use_case_for(user=request.user, key=key, action=Action.DELETE)
+    if request.method == "POST":
+        try:
+            services.usecase_delete(use_case=use_case)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect(use_case)
+        messages.success(request, f"Draft {use_case.key} deleted.")
+        return redirect("inventory:usecase-list")
+    return render(
+        request, "portal/confirm_delete.html", {"object": use_case, "cancel_url": use_case.get_absolute_url()}
+    )
+
+
+@login_required
+def orphaned_list(request):
+    """The CoE's repair list: use cases whose accountable owner left or is not in the team."""
+    if not has_role(request.user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN, Role.EXECUTIVE, Role.AUDITOR):
+        raise PermissionDenied("The orphaned-ownership list is for the CoE, executives and auditors.")
+    use_cases = use_cases_visible_to(request.user).filter(is_orphaned=True).order_by("key")
+    return render(
+        request,
+        "inventory/orphaned_list.html",
+        {
+            "use_cases": use_cases,
+            "may_reassign": has_role(request.user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN),
+        },
+    )
+
+
+@login_required
+def usecase_reassign(request, key: str):
+    use_case = use_case_for(user=request.user, key=key, action="custom:reassign")
+    form = ReassignOwnersForm(request.POST or None, use_case=use_case, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        changes = {f: v for f, v in form.cleaned_data.items() if getattr(use_case, f) != v}
+        try:
+            services.usecase_reassign_owners(use_case=use_case, actor=request.user, **changes)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Owners of {use_case.key} reassigned.")
+            return redirect(use_case.get_absolute_url() + "?tab=ownership")
+    return render(request, "inventory/usecase_reassign.html", {"form": form, "use_case": use_case})
+
+
+@login_required
+def usecase_similar(request):
+    """The intake form's live panel: use cases whose purpose overlaps what is being typed."""
+    from inventory.duplicates import similar_use_cases
+
+    name = request.GET.get("name", "")[:200]
+    purpose = request.GET.get("purpose", "")[:5000]
+    exclude = None
+    if request.GET.get("exclude"):
+        exclude = UseCase.objects.filter(key=request.GET["exclude"].upper()).first()
+    matches = []
+    searched = len((name + " " + purpose).split()) >= 3
+    if searched:
+        matches = similar_use_cases(
+            user=request.user,
+            name=name,
+            purpose=purpose,
+            tags=services.normalise_tags(request.GET.get("tags", "")),
+            exclude=exclude,
+        )
+    return render(request, "inventory/_similar.html", {"matches": matches, "searched": searched})
+
+
+@login_required
+def duplicate_clusters_page(request):
+    """Clusters of likely duplicate efforts across the portfolio the person can see."""
+    from inventory.duplicates import duplicate_clusters
+
+    clusters = duplicate_clusters(user=request.user)
+    return render(request, "inventory/duplicates.html", {"clusters": clusters})
+
+
+@require_POST
+@login_required
+def mark_not_duplicate(request):
+    if not can_add(request.user, NotDuplicate):
+        raise PermissionDenied("Your roles do not allow marking use cases.")
+    first = use_case_for(user=request.user, key=request.POST.get("first", ""))
+    second = use_case_for(user=request.user, key=request.POST.get("second", ""))
+    try:
+        services.mark_not_duplicate(
+            first=first, second=second, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"{first.key} and {second.key} marked as not duplicates.")
+    return redirect("inventory:usecase-duplicates")

@@ -1,0 +1,6 @@
+"""Propylon: the project package and the shared plumbing of the portal."""
+
+# Import the Celery app whenever Django starts so that @shared_task binds to it.
+from portal.celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,88 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from portal.models import ApiToken, AuditEntry, JobLogLine, JobRun, User
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    fieldsets = (
+        *DjangoUserAdmin.fieldsets,
+        ("Profile", {"fields": ("title",)}),
+    )
+    list_display = ("username", "email", "first_name", "last_name", "title", "is_active", "is_staff")
+
+
+class JobLogLineInline(admin.TabularInline):
+    model = JobLogLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("time", "level", "message")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(JobRun)
+class JobRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "label",
+        "status",
+        "progress",
+        "actor_label",
+        "channel",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("status", "channel", "task_name")
+    search_fields = ("label", "task_name", "actor_label")
+    readonly_fields = [field.name for field in JobRun._meta.fields]
+    inlines = [JobLogLineInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are created with `propylon create_api_token`; the admin shows and revokes them."""
+
+    list_display = (
+        "name",
+        "user",
+        "kind",
+        "key_prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("kind",)
+    search_fields = ("name", "user__username", "key_prefix")
+    readonly_fields = ("user", "kind", "scopes", "key_prefix", "created_at", "created_by", "last_used_at")
+    exclude = ("key_hash",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only, even for administrators."""
+
+    list_display = ("id", "time", "action", "actor_label", "channel", "object_repr")
+    list_filter = ("action", "channel", "actor_kind")
+    search_fields = ("actor_label", "object_repr", "message")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,0 +1,1 @@
+"""API base classes shared by every app: authentication, pagination, restricted viewsets."""

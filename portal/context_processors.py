@@ -1,0 +1,49 @@
+"""Template context every page needs: the navigation this person may use, and their roles."""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.urls import reverse
+
+from portal.roles import ROLE_LABELS, Role, has_role, roles_of
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url: str
+    section: str  # matched against the first path segment to highlight the current section
+
+
+def navigation_for(user) -> list[NavItem]:
+    if not getattr(user, "is_authenticated", False):
+        return []
+    items = [
+        NavItem("Home", reverse("home"), ""),
+        NavItem("Use cases", reverse("inventory:usecase-list"), "use-cases"),
+        NavItem("Teams", reverse("inventory:team-list"), "teams"),
+        NavItem("Business units", reverse("inventory:business-unit-list"), "business-units"),
+        NavItem("Jobs", reverse("jobs:list"), "jobs"),
+        *(
+            [NavItem("Audit log", reverse("portal:audit-log"), "audit")]
+            if has_role(user, Role.AUDITOR, Role.ADMIN)
+            else []
+        ),
+        NavItem("API", reverse("api:docs"), "api"),
+    ]
+    if has_role(user, Role.ADMIN):
+        items.append(NavItem("Admin", reverse("admin:index"), "admin"))
+    return items
+
+
+def portal(request) -> dict:
+    user = getattr(request, "user", None)
+    current_section = request.path.strip("/").split("/", 1)[0]
+    return {
+        "nav_items": navigation_for(user),
+        "nav_section": current_section,
+        "user_role_labels": [ROLE_LABELS[name] for name in sorted(roles_of(user))] if user else [],
+        "propylon_environment": settings.PROPYLON_ENV,
+        "sso_enabled": settings.PROPYLON_OIDC_ENABLED,
+        "sso_provider_name": settings.PROPYLON_OIDC_PROVIDER_NAME,
+    }

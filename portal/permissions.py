@@ -1,0 +1,389 @@
+"""The one permission choke point.
+
+Every queryset that reaches a person — list, detail, edit, API, export, search, chart, form
+choice field — passes through :func:`restrict`. The policy for each model is decided here and
+nowhere else. Unknown models fail closed: restricting a model without a policy is an error.
+
+The policy, in words (DESIGN.md §1):
+
+* executives and auditors view everything, restricted items included;
+* team members view every team's normal items (openness prevents duplicate work) but
+  restricted items only of their own team, and change only their own team's items;
+* CoE reviewers view everything and decide gates; the CoE lead maintains the lifecycle;
+* auditors never write anything, whatever other role they hold;
+* admins configure (sources, roles, teams, schedules) and may do everything.
+
+Object-level grants are django-guardian permissions: a team's group holds the permissions on
+the objects the team owns, and a team lead holds ``change_team`` on their team. Objects a
+person may not see answer 404 (:func:`get_restricted_object_or_404`); objects they can see but
+not act on answer 403. Missing and forbidden look the same.
+"""
+
+from collections.abc import Callable
+
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from portal.roles import Role, has_role
+
+
+class Action:
+    VIEW = "view"
+    ADD = "add"
+    CHANGE = "change"
+    DELETE = "delete"
+
+    ALL = (VIEW, ADD, CHANGE, DELETE)
+    WRITES = (ADD, CHANGE, DELETE)
+
+
+Policy = Callable[[QuerySet, object, str], QuerySet]
+_POLICIES: dict[str, Policy] = {}
+_ADD_RULES: dict[str, Callable[[object], bool]] = {}
+
+# What people manage for themselves, whatever their roles: read-only people (auditors) too.
+SELF_SERVICE_MODELS = frozenset({"portal.apitoken"})
+
+# People who read the whole portfolio, restricted items included.
+PORTFOLIO_READERS = (Role.EXECUTIVE, Role.AUDITOR, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN)
+
+
+def policy(model_label: str, *, add: Callable[[object], bool] | None = None) -> Callable[[Policy], Policy]:
+    """Declare who may do what on ``model_label``; ``add`` says who may create one."""
+
+    def register(function: Policy) -> Policy:
+        _POLICIES[model_label.lower()] = function
+        _ADD_RULES[model_label.lower()] = add or (lambda user: False)
+        return function
+
+    return register
+
+
+def _is_usable(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False) and user.is_active
+
+
+def is_read_only(user) -> bool:
+    """Auditors never write, whatever else they are."""
+    return has_role(user, Role.AUDITOR)
+
+
+def restrict(queryset: QuerySet, user, action: str = Action.VIEW) -> QuerySet:
+    """Narrow ``queryset`` to the objects ``user`` may perform ``action`` on."""
+    if action not in Action.ALL and not action.startswith("custom:"):
+        raise ValueError(f"Unknown action {action!r}")
+    if not _is_usable(user):
+        return queryset.none()
+    label = queryset.model._meta.label_lower
+    try:
+        model_policy = _POLICIES[label]
+    except KeyError:
+        raise ImproperlyConfigured(
+            f"No access policy is declared for {label} in portal.permissions"
+        ) from None
+    if action != Action.VIEW and is_read_only(user) and label not in SELF_SERVICE_MODELS:
+        return queryset.none()
+    return model_policy(queryset, user, action)
+
+
+def can(user, action: str, obj: Model) -> bool:
+    """Whether ``user`` may perform ``action`` on this one object (asked of the database)."""
+    return restrict(type(obj)._default_manager.filter(pk=obj.pk), user, action).exists()
+
+
+def can_add(user, model: type[Model]) -> bool:
+    """Whether ``user`` may create objects of ``model`` (there is no object to ask about yet)."""
+    label = model._meta.label_lower
+    if not _is_usable(user) or (is_read_only(user) and label not in SELF_SERVICE_MODELS):
+        return False
+    if label not in _ADD_RULES:
+        raise ImproperlyConfigured(f"No access policy is declared for {label} in portal.permissions")
+    return bool(_ADD_RULES[label](user))
+
+
+def get_restricted_object_or_404(queryset: QuerySet, user, action: str = Action.VIEW, **lookup) -> Model:
+    """The object if the user may see it (else 404) and may perform ``action`` on it (else 403)."""
+    obj = restrict(queryset, user, Action.VIEW).filter(**lookup).first()
+    if obj is None:
+        raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.")
+    if action != Action.VIEW and not restrict(queryset, user, action).filter(pk=obj.pk).exists():
+        raise PermissionDenied(
+            f"You may not {action.removeprefix('custom:')} this {queryset.model._meta.verbose_name}."
+        )
+    return obj
+
+
+def restrict_form_fields(form, user) -> None:
+    """Form choice fields offer only what the person may see."""
+    for form_field in form.fields.values():
+        queryset = getattr(form_field, "queryset", None)
+        if queryset is not None and queryset.model._meta.label_lower in _POLICIES:
+            form_field.queryset = restrict(queryset, user, Action.VIEW)
+
+
+def with_object_permission(queryset: QuerySet, user, codename: str) -> QuerySet:
+    """Objects on which ``user`` (directly or through a group) holds a guardian permission."""
+    perm = f"{queryset.model._meta.app_label}.{codename}"
+    granted = get_objects_for_user(
+        user, perm, klass=queryset, with_superuser=False, accept_global_perms=False
+    )
+    return queryset.filter(pk__in=granted.values("pk"))
+
+
+#
+# Policies
+#
+
+
+def _is_admin(user) -> bool:
+    return has_role(user, Role.ADMIN)
+
+
+def _read_all_admin_writes(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Configuration everyone reads and only admins change."""
+    if action == Action.VIEW or _is_admin(user):
+        return queryset
+    return queryset.none()
+
+
+policy("inventory.businessunit", add=_is_admin)(_read_all_admin_writes)
+
+
+@policy("inventory.team", add=_is_admin)
+def _teams(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Everyone sees teams. Admins change any; a team lead changes their own team (guardian
+    ``change_team``, granted with the lead role); only admins delete."""
+    if action == Action.VIEW or _is_admin(user):
+        return queryset
+    if action == Action.CHANGE:
+        return with_object_permission(queryset, user, "change_team")
+    return queryset.none()
+
+
+@policy("costs.costsource", add=_is_admin)
+def _cost_sources(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Billing configuration: admins configure; executives, the CoE and auditors read it."""
+    if _is_admin(user):
+        return queryset
+    if action == Action.VIEW and has_role(user, *PORTFOLIO_READERS):
+        return queryset
+    return queryset.none()
+
+
+def _is_coe_lead(user) -> bool:
+    return has_role(user, Role.COE_LEAD, Role.ADMIN)
+
+
+@policy("approvals.lifecyclestage", add=_is_coe_lead)
+def _lifecycle_stages(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Everyone reads the lifecycle; the CoE lead (and admins) maintain it."""
+    if action == Action.VIEW or _is_coe_lead(user):
+        return queryset
+    return queryset.none()
+
+
+policy("approvals.lifecycletransition", add=_is_coe_lead)(_lifecycle_stages)
+
+
+@policy("portal.jobrun")
+def _job_runs(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Admins and portfolio readers see every job; others see the jobs they started.
+
+    The person who started a job may cancel it; admins cancel any. Jobs are never edited.
+    """
+    if action in (Action.ADD, Action.CHANGE, Action.DELETE):
+        return queryset.none()
+    if _is_admin(user):
+        return queryset
+    if action == Action.VIEW and has_role(user, *PORTFOLIO_READERS):
+        return queryset
+    if action in (Action.VIEW, "custom:cancel"):
+        return queryset.filter(actor=user)
+    return queryset.none()
+
+
+@policy("portal.auditentry")
+def _audit_entries(queryset: QuerySet, user, action: str) -> QuerySet:
+    """The global audit log is for auditors and admins. Nobody changes it, ever.
+
+    Other people see an object's history through :func:`history_for`, which first asks
+    whether they may see the object.
+    """
+    if action == Action.VIEW and has_role(user, Role.AUDITOR, Role.ADMIN):
+        return queryset
+    return queryset.none()
+
+
+@policy("portal.apitoken", add=lambda user: True)
+def _api_tokens(queryset: QuerySet, user, action: str) -> QuerySet:
+    """People see and revoke their own tokens; admins see and revoke every token and issue
+    machine tokens. Tokens are never edited: revoke and create a new one."""
+    if action == Action.ADD:
+        return queryset.filter(user=user) if not _is_admin(user) else queryset
+    if action == Action.CHANGE:
+        return queryset.none()
+    if _is_admin(user):
+        return queryset
+    return queryset.filter(user=user)
+
+
+@policy("portal.user", add=_is_admin)
+def _people(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Everyone sees who is who (owners must be findable); admins manage accounts and roles."""
+    if action == Action.VIEW or _is_admin(user):
+        return queryset
+    return queryset.none()
+
+
+#
+# The catalog: use cases and what they are built from
+#
+
+TEAM_ROLES = (Role.TEAM_MEMBER, Role.TEAM_LEAD)
+
+
+def _has_any_role(user) -> bool:
+    from portal.roles import roles_of
+
+    return bool(roles_of(user))
+
+
+def _my_team_ids(user) -> QuerySet:
+    """The teams whose group the person is in: team permissions flow through team groups."""
+    from inventory.models import Team
+
+    return Team.objects.filter(group__user=user).values("pk")
+
+
+def _explicit_grants(queryset: QuerySet, user, codename: str) -> QuerySet | None:
+    """Objects shared with this person (or one of their groups) one by one through guardian,
+    or None when there are none, so the common case costs no extra subquery."""
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    perm_filter = {
+        "permission__codename": codename,
+        "permission__content_type__app_label": queryset.model._meta.app_label,
+        "permission__content_type__model": queryset.model._meta.model_name,
+    }
+    has_any = (
+        UserObjectPermission.objects.filter(user=user, **perm_filter).exists()
+        or GroupObjectPermission.objects.filter(group__user=user, **perm_filter).exists()
+    )
+    return with_object_permission(queryset, user, codename) if has_any else None
+
+
+def _team_or_granted(queryset: QuerySet, user, codename: str, team_field: str = "owning_team_id") -> QuerySet:
+    own = Q(**{f"{team_field}__in": _my_team_ids(user)})
+    granted = _explicit_grants(queryset, user, codename)
+    return (
+        queryset.filter(own | Q(pk__in=granted.values("pk"))) if granted is not None else queryset.filter(own)
+    )
+
+
+def _may_file(user) -> bool:
+    return has_role(user, *TEAM_ROLES, Role.ADMIN)
+
+
+@policy("inventory.usecase", add=_may_file)
+def _use_cases(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Readers see everything; team people see every normal use case and their own team's
+    restricted ones; the owning team changes its use cases and deletes its drafts; the CoE
+    reassigns owners. Anything else shared one by one is a guardian grant."""
+    from inventory.choices import VisibilityChoices
+
+    if _is_admin(user):
+        return queryset
+    if action == Action.VIEW:
+        if has_role(user, *PORTFOLIO_READERS):
+            return queryset
+        visible = _team_or_granted(queryset, user, "view_usecase")
+        if has_role(user, *TEAM_ROLES):
+            return queryset.filter(Q(visibility=VisibilityChoices.NORMAL) | Q(pk__in=visible.values("pk")))
+        return visible
+    if action in (Action.CHANGE, "custom:submit"):
+        return _team_or_granted(queryset, user, "change_usecase")
+    if action == Action.DELETE:
+        return _team_or_granted(queryset, user, "delete_usecase").filter(lifecycle_stage__isnull=True)
+    if action == "custom:reassign":
+        return queryset if has_role(user, Role.COE_REVIEWER, Role.COE_LEAD) else queryset.none()
+    return queryset.none()
+
+
+def _team_asset_policy(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Shared assets: everyone with a role sees them (reuse beats rebuilding); the owning team
+    maintains them."""
+    if _is_admin(user):
+        return queryset
+    if action == Action.VIEW:
+        return queryset if _has_any_role(user) else queryset.none()
+    if action in (Action.CHANGE, Action.DELETE):
+        return queryset.filter(owning_team_id__in=_my_team_ids(user))
+    return queryset.none()
+
+
+for _label in (
+    "inventory.component",
+    "inventory.datasource",
+    "inventory.model",
+    "inventory.prompttemplate",
+    "inventory.dataset",
+):
+    policy(_label, add=_may_file)(_team_asset_policy)
+
+
+def _via_parent(parent_model_label: str, parent_field: str):
+    """Versions follow the permissions of what they are versions of."""
+
+    def parent_policy(queryset: QuerySet, user, action: str) -> QuerySet:
+        from django.apps import apps
+
+        parent = apps.get_model(parent_model_label)
+        parent_action = Action.VIEW if action == Action.VIEW else Action.CHANGE
+        return queryset.filter(
+            **{f"{parent_field}__in": restrict(parent.objects.all(), user, parent_action).values("pk")}
+        )
+
+    return parent_policy
+
+
+policy("inventory.modelversion", add=_may_file)(_via_parent("inventory.model", "model"))
+policy("inventory.promptversion", add=_may_file)(_via_parent("inventory.prompttemplate", "template"))
+policy("inventory.datasetversion", add=_may_file)(_via_parent("inventory.dataset", "dataset"))
+policy("inventory.kpi", add=_may_file)(_via_parent("inventory.usecase", "use_case"))
+
+
+@policy("inventory.release", add=_may_file)
+def _releases(queryset: QuerySet, user, action: str) -> QuerySet:
+    """A release follows its use case; once an approval or deployment used it, it never changes."""
+    from inventory.models import UseCase
+
+    if action == Action.VIEW:
+        return queryset.filter(use_case__in=restrict(UseCase.objects.all(), user, Action.VIEW).values("pk"))
+    writable = queryset.filter(use_case__in=restrict(UseCase.objects.all(), user, Action.CHANGE).values("pk"))
+    return writable.filter(frozen_at__isnull=True) if action in (Action.CHANGE, Action.DELETE) else writable
+
+
+policy("inventory.environment", add=_is_admin)(_read_all_admin_writes)
+
+
+@policy("inventory.notduplicate", add=_has_any_role)
+def _not_duplicates(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Anyone who sees both use cases may say they are not duplicates; the CoE may undo it."""
+    from inventory.models import UseCase
+
+    visible = restrict(UseCase.objects.all(), user, Action.VIEW).values("pk")
+    mine = queryset.filter(first__in=visible, second__in=visible)
+    if action == Action.VIEW:
+        return mine
+    if action == Action.DELETE and has_role(user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN):
+        return mine
+    return queryset.none()
+
+
+def may_file_for_team(user, team) -> bool:
+    """People file use cases and assets for teams they belong to; admins for any team."""
+    if not _is_usable(user) or is_read_only(user):
+        return False
+    return _is_admin(user) or team.group.user_set.filter(pk=user.pk).exists()

@@ -1,0 +1,380 @@
+"""Propylon's one settings module.
+
+Everything comes from environment variables with safe defaults, so the quick start needs none
+and production sets what it must. ``PROPYLON_ENV=production`` switches on the hardening that
+``propylon check --deploy`` looks for and refuses to start without a real secret key and hosts.
+See docs/deployment.md for the full list of variables.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+PROPYLON_ENV = env.str("PROPYLON_ENV", default="development").strip().lower()
+if PROPYLON_ENV not in {"development", "production"}:
+    raise ImproperlyConfigured(f"PROPYLON_ENV must be 'development' or 'production', not {PROPYLON_ENV!r}.")
+IS_PRODUCTION = PROPYLON_ENV == "production"
+
+# Local state (SQLite database, the development secret key, uploads) lives in one git-ignored
+# directory so that a fresh clone starts clean and `rm -r var/` resets a development install.
+DATA_DIR = Path(env.str("PROPYLON_DATA_DIR", default=str(BASE_DIR / "var"))).resolve()
+if not IS_PRODUCTION:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _development_secret_key() -> str:
+    """Generate the development key once and keep it, so sessions survive restarts."""
+    key_file = DATA_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(64))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+if IS_PRODUCTION:
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured(
+            "SECRET_KEY must be set to a random string of at least 50 characters in production "
+            "(for example: python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+        )
+else:
+    SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
+
+DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
+)
+if IS_PRODUCTION and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must list the host names Propylon is served under.")
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "portal.apps.PortalAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_htmx",
+    "django_celery_beat",
+    "guardian",
+    "portal.apps.PortalConfig",
+    "inventory.apps.InventoryConfig",
+    "approvals.apps.ApprovalsConfig",
+    "costs.apps.CostsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "portal.middleware.RequestIdMiddleware",
+    "portal.middleware.SecurityHeadersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.AuditContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+ASGI_APPLICATION = "portal.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
+            ],
+        },
+    },
+]
+
+#
+# Database
+#
+
+# An empty DATABASE_URL counts as unset, so `DATABASE_URL= propylon ...` gives the default.
+DATABASE_URL = env.str("DATABASE_URL", default="") or f"sqlite:///{DATA_DIR / 'propylon.sqlite3'}"
+DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the quick start serve pages while an eager job writes; IMMEDIATE transactions
+    # take the write lock up front so concurrent writers queue instead of failing mid-way.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "portal.User"
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "guardian.backends.ObjectPermissionBackend",
+    "portal.backends.RolePermissionBackend",
+]
+# Propylon never grants anything to anonymous visitors; no guardian anonymous user is needed.
+ANONYMOUS_USER_NAME = None
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+#
+# Single sign-on (OpenID Connect). Off unless OIDC_CLIENT_ID is set; local accounts keep working.
+# Endpoints are discovered from OIDC_ISSUER unless given one by one. See docs/deployment.md.
+#
+
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+PROPYLON_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+PROPYLON_OIDC_ISSUER = env.str("OIDC_ISSUER", default="").rstrip("/")
+PROPYLON_OIDC_PROVIDER_NAME = env.str("OIDC_PROVIDER_NAME", default="single sign-on")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_JWKS_ENDPOINT", default="")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env.float("OIDC_TIMEOUT", default=10.0)
+OIDC_CREATE_USER = env.bool("OIDC_CREATE_USER", default=True)
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+# The claim that lists the person's directory groups, and which Propylon role each group grants:
+# OIDC_ROLE_MAP="ai-coe:coe-reviewer,ai-coe-leads:coe-lead,audit:auditor". When the claim is
+# present the directory is the source of truth: roles it does not grant are removed at sign-in.
+PROPYLON_OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="groups")
+PROPYLON_OIDC_ROLE_MAP = dict(
+    pair.split(":", 1) for pair in env.list("OIDC_ROLE_MAP", default=[]) if ":" in pair
+)
+if PROPYLON_OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.insert(0, "portal.sso.PortalOIDCBackend")
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+#
+# Internationalisation and time: aware UTC everywhere, local display is the browser's business.
+#
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+#
+# Static and uploaded files
+#
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+# Development serves straight from the finders, so the quick start needs no collectstatic.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+
+#
+# Email: console in development, any backend through EMAIL_URL, e.g.
+# smtp+tls://user:password@smtp.example.com:587 (STARTTLS) or smtp+ssl://...:465.
+#
+
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# django-environ puts query-string extras in OPTIONS, which is not a Django email setting.
+EMAIL_CONFIG.pop("OPTIONS", None)
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Propylon <propylon@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+
+#
+# Celery: a broker URL means real workers; no broker URL means tasks run eagerly in-process.
+#
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# An eager job that fails is recorded on its JobRun; it must not turn the request into a 500.
+CELERY_TASK_EAGER_PROPAGATES = False
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# JobRun rows are the record of every job; Celery's own result store is not needed.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Django's LOGGING (below) decides where worker logs go, as it does for web processes.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="propylon")
+# Redis redelivers an unacknowledged message after this many seconds; it must exceed the longest
+# job, or a long import would be started a second time while the first is still running.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 3600)
+}
+
+#
+# REST API
+#
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "rest_framework.permissions.IsAuthenticated",
+        "portal.api.permissions.TokenScopePermission",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PortalPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "EXCEPTION_HANDLER": "portal.api.exceptions.api_exception_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Propylon API",
+    "DESCRIPTION": (
+        "The AI portfolio: use cases, ownership, gates, maturity, cost and audit. "
+        "Authenticate with a session or with `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The schema describes internal systems; only signed-in people and tokens may read it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    # Several models have a "kind" or "status"; name each enum after what it means.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "portal.choices.JobStatusChoices.pairs",
+        "TokenKindEnum": "portal.models.TokenKind.pairs",
+        "AuditChainStatusEnum": ["intact", "broken"],
+        "DataSensitivityEnum": "inventory.choices.DataSensitivityChoices.pairs",
+    },
+}
+
+#
+# Security. Production turns on every transport protection `check --deploy` asks for; each one
+# can be relaxed by its own variable where a proxy terminates TLS differently.
+#
+
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+# htmx sends the token from the hx-headers attribute on <body>, so scripts never read the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=60 * 60 * 12)
+
+if IS_PRODUCTION:
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # Load balancers probe over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    if env.bool("USE_X_FORWARDED_PROTO", default=True):
+        # gunicorn sits behind a TLS-terminating proxy that sets this header (docs/deployment.md).
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy sent by portal.middleware.SecurityHeadersMiddleware. Our pages run no
+# inline script. Inline *styles* stay allowed because the Django admin and Plotly set them.
+CONTENT_SECURITY_POLICY = env.str(
+    "CONTENT_SECURITY_POLICY",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+        "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    ),
+)
+
+#
+# Logging: one line per event on stderr; the process manager decides where it goes.
+#
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "portal": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "inventory": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "approvals": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "costs": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        "celery": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
+}
+
+# Propylon's own knobs.
+PROPYLON_JOB_RETENTION_DAYS = env.int("PROPYLON_JOB_RETENTION_DAYS", default=90)
+PROPYLON_READYZ_BROKER_TIMEOUT = env.float("PROPYLON_READYZ_BROKER_TIMEOUT", default=2.0)
+# Behind a proxy REMOTE_ADDR is the proxy. With this on, the client address recorded for sign-ins
+# (and used by the throttle) is the right-most X-Forwarded-For entry, the one our proxy added.
+PROPYLON_USE_X_FORWARDED_FOR = env.bool("PROPYLON_USE_X_FORWARDED_FOR", default=False)
+PROPYLON_LOGIN_MAX_FAILURES_PER_USERNAME = env.int("PROPYLON_LOGIN_MAX_FAILURES_PER_USERNAME", default=5)
+PROPYLON_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("PROPYLON_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20)
+PROPYLON_LOGIN_LOCKOUT_MINUTES = env.int("PROPYLON_LOGIN_LOCKOUT_MINUTES", default=15)

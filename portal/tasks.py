@@ -1,0 +1,65 @@
+"""Jobs of the shared plumbing."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from portal.choices import JobStatusChoices
+from portal.jobs import JobContext, JobInputError, job
+from portal.models import JobRun
+from portal.roles import Role
+
+PRUNE_BATCH_SIZE = 500
+
+
+@job(
+    name="portal.prune_job_runs",
+    label="Prune old job runs",
+    description="Delete finished job runs (and their logs) older than the retention period.",
+    on_demand=True,
+)
+def prune_job_runs(run: JobContext, *, older_than_days: int | None = None) -> dict:
+    """Delete finished job runs older than the retention period, in batches."""
+    days = settings.PROPYLON_JOB_RETENTION_DAYS if older_than_days is None else older_than_days
+    if not isinstance(days, int) or days < 1:
+        raise JobInputError(f"older_than_days must be a whole number of days, at least 1 (got {days!r}).")
+    cutoff = timezone.now() - timedelta(days=days)
+    # Never prune the run doing the pruning, and never a run that has not finished.
+    candidates = JobRun.objects.filter(status__in=JobStatusChoices.FINISHED, created_at__lt=cutoff).exclude(
+        pk=run.id
+    )
+    total = candidates.count()
+    run.log(f"{total} finished job run(s) older than {days} day(s) (before {cutoff:%Y-%m-%d %H:%M} UTC).")
+    deleted = 0
+    while True:
+        batch = list(candidates.order_by("pk").values_list("pk", flat=True)[:PRUNE_BATCH_SIZE])
+        if not batch:
+            break
+        JobRun.objects.filter(pk__in=batch).delete()
+        deleted += len(batch)
+        run.progress(100 * deleted / max(total, 1), f"Deleted {deleted} of {total}")
+    run.log(f"Deleted {deleted} job run(s).")
+    return {"deleted": deleted, "older_than_days": days}
+
+
+@job(
+    name="portal.verify_audit_trail",
+    label="Verify the audit trail",
+    description="Recompute the audit trail's hash chain and report the first entry that does not verify.",
+    on_demand=True,
+    started_by=(Role.ADMIN, Role.AUDITOR),
+)
+def verify_audit_trail(run: JobContext) -> dict:
+    from portal.audit import verify_chain
+
+    run.progress(5, "Recomputing the hash chain")
+    result = verify_chain()
+    if not result.intact:
+        # A failed run is what operators alert on; the message names the entry.
+        raise JobInputError(
+            f"Audit trail broken at entry #{result.broken_entry_id}: {result.reason}. "
+            f"{result.checked} entries before it verified."
+        )
+    run.log(f"Intact: {result.checked} entries verified; head hash {result.head_hash}.")
+    return result.as_dict()

@@ -1,0 +1,1 @@
+"""Importable test helpers (factories, role fixtures, service probes). Needs the `test` extra."""

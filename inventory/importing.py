@@ -865,6 +865,12 @@ def _plan_update(plan: Plan, wanted: dict, *, stage_text: str, lookups: Lookups)
         if not same:
             changed[name] = value
             plan.changes[INTENT_FIELD.get(name, name)] = (display(name, current), display(name, value))
+    if "risk_tier" in changed:
+        plan.error(
+            "risk_tier",
+            f'{use_case.key} is classified "{display("risk_tier", use_case.risk_tier)}"; after filing, the '
+            "risk tier changes only through the risk classification.",
+        )
     team = changed.get("owning_team")
     if team is not None and not lookups.may_file_in(team):
         plan.error("team", f"you are not a member of {team.name}; you may not move {use_case.key} there.")

@@ -137,6 +137,8 @@ USE_CASE_OPTIONAL_FIELDS = (
     "runbook_url",
     "dashboard_url",
     "tags",
+    # A tier declared at intake or in the spreadsheet a portfolio starts from; afterwards only
+    # the risk classification changes it, so it is not among the editable fields below.
     "risk_tier",
 )
 USE_CASE_EDITABLE_FIELDS = (
@@ -146,8 +148,9 @@ USE_CASE_EDITABLE_FIELDS = (
     "ai_kind",
     "data_sensitivity",
     "accountable_owner",
-    *USE_CASE_OPTIONAL_FIELDS,
+    *(field for field in USE_CASE_OPTIONAL_FIELDS if field != "risk_tier"),
 )
+OPTIONAL_PEOPLE_FIELDS = ("technical_owner", "business_sponsor", "data_steward", "escalation_contact")
 INTAKE_STAGE_KEY = "proposed"
 
 
@@ -171,6 +174,14 @@ def _check_owner_in_team(*, owner, team: Team) -> None:
         )
 
 
+def _check_optional_people_active(fields: dict) -> None:
+    """A newly named technical owner, sponsor, steward or contact must be someone who is here."""
+    for field in OPTIONAL_PEOPLE_FIELDS:
+        person = fields.get(field)
+        if person is not None and not person.is_active:
+            raise ValidationError({field: f"{person.get_username()} is no longer active."})
+
+
 @transaction.atomic
 def usecase_create(*, actor, name: str, purpose: str, owning_team: Team, accountable_owner, ai_kind: str,
                    data_sensitivity: str, submit: bool = False, key: str = "", **optional) -> UseCase:  # fmt: skip
@@ -179,9 +190,15 @@ def usecase_create(*, actor, name: str, purpose: str, owning_team: Team, account
     if unknown:
         raise ValidationError(f"Unknown use case field(s): {', '.join(sorted(unknown))}.")
     _check_owner_in_team(owner=accountable_owner, team=owning_team)
+    _check_optional_people_active(optional)
     if "tags" in optional:
         optional["tags"] = normalise_tags(optional["tags"])
-    if not key:
+    if key:
+        number = key.removeprefix(KEY_PREFIX)
+        if not number.isdigit():
+            raise ValidationError({"key": f"“{key}” is not a use case key like {KEY_PREFIX}0042."})
+        KeySequence.advance_past("usecase", int(number))
+    else:
         key = f"{KEY_PREFIX}{KeySequence.next_value('usecase'):04d}"
     now = timezone.now()
     use_case = UseCase(
@@ -213,6 +230,7 @@ def usecase_update(*, use_case, actor, **changes) -> UseCase:
         raise ValidationError(f"These fields cannot be changed here: {', '.join(sorted(unknown))}.")
     previous_team = use_case.owning_team
     previous_owner_id = use_case.accountable_owner_id
+    _check_optional_people_active(changes)
     if "tags" in changes:
         changes["tags"] = normalise_tags(changes["tags"])
     for field, value in changes.items():
@@ -283,12 +301,20 @@ def _grant_team_permissions(*, use_case, team: Team, previous_team: Team | None)
 
 @transaction.atomic
 def mark_not_duplicate(*, first, second, actor, reason: str = ""):
+    """Record that two use cases only look alike; the duplicate finder stops pairing them.
+
+    Callers pass use cases the person may see (selectors.use_case_for), so nobody learns
+    about a restricted use case by marking it.
+    """
     if first.pk == second.pk:
         raise ValidationError("A use case is not a duplicate of itself.")
     low, high = sorted((first, second), key=lambda use_case: use_case.pk)
-    pair, _ = NotDuplicate.objects.get_or_create(
-        first=low, second=high, defaults={"decided_by": actor, "reason": reason[:300]}
-    )
+    existing = NotDuplicate.objects.filter(first=low, second=high).first()
+    if existing is not None:
+        return existing
+    pair = NotDuplicate(first=low, second=high, decided_by=actor, reason=reason.strip()[:300])
+    pair.full_clean()
+    pair.save()
     return pair
 
 

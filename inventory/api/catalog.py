@@ -1,12 +1,14 @@
 """API for use cases and what they are built from. Writes go through inventory.services."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, serializers
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, parsers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory import services
+from inventory import duplicates, services
 from inventory.api.serializers import (
     ComponentSerializer,
     DatasetSerializer,
@@ -21,7 +23,22 @@ from inventory.api.serializers import (
     ReleaseSerializer,
     UseCaseSerializer,
 )
+from inventory.api.transfer import (
+    DESCRIPTOR_RENDERERS,
+    EXPORT_RENDERERS,
+    DuplicateClusterSerializer,
+    ImportReportSerializer,
+    ImportRequestSerializer,
+    NotDuplicateResultSerializer,
+    NotDuplicateSerializer,
+    SimilarMatchSerializer,
+    SimilarQuerySerializer,
+    import_report,
+)
+from inventory.descriptors import descriptor_filename, dump_descriptor
+from inventory.exporting import EXPORT_FORMATS, XLSX_CONTENT_TYPE, export_use_cases
 from inventory.filtersets import UseCaseFilterSet
+from inventory.importing import ImportFileError, commit_import, may_import, parse_upload, validate_rows
 from inventory.models import (
     Component,
     Dataset,
@@ -36,8 +53,9 @@ from inventory.models import (
     Release,
     UseCase,
 )
+from inventory.selectors import use_case_for
 from portal.api.views import RestrictedModelViewSet, permission_action
-from portal.permissions import Action, can, may_file_for_team
+from portal.permissions import Action, can, can_add, may_file_for_team
 
 
 def api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -143,6 +161,131 @@ class UseCaseViewSet(RestrictedModelViewSet):
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
         return Response(UseCaseSerializer(self.get_object(), context=self.get_serializer_context()).data)
+
+    #
+    # Duplicates
+    #
+
+    @extend_schema(parameters=[SimilarQuerySerializer], responses=SimilarMatchSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def similar(self, request):
+        """Use cases you may see whose name, purpose and tags overlap the given text, best first
+        (what the intake form shows while a purpose is typed)."""
+        query = SimilarQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        values = query.validated_data
+        exclude = None
+        if values["exclude"]:
+            exclude = use_case_for(user=request.user, key=values["exclude"].upper())
+        matches = duplicates.similar_use_cases(
+            user=request.user,
+            name=values["name"],
+            purpose=values["purpose"],
+            tags=services.normalise_tags(values["tags"]),
+            exclude=exclude,
+            limit=values["limit"],
+        )
+        context = self.get_serializer_context()
+        return Response(SimilarMatchSerializer(matches, many=True, context=context).data)
+
+    @extend_schema(responses=DuplicateClusterSerializer(many=True))
+    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    def duplicates(self, request):
+        """Clusters of likely duplicates among the use cases you may see, biggest first; pairs
+        marked "not a duplicate" are left out."""
+        clusters = duplicates.duplicate_clusters(user=request.user)
+        context = self.get_serializer_context()
+        return Response(DuplicateClusterSerializer(clusters, many=True, context=context).data)
+
+    @extend_schema(request=NotDuplicateSerializer, responses={201: NotDuplicateResultSerializer})
+    @action(detail=True, methods=["post"], url_path="not-duplicate")
+    @permission_action(Action.VIEW)
+    def not_duplicate(self, request, key=None):
+        """Mark this use case and ``other`` as not duplicates: the finder stops pairing them."""
+        from inventory.models import NotDuplicate
+
+        if not can_add(request.user, NotDuplicate):
+            raise exceptions.PermissionDenied("Your roles do not allow marking use cases.")
+        use_case = self.get_object()
+        payload = NotDuplicateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        other = self.get_queryset().filter(key=payload.validated_data["other"].strip().upper()).first()
+        if other is None:
+            raise exceptions.ValidationError({"other": [f"No use case “{payload.validated_data['other']}”."]})
+        try:
+            pair = services.mark_not_duplicate(
+                first=use_case, second=other, actor=request.user, reason=payload.validated_data["reason"]
+            )
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+        return Response(NotDuplicateResultSerializer(pair).data, status=status.HTTP_201_CREATED)
+
+    #
+    # Moving the inventory in and out
+    #
+
+    @extend_schema(
+        parameters=[OpenApiParameter("file_format", str, OpenApiParameter.PATH, enum=list(EXPORT_FORMATS))],
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        },
+    )
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path=r"export\.(?P<file_format>csv|xlsx|json)",
+        renderer_classes=EXPORT_RENDERERS,
+        pagination_class=None,
+    )
+    def export(self, request, file_format=None):
+        """The filtered inventory (the list's filters apply) as CSV, XLSX or JSON; spreadsheet
+        cells that would start a formula are neutralised. Recorded in the audit trail."""
+        return export_use_cases(self.filter_queryset(self.get_queryset()), file_format=file_format)
+
+    @extend_schema(
+        request={"multipart/form-data": ImportRequestSerializer},
+        responses={200: ImportReportSerializer, 400: ImportReportSerializer},
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+        pagination_class=None,
+        filterset_class=None,
+    )
+    def import_file(self, request):
+        """Import a CSV or XLSX sheet. Without ``commit`` every row is validated and reported
+        (errors by row and column) and nothing is written; with ``commit=true`` all rows are
+        written in one transaction, or none if any row fails."""
+        if not may_import(request.user):
+            raise exceptions.PermissionDenied("Your roles do not allow importing use cases.")
+        payload = ImportRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        upload = payload.validated_data["file"]
+        try:
+            sheet = parse_upload(upload, upload.name)
+        except ImportFileError as exc:
+            raise exceptions.ValidationError({"file": [str(exc)]}) from exc
+        preview = validate_rows(sheet, user=request.user)
+        if not preview.is_valid:
+            return Response(import_report(preview), status=status.HTTP_400_BAD_REQUEST)
+        if not payload.validated_data["commit"]:
+            return Response(import_report(preview))
+        result = commit_import(preview, user=request.user)
+        report = import_report(preview, result)
+        return Response(report, status=status.HTTP_200_OK if result.ok else status.HTTP_400_BAD_REQUEST)
+
+    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
+    @action(detail=True, methods=["get"], renderer_classes=DESCRIPTOR_RENDERERS)
+    def descriptor(self, request, key=None):
+        """The use case as a catalog-as-code YAML descriptor (``propylon sync_descriptors``)."""
+        use_case = self.get_object()
+        response = HttpResponse(dump_descriptor(use_case), content_type="application/yaml; charset=utf-8")
+        response["Content-Disposition"] = f'inline; filename="{descriptor_filename(use_case)}"'
+        return response
 
 
 class TeamOwnedViewSet(RestrictedModelViewSet):

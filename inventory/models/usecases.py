@@ -38,6 +38,15 @@ class KeySequence(models.Model):
             sequence.save(update_fields=["last_value"])
             return sequence.last_value
 
+    @classmethod
+    def advance_past(cls, name: str, value: int) -> None:
+        """A key given explicitly (import, descriptor) must never be handed out again."""
+        with transaction.atomic():
+            sequence, _ = cls.objects.select_for_update().get_or_create(name=name)
+            if sequence.last_value < value:
+                sequence.last_value = value
+                sequence.save(update_fields=["last_value"])
+
 
 class UseCaseQuerySet(AuditedQuerySet):
     def with_ownership_health(self):

@@ -4,6 +4,7 @@ from django.db.models import Count, Q, QuerySet
 
 from inventory.filtersets import UseCaseFilterSet
 from inventory.models import UseCase
+from inventory.services import OPTIONAL_PEOPLE_FIELDS
 from portal.permissions import Action, get_restricted_object_or_404, restrict
 
 
@@ -26,17 +27,10 @@ def use_case_list(*, user, params) -> tuple[UseCaseFilterSet, QuerySet]:
 
 def use_case_for(*, user, key: str, action: str = Action.VIEW) -> UseCase:
     return get_restricted_object_or_404(
-        UseCase.objects.select_related(
-            "owning_team__business_unit",
-            "business_unit",
-            "lifecycle_stage",
-            "accountable_owner",
-            "technical_owner",
-            "business_sponsor",
-            "data_steward",
-            "escalation_contact",
-            "created_by",
-        ).with_ownership_health(),
+        # Optional people are prefetched rather than joined: see UseCaseViewSet.queryset.
+        UseCase.objects.select_related("owning_team", "business_unit", "lifecycle_stage", "accountable_owner")
+        .prefetch_related(*OPTIONAL_PEOPLE_FIELDS, "created_by")
+        .with_ownership_health(),
         user,
         action,
         key=key.upper(),

@@ -87,3 +87,24 @@ def test_an_auditor_filters_the_audit_log_and_verifies_the_chain(page):
     page.wait_for_url("**/jobs/*/")
     assert page.get_by_text("Succeeded").first.is_visible()
     assert "Intact" in page.locator(".log").inner_text()
+
+
+def test_a_team_lead_files_a_use_case_and_is_warned_of_a_duplicate(page):
+    load_demo_portfolio()
+    sign_in(page, "lead")
+    page.wait_for_url("**/")
+    page.goto("/use-cases/new/")
+    page.get_by_label("Name").fill("Support docs finder")
+    page.get_by_label("Purpose").press_sequentially(
+        "Agents search our internal documents and wiki pages in plain language.", delay=5
+    )
+    panel = page.locator("#similar")
+    panel.get_by_role("heading", name="Similar use cases").wait_for()
+    panel.get_by_text("Knowledge assistant").wait_for()
+    assert "Shares:" in panel.inner_text()
+    page.get_by_label("Accountable owner").select_option(label="Lena Lund (lead)")
+    page.get_by_label("Kind of AI").select_option("generative")
+    page.get_by_label("Data sensitivity").select_option("internal")
+    page.get_by_role("button", name="Save as draft").click()
+    page.wait_for_url("**/use-cases/UC-*/")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Support docs finder")

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 
-from inventory.choices import OWNERSHIP_ROLES
+from inventory.choices import OWNERSHIP_ROLES, RiskTierChoices
 from inventory.models import BusinessUnit, KeySequence, NotDuplicate, Release, Team, UseCase
 from inventory.models.usecases import KEY_PREFIX
 
@@ -260,6 +260,19 @@ def usecase_submit(*, use_case, actor) -> UseCase:
     use_case.lifecycle_stage = stage
     use_case.submitted_at = use_case.updated_at = timezone.now()
     use_case.save(update_fields=["lifecycle_stage", "submitted_at", "updated_at"])
+    return use_case
+
+
+@transaction.atomic
+def usecase_set_risk_tier(*, use_case, tier: str) -> UseCase:
+    """Only the risk classification calls this (approvals.services.risk_assessment_record):
+    the tier follows the latest assessment, never a hand edit."""
+    if tier not in RiskTierChoices.values():
+        raise ValidationError({"risk_tier": f"“{tier}” is not a risk tier."})
+    if use_case.risk_tier != tier:
+        use_case.risk_tier = tier
+        use_case.updated_at = timezone.now()
+        use_case.save(update_fields=["risk_tier", "updated_at"])
     return use_case
 
 

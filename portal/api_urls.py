@@ -4,7 +4,13 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from approvals.api.views import LifecycleStageViewSet, LifecycleTransitionViewSet
+from approvals.api.views import (
+    LifecycleStageViewSet,
+    LifecycleTransitionViewSet,
+    RiskAssessmentViewSet,
+    RiskCatalogView,
+    RiskRegisterEntryViewSet,
+)
 from costs.api.views import CostSourceViewSet
 from inventory.api import catalog
 from inventory.api.views import BusinessUnitViewSet, TeamViewSet
@@ -40,12 +46,15 @@ router.register("tokens", ApiTokenViewSet)
 router.register("people", PersonViewSet)
 router.register("lifecycle-stages", LifecycleStageViewSet)
 router.register("lifecycle-transitions", LifecycleTransitionViewSet)
+router.register("risk-assessments", RiskAssessmentViewSet)
+router.register("risk-register", RiskRegisterEntryViewSet)
 router.register("cost-sources", CostSourceViewSet)
 
 app_name = "api"
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
+    path("risk-catalog/", RiskCatalogView.as_view(), name="risk-catalog"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's initialiser as a file, so the CSP needs no inline script.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

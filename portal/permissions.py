@@ -392,3 +392,62 @@ def may_file_for_team(user, team) -> bool:
     if not _is_usable(user) or is_read_only(user):
         return False
     return _is_admin(user) or team.group.user_set.filter(pk=user.pk).exists()
+
+
+#
+# Risk classification: assessments and the risk register follow their use case
+#
+
+RISK_ASSESSORS = (*TEAM_ROLES, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN)
+
+
+def _may_assess(user) -> bool:
+    return has_role(user, *RISK_ASSESSORS)
+
+
+def _risk_writable_use_cases(user) -> QuerySet:
+    """Use cases whose risk the person may assess: the owning team (through its group's grant)
+    those it may change, the CoE every use case it sees, admins all."""
+    from inventory.models import UseCase
+
+    use_cases = UseCase.objects.all()
+    if has_role(user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN):
+        return restrict(use_cases, user, Action.VIEW)
+    if has_role(user, *TEAM_ROLES):
+        return restrict(use_cases, user, Action.CHANGE)
+    return use_cases.none()
+
+
+def _visible_use_cases(user) -> QuerySet:
+    from inventory.models import UseCase
+
+    return restrict(UseCase.objects.all(), user, Action.VIEW)
+
+
+@policy("approvals.riskassessment", add=_may_assess)
+def _risk_assessments(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Whoever sees the use case reads its assessments; the owning team and the CoE record new
+    versions; nobody changes or deletes one (append-only), admins included."""
+    if action == Action.VIEW:
+        return queryset.filter(use_case__in=_visible_use_cases(user).values("pk"))
+    if action == Action.ADD:
+        return queryset.filter(use_case__in=_risk_writable_use_cases(user).values("pk"))
+    return queryset.none()
+
+
+@policy("approvals.riskregisterentry", add=_may_assess)
+def _risk_register_entries(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Whoever sees the use case reads its register; the owning team and the CoE maintain it."""
+    if action == Action.VIEW:
+        return queryset.filter(use_case__in=_visible_use_cases(user).values("pk"))
+    if action in Action.WRITES:
+        return queryset.filter(use_case__in=_risk_writable_use_cases(user).values("pk"))
+    return queryset.none()
+
+
+def may_assess_risk(user, use_case) -> bool:
+    """Whether the person may record an assessment or add a register entry for this use case
+    (there is no object yet to ask :func:`can` about)."""
+    from approvals.models import RiskAssessment
+
+    return can_add(user, RiskAssessment) and _risk_writable_use_cases(user).filter(pk=use_case.pk).exists()

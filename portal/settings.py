@@ -302,6 +302,8 @@ SPECTACULAR_SETTINGS = {
         "TokenKindEnum": "portal.models.TokenKind.pairs",
         "AuditChainStatusEnum": ["intact", "broken"],
         "DataSensitivityEnum": "inventory.choices.DataSensitivityChoices.pairs",
+        "RiskTierEnum": "inventory.choices.RiskTierChoices.pairs",
+        "RiskLevelEnum": "approvals.choices.RiskLevelChoices.pairs",
     },
 }
 

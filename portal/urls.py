@@ -43,6 +43,7 @@ urlpatterns = [
     path("jobs/", include(jobs_patterns)),
     path("", include(portal_patterns)),
     path("", include("inventory.urls")),
+    path("", include("approvals.urls")),
     path("api/", include("portal.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

@@ -546,3 +546,126 @@ def test_not_duplicate_marks():
             expected=table(add=expect(ALLOW, auditor=DENY, no_role=DENY)),
         )
     )
+
+
+#
+# Risk classification: assessments and the register follow their use case
+#
+
+from approvals import services as approvals_services  # noqa: E402
+
+# The owning team and the CoE assess and keep the register; readers read; nobody else writes.
+RISK_WRITERS = expect(
+    DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, team_lead=ALLOW, team_member=ALLOW, no_role=HIDE
+)
+RISK_ADDERS = {**RISK_WRITERS, "no-role": DENY}  # adding asks the roles before any use case
+
+
+def record_assessment(context, *, visibility="normal"):
+    return approvals_services.risk_assessment_record(
+        use_case=file_for_own_team(context, visibility=visibility), answers={"role": "deployer"},
+        actor=context.users["team-lead"],
+    )  # fmt: skip
+
+
+def add_register_entry(context, *, visibility="normal"):
+    return approvals_services.register_entry_create(
+        use_case=file_for_own_team(context, visibility=visibility), actor=context.users["team-lead"],
+        title=unique("Risk"), category="privacy", likelihood=2, severity=3, owner=context.users["team-lead"],
+    )  # fmt: skip
+
+
+def register_entry_form(context, obj):
+    return {"title": unique("Risk"), "description": "", "category": "privacy", "likelihood": 2, "severity": 3,
+            "owner": context.users["team-lead"].pk, "mitigation": "", "residual_likelihood": "",
+            "residual_severity": "", "review_date": "", "status": "open"}  # fmt: skip
+
+
+def register_entry_api(context, obj):
+    return {"use_case": file_for_own_team(context).key, "title": unique("Risk"), "category": "privacy",
+            "likelihood": 2, "severity": 3, "owner": context.users["team-lead"].username}  # fmt: skip
+
+
+def test_risk_assessments():
+    check_matrix(
+        ModelMatrix(
+            name="risk assessment",
+            make_object=record_assessment,
+            # "record" posts the questionnaire of the assessment's use case: a new version, not a
+            # change (the cell's object supplies the use case; "add" would get no object).
+            ui={
+                "view": Endpoint("get", lambda a: f"/use-cases/{a.use_case.key}/?tab=risk"),
+                "record": Endpoint(
+                    "post", lambda a: f"/use-cases/{a.use_case.key}/risk/", lambda c, o: {"role": "provider"}
+                ),
+            },
+            api={
+                "view": Endpoint("get", lambda a: f"/api/risk-assessments/{a.pk}/"),
+                "add": Endpoint(
+                    "post",
+                    lambda _: "/api/risk-assessments/",
+                    lambda c, o: {"use_case": file_for_own_team(c).key, "answers": {"role": "deployer"}},
+                ),
+            },
+            expected=table(view=ROLE_HOLDERS_SEE, record=RISK_WRITERS, add=RISK_ADDERS),
+            api_list="/api/risk-assessments/",
+        )
+    )
+
+
+def test_risk_register_entries():
+    entry_url = "/use-cases/{key}/risk/register/{pk}/{verb}/"
+    check_matrix(
+        ModelMatrix(
+            name="risk entry",
+            make_object=add_register_entry,
+            # "add-entry" posts the new-risk form of the entry's use case (see "record" above).
+            ui={
+                "add-entry": Endpoint(
+                    "post", lambda e: f"/use-cases/{e.use_case.key}/risk/register/new/", register_entry_form
+                ),
+                "change": Endpoint(
+                    "post",
+                    lambda e: entry_url.format(key=e.use_case.key, pk=e.pk, verb="edit"),
+                    register_entry_form,
+                ),
+                "delete": Endpoint(
+                    "post", lambda e: entry_url.format(key=e.use_case.key, pk=e.pk, verb="delete")
+                ),
+            },
+            api={
+                "view": Endpoint("get", lambda e: f"/api/risk-register/{e.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/risk-register/", register_entry_api),
+                "change": Endpoint(
+                    "patch", lambda e: f"/api/risk-register/{e.pk}/", lambda c, o: {"severity": 4}
+                ),
+                "delete": Endpoint("delete", lambda e: f"/api/risk-register/{e.pk}/"),
+            },
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                add=RISK_ADDERS,
+                change=RISK_WRITERS,
+                delete=RISK_WRITERS,
+                **{"add-entry": RISK_WRITERS},
+            ),
+            api_list="/api/risk-register/",
+        )
+    )
+
+
+def test_risk_of_restricted_use_cases():
+    other_teams_hidden = {"other_team_lead": HIDE, "other_team_member": HIDE, "no_role": HIDE}
+    for name, make, collection in (
+        ("restricted risk", add_register_entry, "/api/risk-register/"),
+        ("restricted assmt", record_assessment, "/api/risk-assessments/"),
+    ):
+        check_matrix(
+            ModelMatrix(
+                name=name,
+                make_object=lambda context, make=make: make(context, visibility="restricted"),
+                api={"view": Endpoint("get", lambda obj, collection=collection: f"{collection}{obj.pk}/")},
+                # Restricted: other teams cannot tell the use case, its risks or its tier exist.
+                expected=table(view=expect(ALLOW, **other_teams_hidden)),
+                api_list=collection,
+            )
+        )

@@ -5,13 +5,15 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.utils.html import format_html_join
 from django.views.decorators.http import require_POST
 
+from approvals.selectors import risk_overview
 from inventory import services
 from inventory.choices import OWNERSHIP_ROLES
 from inventory.forms import ReassignOwnersForm, UseCaseForm
 from inventory.models import NotDuplicate, UseCase
-from inventory.selectors import use_case_for, use_case_list, use_cases_visible_to
+from inventory.selectors import attach_ownership_health, use_case_for, use_case_list, use_cases_visible_to
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
 from portal.roles import Role, has_role
@@ -23,6 +25,7 @@ TABS = (
     ("releases", "Releases & versions"),
     ("data", "Data"),
     ("deployments", "Deployments"),
+    ("risk", "Risk"),
     ("approvals", "Approvals"),
     ("costs", "Costs"),
     ("findings", "Findings"),
@@ -48,8 +51,15 @@ def _filter_controls(request, user) -> list[dict]:
     from portal.permissions import restrict
 
     def control(name, label, options):
+        # The options are joined here rather than looped over in the template: with 400 teams,
+        # the template loop was half of the list page's rendering time (docs/benchmarks.md).
         selected = request.GET.get(name, "")
-        return {"name": name, "label": label, "options": list(options), "selected": selected}
+        options_html = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            ((value, " selected" if str(value) == selected else "", text) for value, text in options),
+        )
+        return {"name": name, "label": label, "options_html": options_html, "selected": selected}
 
     return [
         control("stage", "Stage", LifecycleStage.objects.values_list("key", "label")),
@@ -73,8 +83,10 @@ def _page_query(request) -> str:
 
 @login_required
 def usecase_list(request):
-    filterset, use_cases = use_case_list(user=request.user, params=request.GET)
+    filterset, use_cases = use_case_list(user=request.user, params=request.GET, ownership_health=False)
     page = Paginator(use_cases, USE_CASES_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = list(page.object_list)
+    attach_ownership_health(page.object_list)
     return render(
         request,
         "inventory/usecase_list.html",
@@ -121,6 +133,10 @@ def usecase_detail(request, key: str):
     elif tab == "overview":
         context["kpis"] = use_case.kpis.all()
         context["components"] = use_case.components.all()
+    elif tab == "risk":
+        context.update(
+            risk_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
+        )
     elif tab == "history":
         context["entries"] = AuditEntry.objects.filter(
             content_type__app_label="inventory", content_type__model="usecase", object_id=str(use_case.pk)

@@ -4,13 +4,112 @@ from approvals.models import LifecycleStage, LifecycleTransition
 
 
 class TransitionInline(admin.TabularInline):
+    """Shown, not edited: transitions change on /lifecycle/, where gates and requests are checked."""
+
     model = LifecycleTransition
     fk_name = "from_stage"
     extra = 0
+    can_delete = False
+    readonly_fields = ("to_stage", "requires_gate")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(LifecycleStage)
 class LifecycleStageAdmin(admin.ModelAdmin):
+    """Labels, order and colours may be touched here; keys stay stable, and deleting (which must
+    check what uses a stage) is done on /lifecycle/ through approvals.lifecycle."""
+
     list_display = ("label", "key", "kind", "order")
     ordering = ("order",)
     inlines = [TransitionInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("key",) if obj is not None else ()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+#
+# Maturity assessment: read-only here; assessments are computed, evidence goes through
+# approvals.maturity (hashes, withdrawal) from the use case's Maturity tab or the API.
+#
+
+from approvals.models import MaturityAssessment, MaturityEvidence  # noqa: E402
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(MaturityAssessment)
+class MaturityAssessmentAdmin(ReadOnlyAdmin):
+    list_display = ("use_case", "version", "readiness", "level", "trigger", "assessed_at")
+    list_filter = ("level", "trigger", "rubric_version")
+    search_fields = ("use_case__key", "use_case__name")
+    list_select_related = ("use_case",)
+
+
+@admin.register(MaturityEvidence)
+class MaturityEvidenceAdmin(ReadOnlyAdmin):
+    list_display = ("use_case", "check_key", "kind", "added_by", "added_at", "withdrawn_at")
+    list_filter = ("kind",)
+    search_fields = ("use_case__key", "check_key", "note", "url")
+    list_select_related = ("use_case", "added_by")
+
+
+#
+# Gates: read-only here. Policies are edited on /gates/policies/ (approvals.gates validates
+# them); requests, decisions and events change only through their services.
+#
+
+from approvals.models import ApprovalEvent, ApprovalRequest, GateApproverRequirement, GatePolicy  # noqa: E402
+
+
+class GateApproverRequirementInline(admin.TabularInline):
+    model = GateApproverRequirement
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(GatePolicy)
+class GatePolicyAdmin(ReadOnlyAdmin):
+    list_display = ("transition", "risk_tier", "min_readiness", "blocked", "validity_days", "review_sla_days")
+    list_filter = ("risk_tier", "blocked")
+    list_select_related = ("transition__from_stage", "transition__to_stage")
+    inlines = [GateApproverRequirementInline]
+
+
+class ApprovalEventInline(admin.TabularInline):
+    model = ApprovalEvent
+    extra = 0
+    can_delete = False
+    fields = ("at", "kind", "actor", "message")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApprovalRequest)
+class ApprovalRequestAdmin(ReadOnlyAdmin):
+    list_display = ("reference", "use_case", "release", "to_stage", "status", "submitted_at", "expires_at")
+    list_filter = ("status", "to_stage")
+    search_fields = ("use_case__key", "use_case__name")
+    list_select_related = ("use_case", "release", "to_stage")
+    inlines = [ApprovalEventInline]

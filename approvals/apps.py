@@ -14,3 +14,27 @@ class ApprovalsConfig(AppConfig):
         audit.register(RiskAssessment)
         # updated_at moves on every save; the fields that changed are what the trail shows.
         audit.register(RiskRegisterEntry, exclude={"updated_at"})
+
+        from approvals import maturity
+        from approvals.models import MaturityAssessment, MaturityEvidence
+
+        audit.register(MaturityAssessment)
+        audit.register(MaturityEvidence)
+        maturity.connect_signals()
+
+        from approvals import gate_tasks  # noqa: F401 - registers approvals.scan_gates with Celery and the jobs page
+        from approvals.models import (
+            ApprovalComment,
+            ApprovalDecision,
+            ApprovalEvent,
+            ApprovalRequest,
+            GateApproverRequirement,
+            GatePolicy,
+        )
+
+        audit.register(GatePolicy, exclude={"updated_at"})
+        audit.register(GateApproverRequirement)
+        audit.register(ApprovalRequest)
+        audit.register(ApprovalDecision)
+        audit.register(ApprovalComment)
+        audit.register(ApprovalEvent)

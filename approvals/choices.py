@@ -104,3 +104,136 @@ class RiskLevelChoices(ChoiceSet):
     @classmethod
     def for_score(cls, score: int) -> str:
         return next(level for bound, level in cls.UPPER_BOUNDS if score <= bound)
+
+
+#
+# Maturity assessment
+#
+
+
+class EvidenceKindChoices(ChoiceSet):
+    """What a person offers to show a maturity check is met."""
+
+    LINK = "link"
+    FILE = "file"
+    NOTE = "note"
+
+    CHOICES = [
+        (LINK, "Link", "blue"),
+        (FILE, "File", "violet"),
+        (NOTE, "Note", "grey"),
+    ]
+
+
+class CheckStatusChoices(ChoiceSet):
+    """How a maturity check stands in one assessment (its points follow from the status)."""
+
+    VERIFIED = "verified"
+    EVIDENCED = "evidenced"
+    UNMET = "unmet"
+    PENDING_DATA = "pending_data"
+
+    CHOICES = [
+        (VERIFIED, "Verified from Propylon's facts", "green"),
+        (EVIDENCED, "Evidenced by hand", "blue"),
+        (UNMET, "Not met", "red"),
+        (PENDING_DATA, "Waiting for data", "grey"),
+    ]
+
+
+class AssessmentTriggerChoices(ChoiceSet):
+    """Why a maturity assessment was computed."""
+
+    MANUAL = "manual"
+    FACT_CHANGE = "fact_change"
+    EVIDENCE = "evidence"
+    NIGHTLY = "nightly"
+    DEMO = "demo"
+
+    CHOICES = [
+        (MANUAL, "Reassessed by a person", "blue"),
+        (FACT_CHANGE, "Facts changed", "teal"),
+        (EVIDENCE, "Evidence added or withdrawn", "violet"),
+        (NIGHTLY, "Nightly recompute", "grey"),
+        (DEMO, "Demo data", "grey"),
+    ]
+
+
+#
+# Gates: approval requests, their decisions and events
+#
+
+
+class ApprovalStatusChoices(ChoiceSet):
+    """Where a gate request stands. Pending and changes requested are open; the rest are final,
+    except that an approval later expires or is revoked."""
+
+    PENDING = "pending"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+    CHOICES = [
+        (PENDING, "Waiting for decisions", "blue"),
+        (CHANGES_REQUESTED, "Changes requested", "amber"),
+        (APPROVED, "Approved", "green"),
+        (REJECTED, "Rejected", "red"),
+        (WITHDRAWN, "Withdrawn", "grey"),
+        (EXPIRED, "Expired", "grey"),
+        (REVOKED, "Revoked", "red"),
+    ]
+
+    OPEN = frozenset({PENDING, CHANGES_REQUESTED})
+
+
+class DecisionChoices(ChoiceSet):
+    """What one reviewer decides on a gate request."""
+
+    APPROVE = "approve"
+    APPROVE_WITH_CONDITIONS = "approve_with_conditions"
+    REQUEST_CHANGES = "request_changes"
+    REJECT = "reject"
+
+    CHOICES = [
+        (APPROVE, "Approve", "green"),
+        (APPROVE_WITH_CONDITIONS, "Approve with conditions", "teal"),
+        (REQUEST_CHANGES, "Request changes", "amber"),
+        (REJECT, "Reject", "red"),
+    ]
+
+    APPROVING = frozenset({APPROVE, APPROVE_WITH_CONDITIONS})
+
+
+class ApprovalEventChoices(ChoiceSet):
+    """The typed history of a gate request (append-only)."""
+
+    SUBMITTED = "submitted"
+    RESUBMITTED = "resubmitted"
+    DECIDED = "decided"
+    COMMENTED = "commented"
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    STAGE_CHANGED = "stage_changed"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    RECERTIFIED = "recertified"
+
+    CHOICES = [
+        (SUBMITTED, "Submitted", "blue"),
+        (RESUBMITTED, "Resubmitted", "blue"),
+        (DECIDED, "Decision", "violet"),
+        (COMMENTED, "Comment", "grey"),
+        (CHANGES_REQUESTED, "Sent back for changes", "amber"),
+        (APPROVED, "Approved (quorum reached)", "green"),
+        (REJECTED, "Rejected", "red"),
+        (STAGE_CHANGED, "Stage changed", "teal"),
+        (WITHDRAWN, "Withdrawn", "grey"),
+        (EXPIRED, "Expired", "grey"),
+        (REVOKED, "Revoked", "red"),
+        (RECERTIFIED, "Re-certified", "green"),
+    ]

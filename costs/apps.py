@@ -9,4 +9,12 @@ class CostsConfig(AppConfig):
         from costs.models import CostSource
         from portal import audit
 
-        audit.register(CostSource)
+        # The secret is recorded as "changed", never with its value. Imports and line items
+        # are not governed records: each import writes one typed "import" entry instead.
+        audit.register(CostSource, secret={"secret_access_key"})
+
+        from costs.models import AllocationRule, Budget, KpiReading, SharedPool, SharedPoolMember
+
+        # Governed: who changed a rule, a pool, a budget or a KPI reading, and how.
+        for model in (AllocationRule, SharedPool, SharedPoolMember, Budget, KpiReading):
+            audit.register(model, exclude={"updated_at"} if model is AllocationRule else ())

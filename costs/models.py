@@ -1,14 +1,44 @@
-"""Where cost data comes from. Imports, allocation, GPU usage and budgets build on these."""
+"""Where cost data comes from and what it says: sources, imports and normalised line items.
+
+Allocation rules, shared pools, budgets and ROI build on these. The invariant they rely on
+(DESIGN.md §4.4): for every source and billing period exactly one import is current, its line
+items are the whole period, and its stored totals are the sum of those line items to the cent.
+"""
+
+from decimal import Decimal
 
 from django.db import models
+from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
-from costs.choices import CostSourceKindChoices
+from costs.choices import (
+    AllocationBucketChoices,
+    AllocationRuleKindChoices,
+    AllocationTargetKindChoices,
+    ChargeCategoryChoices,
+    CostImportStatusChoices,
+    CostKindChoices,
+    CostSourceKindChoices,
+    ImportFormatChoices,
+    ResourcePatternKindChoices,
+    SplitMethodChoices,
+)
 from portal.querysets import AuditedQuerySet
+
+# Money: CUR carries ten decimal places; ten integer digits hold any single line item.
+MONEY = {"max_digits": 20, "decimal_places": 10}
+QUANTITY = {"max_digits": 28, "decimal_places": 10}
+DEFAULT_USE_CASE_TAG_KEY = "use-case"
 
 
 class CostSource(models.Model):
-    """A billing feed an admin configured: a FOCUS export, an AWS CUR or Cost Explorer."""
+    """A billing feed an admin configured: a FOCUS export, an AWS CUR or Cost Explorer.
+
+    AWS settings are optional: without keys or a role, boto3's standard credential chain
+    (environment, shared config, instance or task role) is used. The secret key is write-only:
+    forms, API answers and the audit trail never show it.
+    """
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=CostSourceKindChoices.max_length(), choices=CostSourceKindChoices)
@@ -20,6 +50,29 @@ class CostSource(models.Model):
     enabled = models.BooleanField(default=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    aws_region = models.CharField(
+        "AWS region", max_length=50, blank=True, help_text="For example us-east-1 (Cost Explorer's region)."
+    )
+    endpoint_url = models.URLField(
+        "endpoint URL",
+        max_length=300,
+        blank=True,
+        help_text="Only for S3-compatible storage or a private endpoint; empty means AWS's own.",
+    )
+    role_arn = models.CharField(
+        "role ARN", max_length=300, blank=True, help_text="A role to assume for reading the export."
+    )
+    external_id = models.CharField("external ID", max_length=200, blank=True)
+    access_key_id = models.CharField(
+        "access key ID", max_length=128, blank=True, help_text="Empty: the standard AWS credential chain."
+    )
+    secret_access_key = models.CharField("secret access key", max_length=256, blank=True)
+    use_case_tag_key = models.CharField(
+        "use-case tag key",
+        max_length=128,
+        default=DEFAULT_USE_CASE_TAG_KEY,
+        help_text="The cost-allocation tag that names the use case (Cost Explorer groups by it).",
+    )
 
     objects = AuditedQuerySet.as_manager()
 
@@ -28,3 +81,574 @@ class CostSource(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("costs:source-detail", args=[self.pk])
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        location = self.location.strip()
+        if self.kind == CostSourceKindChoices.AWS_COST_EXPLORER and location:
+            raise ValidationError({"location": "Cost Explorer is an API: leave the location empty."})
+        if self.kind in (CostSourceKindChoices.AWS_CUR, CostSourceKindChoices.AWS_CUR2) and not location:
+            raise ValidationError(
+                {"location": "A CUR is read through its manifest: give s3://bucket/prefix/report-name."}
+            )
+        if location and not (location.startswith(("s3://", "/", "~"))):
+            raise ValidationError(
+                {"location": "Give an absolute folder path or an s3://bucket/prefix address."}
+            )
+        if bool(self.access_key_id) != bool(self.secret_access_key):
+            raise ValidationError(
+                {"access_key_id": "Give both the access key ID and the secret access key, or neither."}
+            )
+
+    @property
+    def import_format(self) -> str:
+        return ImportFormatChoices.FOR_SOURCE_KIND[self.kind]
+
+    @property
+    def kind_colour(self) -> str:
+        return CostSourceKindChoices.colour(self.kind)
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self.secret_access_key)
+
+
+class CostImport(models.Model):
+    """One import of one billing period of one source.
+
+    Identified by the manifest (assemblyId / executionId), the files' SHA-256 or, for Cost
+    Explorer, the answer's digest: importing the same identifier again changes nothing. The
+    current import of a (source, period) is swapped in one transaction; the one it replaced
+    stays as history (superseded) without its line items.
+    """
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="imports")
+    format = models.CharField(max_length=ImportFormatChoices.max_length(), choices=ImportFormatChoices)
+    # Empty only for an import that failed before it could tell which period it was reading.
+    billing_period_start = models.DateField(null=True, blank=True)
+    billing_period_end = models.DateField(null=True, blank=True, help_text="Exclusive, as in FOCUS.")
+    identifier = models.CharField(
+        max_length=200, blank=True, help_text="Manifest assembly/execution id, or SHA-256 of the input."
+    )
+    location = models.CharField(max_length=1000, blank=True)
+    files = models.JSONField(default=list, blank=True, help_text="[{name, sha256, bytes, rows}]")
+    status = models.CharField(
+        max_length=CostImportStatusChoices.max_length(),
+        choices=CostImportStatusChoices,
+        default=CostImportStatusChoices.RUNNING,
+    )
+    is_current = models.BooleanField(default=False)
+    is_estimated = models.BooleanField(
+        default=False, help_text="Cost Explorer said some days are estimates; the next run pulls again."
+    )
+    row_count = models.BigIntegerField(default=0)
+    totals = models.JSONField(
+        default=dict, blank=True, help_text="Per currency: billed, effective, list (decimal strings), rows."
+    )
+    error_message = models.TextField(blank=True)
+    job_run = models.ForeignKey(
+        "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_imports"
+    )
+    started_by = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    replaced = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
+    )
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        constraints = [
+            # DESIGN.md §4.4: one current import per source and period, or totals double up.
+            models.UniqueConstraint(
+                fields=["source", "billing_period_start"],
+                condition=Q(is_current=True),
+                name="costs_one_current_import_per_period",
+            )
+        ]
+        indexes = [models.Index(fields=["source", "billing_period_start", "status"])]
+
+    def __str__(self) -> str:
+        period = f"{self.billing_period_start:%Y-%m}" if self.billing_period_start else "unknown period"
+        return f"{self.source} {period} #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("costs:import-detail", args=[self.pk])
+
+    @property
+    def status_colour(self) -> str:
+        return CostImportStatusChoices.colour(self.status)
+
+    @property
+    def duration(self):
+        return (self.finished_at - self.started_at) if self.finished_at else None
+
+
+class CostLineItem(models.Model):
+    """One normalised billing row, with FOCUS names whatever the input format.
+
+    Line items are data, not governed records: they are written in bulk by an import and the
+    audit trail records the import (files, counts, totals), not each row. Read them through the
+    current import (``cost_import__is_current=True``) or :mod:`costs.selectors`.
+    """
+
+    cost_import = models.ForeignKey(CostImport, on_delete=models.CASCADE, related_name="line_items")
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="line_items")
+    billing_period_start = models.DateField()
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField()
+    provider = models.CharField(max_length=100, blank=True)
+    billing_account_id = models.CharField(max_length=200, blank=True)
+    sub_account_id = models.CharField(max_length=200, blank=True)
+    service_name = models.CharField(max_length=200, blank=True)
+    service_category = models.CharField(max_length=100, blank=True)
+    resource_id = models.CharField(max_length=1024, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    sku_id = models.CharField(max_length=200, blank=True)
+    charge_category = models.CharField(max_length=20, choices=ChargeCategoryChoices, blank=True)
+    charge_class = models.CharField(
+        max_length=20, blank=True, help_text="FOCUS ChargeClass: Correction or empty."
+    )
+    provider_charge_type = models.CharField(
+        max_length=50, blank=True, help_text="CUR line item type (Usage, RIFee, SavingsPlanNegation…)."
+    )
+    usage_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    usage_unit = models.CharField(max_length=100, blank=True)
+    billed_cost = models.DecimalField(**MONEY)
+    effective_cost = models.DecimalField(**MONEY)
+    list_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    billing_currency = models.CharField(max_length=3)
+    tags = models.JSONField(default=dict, blank=True, help_text="Keys and values as the source wrote them.")
+    tags_normalized = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Keys through costs.ingest.normalize.normalize_tag_key, for matching.",
+    )
+
+    class Meta:
+        ordering = ["charge_period_start", "pk"]
+        indexes = [
+            models.Index(fields=["source", "billing_period_start"]),
+            models.Index(fields=["charge_period_start"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_name or '—'} {self.billed_cost} {self.billing_currency}"
+
+
+#
+# Allocation, budgets and value
+#
+# The engine is costs/allocation.py: ordered rules send each current line item to a use case, a
+# team or a shared pool (first match wins); pools are split per period; what no rule matches is
+# kept as unallocated. CostAllocation rows are its output, replaced per (source, period).
+#
+
+# Normalised tag keys that name a use case (costs.ingest.normalize.normalize_tag_key of
+# "use-case", "usecase", "use_case", "project").
+DEFAULT_USE_CASE_TAG_KEYS = "use-case, usecase, use_case, project"
+BUDGET_MONEY = {"max_digits": 18, "decimal_places": 2}
+# Sums of many line items: fourteen integer digits, the line items' ten decimal places.
+ALLOCATION_MONEY = {"max_digits": 24, "decimal_places": 10}
+
+
+def _is_month_start(value) -> bool:
+    return value is not None and value.day == 1
+
+
+class SharedPool(models.Model):
+    """Cost that belongs to several use cases or teams (a platform account, networking,
+    support), split among its members every period by ``split_method``."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    split_method = models.CharField(
+        max_length=20, choices=SplitMethodChoices, default=SplitMethodChoices.DIRECT_COST
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("costs:pool-edit", args=[self.pk])
+
+
+class SharedPoolMember(models.Model):
+    """One use case or one team sharing a pool; ``percentage`` only for fixed splits."""
+
+    pool = models.ForeignKey(SharedPool, on_delete=models.CASCADE, related_name="members")
+    use_case = models.ForeignKey(
+        "inventory.UseCase", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        "inventory.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    percentage = models.DecimalField(max_digits=7, decimal_places=4, null=True, blank=True)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pool", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(use_case__isnull=False, team__isnull=True)
+                | Q(use_case__isnull=True, team__isnull=False),
+                name="costs_pool_member_one_target",
+            ),
+            models.UniqueConstraint(fields=["pool", "use_case"], name="costs_pool_member_use_case_once"),
+            models.UniqueConstraint(fields=["pool", "team"], name="costs_pool_member_team_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pool}: {self.use_case or self.team}"
+
+
+class AllocationRule(models.Model):
+    """One rule of the ordered list; the first enabled rule that matches a line item wins.
+
+    A ``match`` rule holds one or more criteria, all of which must hold (tag, billing or
+    sub-account, resource id pattern, service, provider). A ``use_case_key_tag`` rule sends a
+    line item to the use case whose key is the value of one of its tag keys.
+    """
+
+    name = models.CharField(max_length=120)
+    position = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
+    enabled = models.BooleanField(default=True)
+    kind = models.CharField(
+        max_length=20, choices=AllocationRuleKindChoices, default=AllocationRuleKindChoices.MATCH
+    )
+    source = models.ForeignKey(
+        CostSource,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="allocation_rules",
+        help_text="Only this source's line items; empty: every source.",
+    )
+    tag_key = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Tag key, with aliases separated by commas (e.g. use-case, usecase, use_case). "
+        "Matched case-insensitively.",
+    )
+    tag_value = models.CharField(
+        max_length=200, blank=True, help_text="Case-insensitive; empty: any value of the tag."
+    )
+    billing_account_id = models.CharField("billing account", max_length=200, blank=True)
+    sub_account_id = models.CharField("sub-account", max_length=200, blank=True)
+    resource_pattern = models.CharField(
+        max_length=500, blank=True, help_text="Matched against the resource id."
+    )
+    resource_pattern_kind = models.CharField(
+        max_length=10, choices=ResourcePatternKindChoices, default=ResourcePatternKindChoices.GLOB
+    )
+    service_name = models.CharField("service", max_length=200, blank=True, help_text="Case-insensitive.")
+    provider = models.CharField(max_length=100, blank=True, help_text="Case-insensitive.")
+    target_kind = models.CharField(
+        max_length=20, choices=AllocationTargetKindChoices, default=AllocationTargetKindChoices.USE_CASE
+    )
+    target_use_case = models.ForeignKey(
+        "inventory.UseCase", null=True, blank=True, on_delete=models.PROTECT, related_name="allocation_rules"
+    )
+    target_team = models.ForeignKey(
+        "inventory.Team", null=True, blank=True, on_delete=models.PROTECT, related_name="allocation_rules"
+    )
+    target_pool = models.ForeignKey(
+        SharedPool, null=True, blank=True, on_delete=models.PROTECT, related_name="rules"
+    )
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["position", "pk"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("costs:rule-edit", args=[self.pk])
+
+    @property
+    def tag_keys(self) -> list[str]:
+        """Normalised keys, in the order given (the first present one names the use case)."""
+        from costs.ingest.normalize import normalize_tag_key
+
+        keys = []
+        for raw in self.tag_key.split(","):
+            key = normalize_tag_key(raw)
+            if key and key not in keys:
+                keys.append(key)
+        return keys
+
+    @property
+    def target(self):
+        if self.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+            return None
+        return {
+            AllocationTargetKindChoices.USE_CASE: self.target_use_case,
+            AllocationTargetKindChoices.TEAM: self.target_team,
+            AllocationTargetKindChoices.POOL: self.target_pool,
+        }.get(self.target_kind)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from costs.allocation import resource_pattern_error
+
+        errors: dict[str, str] = {}
+        if self.tag_key.strip() and not self.tag_keys:
+            errors["tag_key"] = "A tag key needs at least one letter or digit."
+        if self.tag_value.strip() and not self.tag_key.strip():
+            errors["tag_value"] = "A tag value needs a tag key to look in."
+        if self.resource_pattern:
+            problem = resource_pattern_error(self.resource_pattern, self.resource_pattern_kind)
+            if problem:
+                errors["resource_pattern"] = problem
+        targets = {
+            AllocationTargetKindChoices.USE_CASE: ("target_use_case", self.target_use_case_id),
+            AllocationTargetKindChoices.TEAM: ("target_team", self.target_team_id),
+            AllocationTargetKindChoices.POOL: ("target_pool", self.target_pool_id),
+        }
+        if self.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+            if not self.tag_key.strip():
+                self.tag_key = DEFAULT_USE_CASE_TAG_KEYS
+            if self.tag_value.strip():
+                errors["tag_value"] = "The tag's value is the use-case key: leave the value empty."
+            for field_name, value in targets.values():
+                if value:
+                    errors[field_name] = "The target is the use case the tag names: leave it empty."
+        else:
+            criteria = (
+                self.tag_key,
+                self.billing_account_id,
+                self.sub_account_id,
+                self.resource_pattern,
+                self.service_name,
+                self.provider,
+            )
+            if not any(value.strip() for value in criteria):
+                errors["tag_key"] = (
+                    "Give at least one criterion: tag, billing account, sub-account, resource pattern, "
+                    "service or provider."
+                )
+            field_name, value = targets.get(self.target_kind, ("target_kind", None))
+            if not value:
+                errors[field_name] = "Choose what matching cost goes to."
+            for kind, (other_field, other_value) in targets.items():
+                if kind != self.target_kind and other_value:
+                    errors[other_field] = (
+                        f"The target is a {AllocationTargetKindChoices.label(self.target_kind).lower()}: leave this empty."
+                    )
+        if errors:
+            raise ValidationError(errors)
+
+
+class CostAllocation(models.Model):
+    """Where the current line items of one (source, billing period, currency) went.
+
+    Written only by :func:`costs.allocation.allocate_period`, which replaces every row of a
+    (source, period) in one transaction. Direct rows carry the summed line items a rule (or no
+    rule: unallocated) took; shared rows are one member's part of a pool split. For each source,
+    period and currency the rows add up to the import's totals (DESIGN.md §4.4).
+    """
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="allocations")
+    period = models.DateField(help_text="First day of the billing month.")
+    currency = models.CharField(max_length=3)
+    cost_import = models.ForeignKey(
+        CostImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="allocations"
+    )
+    bucket = models.CharField(max_length=20, choices=AllocationBucketChoices)
+    # SET_NULL: deleting a (draft) use case or a team must not make a month stop reconciling;
+    # the next recomputation sends that cost where the rules say.
+    use_case = models.ForeignKey(
+        "inventory.UseCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_allocations"
+    )
+    team = models.ForeignKey(
+        "inventory.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_allocations"
+    )
+    pool = models.ForeignKey(
+        SharedPool, null=True, blank=True, on_delete=models.SET_NULL, related_name="allocations"
+    )
+    rule = models.ForeignKey(
+        AllocationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="allocations"
+    )
+    rule_name = models.CharField(
+        max_length=120, blank=True, help_text="The rule's name when this was computed."
+    )
+    cost_kind = models.CharField(max_length=10, choices=CostKindChoices, default=CostKindChoices.DIRECT)
+    effective_cost = models.DecimalField(**ALLOCATION_MONEY)
+    billed_cost = models.DecimalField(**ALLOCATION_MONEY)
+    line_count = models.BigIntegerField(
+        default=0, help_text="Line items behind the row (for a shared row: those of the pool it split)."
+    )
+    # For the month-end forecast (costs/budgets.py): effective cost of the last complete days
+    # before ``data_through`` and of the partial day at or after it.
+    recent_effective_cost = models.DecimalField(**ALLOCATION_MONEY, default=0)
+    partial_effective_cost = models.DecimalField(**ALLOCATION_MONEY, default=0)
+    recent_days = models.PositiveSmallIntegerField(default=0)
+    data_through = models.DateField(
+        null=True, blank=True, help_text="Charges are complete up to (not including) this day."
+    )
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-period", "source", "currency", "bucket", "pk"]
+        indexes = [
+            models.Index(fields=["source", "period"], name="costs_alloc_source_period"),
+            models.Index(fields=["period", "use_case"], name="costs_alloc_period_uc"),
+            models.Index(fields=["period", "team"], name="costs_alloc_period_team"),
+        ]
+
+    def __str__(self) -> str:
+        target = self.use_case or self.team or "unallocated"
+        return f"{self.period:%Y-%m} {target} {self.effective_cost} {self.currency}"
+
+
+class Budget(models.Model):
+    """A monthly budget of one use case or one team, in one currency, with alert thresholds
+    (percent of the budget; an alert goes out once per budget, month and threshold)."""
+
+    use_case = models.ForeignKey(
+        "inventory.UseCase", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    team = models.ForeignKey(
+        "inventory.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    amount = models.DecimalField(**BUDGET_MONEY, help_text="Per calendar month.")
+    currency = models.CharField(max_length=3, default="USD")
+    thresholds = models.JSONField(default=list, blank=True, help_text="Percentages, e.g. [50, 80, 100].")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(use_case__isnull=False, team__isnull=True)
+                | Q(use_case__isnull=True, team__isnull=False),
+                name="costs_budget_one_target",
+            ),
+            models.UniqueConstraint(
+                fields=["use_case", "currency"],
+                condition=Q(use_case__isnull=False),
+                name="costs_budget_uc_once",
+            ),
+            models.UniqueConstraint(
+                fields=["team", "currency"], condition=Q(team__isnull=False), name="costs_budget_team_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Budget of {self.use_case or self.team}: {self.amount} {self.currency}/month"
+
+    def get_absolute_url(self) -> str:
+        return reverse("costs:budget-edit", args=[self.pk])
+
+    @property
+    def target(self):
+        return self.use_case or self.team
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from costs.ingest.normalize import CURRENCY_PATTERN
+
+        errors = {}
+        if bool(self.use_case_id) == bool(self.team_id):
+            errors["use_case"] = "A budget belongs to one use case or one team: choose exactly one."
+        if self.amount is not None and self.amount <= 0:
+            errors["amount"] = "A budget is a positive amount per month."
+        self.currency = (self.currency or "").strip().upper()
+        if not CURRENCY_PATTERN.match(self.currency):
+            errors["currency"] = f"“{self.currency}” is not an ISO 4217 currency code (e.g. USD, EUR)."
+        thresholds = self.thresholds
+        if not isinstance(thresholds, list) or not all(
+            isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1000
+            for value in thresholds
+        ):
+            errors["thresholds"] = "Thresholds are whole percentages between 1 and 1000, e.g. 50, 80, 100."
+        else:
+            self.thresholds = sorted(set(thresholds))
+        if errors:
+            raise ValidationError(errors)
+
+
+class BudgetAlert(models.Model):
+    """An alert that went out: one per budget, month and threshold (the idempotency key)."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    period = models.DateField()
+    threshold = models.PositiveSmallIntegerField()
+    spent = models.DecimalField(**ALLOCATION_MONEY)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-period", "budget", "threshold"]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "period", "threshold"], name="costs_budget_alert_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} reached {self.threshold}% in {self.period:%Y-%m}"
+
+
+class KpiReading(models.Model):
+    """What a KPI measured in one month, and what that was worth: ``monetized_value`` when
+    given, else ``value`` * the KPI's value per unit."""
+
+    kpi = models.ForeignKey("inventory.Kpi", on_delete=models.CASCADE, related_name="readings")
+    period = models.DateField(help_text="First day of the month measured.")
+    value = models.DecimalField(max_digits=18, decimal_places=4)
+    monetized_value = models.DecimalField(
+        **BUDGET_MONEY,
+        null=True,
+        blank=True,
+        help_text="Explicit money value; overrides value * value per unit.",
+    )
+    note = models.CharField(max_length=300, blank=True)
+    recorded_by = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-period", "kpi"]
+        constraints = [models.UniqueConstraint(fields=["kpi", "period"], name="costs_kpi_reading_once")]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} {self.period:%Y-%m}: {self.value}"
+
+    @property
+    def money(self):
+        """The reading's monetary value, or None when neither an amount nor a unit value is known."""
+        if self.monetized_value is not None:
+            return self.monetized_value
+        if self.kpi.value_per_unit is not None:
+            return (self.value * self.kpi.value_per_unit).quantize(Decimal("0.01"))
+        return None
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.period is not None and not _is_month_start(self.period):
+            raise ValidationError(
+                {"period": "A reading is for a month: give its first day (e.g. 2026-11-01)."}
+            )

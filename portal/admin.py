@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from portal.models import ApiToken, AuditEntry, JobLogLine, JobRun, User
+from portal.models import ApiToken, AuditEntry, JobLogLine, JobRun, Notification, User
 
 
 @admin.register(User)
@@ -77,6 +77,25 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_display = ("id", "time", "action", "actor_label", "channel", "object_repr")
     list_filter = ("action", "channel", "actor_kind")
     search_fields = ("actor_label", "object_repr", "message")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Read-only: notifications are written by portal.notifications.notify() and delivered once."""
+
+    list_display = ("subject", "channel", "recipient", "created_at", "sent_at", "attempts")
+    list_filter = ("channel",)
+    search_fields = ("subject", "key", "recipient__username")
+    list_select_related = ("recipient",)
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -28,6 +28,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
+from django.db.models.fields.files import FieldFile
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.utils import timezone
 
@@ -259,6 +260,8 @@ def snapshot(obj: models.Model) -> dict[str, Any]:
     values = {}
     for model_field in _recorded_fields(type(obj)):
         value = model_field.value_from_object(obj)
+        if isinstance(value, FieldFile):
+            value = value.name  # the stored path; the file itself is not JSON
         values[model_field.name] = value
     return {
         name: (value if name not in options.secret else _secret_marker(value))

@@ -127,3 +127,17 @@ class ActorKindChoices(ChoiceSet):
         (SYSTEM, "System", "grey"),
         (ANONYMOUS, "Anonymous", "amber"),
     ]
+
+
+class NotificationChannelChoices(ChoiceSet):
+    """Where a notification goes (portal.notifications)."""
+
+    EMAIL = "email"
+    SLACK = "slack"
+    TEAMS = "teams"
+
+    CHOICES = [
+        (EMAIL, "Email", "blue"),
+        (SLACK, "Slack webhook", "violet"),
+        (TEAMS, "Microsoft Teams webhook", "teal"),
+    ]

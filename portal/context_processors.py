@@ -23,6 +23,9 @@ def navigation_for(user) -> list[NavItem]:
         NavItem("Use cases", reverse("inventory:usecase-list"), "use-cases"),
         NavItem("Teams", reverse("inventory:team-list"), "teams"),
         NavItem("Business units", reverse("inventory:business-unit-list"), "business-units"),
+        NavItem("Gates", reverse("approvals:gate-queue"), "gates"),
+        # Everyone with a role sees cost (a team its own); sources and imports hang off /costs/.
+        *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if roles_of(user) else []),
         NavItem("Jobs", reverse("jobs:list"), "jobs"),
         *(
             [NavItem("Audit log", reverse("portal:audit-log"), "audit")]

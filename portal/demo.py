@@ -177,10 +177,38 @@ def _catalog(people: dict) -> None:
     load_catalog(people)
 
 
+def _risk(people: dict) -> None:
+    from approvals.risk_demo import load_risk_demo
+
+    load_risk_demo(people)
+
+
+def _maturity(people: dict) -> None:
+    from approvals.maturity_demo import load_maturity_demo
+
+    load_maturity_demo(people)
+
+
+def _costs(people: dict) -> None:
+    from costs.demo import load_costs
+
+    load_costs(people)
+
+
+def _allocation(people: dict) -> None:
+    from costs.allocation_demo import load_allocation_demo
+
+    load_allocation_demo(people)
+
+
 DemoSection = Callable[[dict], None]
 DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
     ("Business units and teams", _organisation),
     ("AI use cases, assets and releases", _catalog),
+    ("Risk classifications and registers", _risk),
+    ("Maturity assessments", _maturity),
+    ("Cloud billing (a FOCUS export, imported)", _costs),
+    ("Cost allocation, budgets and value", _allocation),
 ]
 
 

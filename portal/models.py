@@ -17,6 +17,7 @@ from portal.choices import (
     ChannelChoices,
     ChoiceSet,
     JobStatusChoices,
+    NotificationChannelChoices,
 )
 from portal.querysets import AuditedQuerySet
 
@@ -307,3 +308,48 @@ class ApiToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+#
+# Notifications (portal.notifications): one row per recipient and channel, delivered once
+#
+
+
+class Notification(models.Model):
+    """One message to one person by email, or to one team chat webhook.
+
+    ``key`` makes it idempotent: the same event notified twice (a retried job, a second scan)
+    finds the existing row and sends nothing more. ``sent_at`` is set once it went out.
+    """
+
+    key = models.CharField(
+        max_length=255, unique=True, help_text="Idempotency key: event, recipient, channel."
+    )
+    channel = models.CharField(
+        max_length=NotificationChannelChoices.max_length(), choices=NotificationChannelChoices
+    )
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    link = models.CharField(max_length=500, blank=True, help_text="Path or URL of the page it is about.")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True, help_text="Why the last delivery attempt failed.")
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["recipient", "-created_at"], name="notification_recipient")]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.subject}"
+
+    @property
+    def is_sent(self) -> bool:
+        return self.sent_at is not None

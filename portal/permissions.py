@@ -194,6 +194,117 @@ def _cost_sources(queryset: QuerySet, user, action: str) -> QuerySet:
     return queryset.none()
 
 
+@policy("costs.costimport", add=_is_admin)
+def _cost_imports(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Billing imports: admins run them (``add``); executives, the CoE and auditors read them.
+    Nobody edits or deletes one: a new delivery replaces a period. Team people see their cost
+    through allocations, never the raw bill."""
+    if action == Action.VIEW and has_role(user, *PORTFOLIO_READERS):
+        return queryset
+    return queryset.none()
+
+
+policy("costs.costlineitem")(_cost_imports)
+
+
+#
+# Allocation, budgets and value (costs/allocation.py, costs/budgets.py, costs/value.py)
+#
+
+COST_CURATORS = (Role.COE_LEAD, Role.COE_REVIEWER, Role.ADMIN)
+
+
+def _may_curate_costs(user) -> bool:
+    return has_role(user, *COST_CURATORS)
+
+
+@policy("costs.allocationrule", add=_may_curate_costs)
+def _allocation_config(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Allocation rules and shared pools: the CoE (lead and reviewers) and admins maintain
+    them; executives and auditors read them. Team people see their cost, not the rules (which
+    name other teams' restricted use cases)."""
+    if action == Action.VIEW and has_role(user, *PORTFOLIO_READERS):
+        return queryset
+    if action in Action.WRITES and _may_curate_costs(user):
+        return queryset
+    return queryset.none()
+
+
+policy("costs.sharedpool", add=_may_curate_costs)(_allocation_config)
+policy("costs.sharedpoolmember", add=_may_curate_costs)(_allocation_config)
+
+
+def _own_cost_condition(user, use_case_field: str = "use_case", team_field: str = "team") -> Q:
+    """Cost a team person may see: of use cases their teams own and may see (restricted ones
+    only through the use case's own visibility), and cost allocated to their teams."""
+    from inventory.models import UseCase
+
+    own_use_cases = restrict(UseCase.objects.all(), user, Action.VIEW).filter(
+        owning_team__in=_my_team_ids(user)
+    )
+    own_teams = _my_team_ids(user)
+    return Q(**{f"{use_case_field}__in": own_use_cases.values("pk")}) | Q(**{f"{team_field}__in": own_teams})
+
+
+@policy("costs.costallocation")
+def _cost_allocations(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Computed, never edited. Executives, the CoE, auditors and admins see all of it
+    (unallocated included); a team sees its own use cases' and its own team's cost."""
+    if action != Action.VIEW:
+        return queryset.none()
+    if has_role(user, *PORTFOLIO_READERS):
+        return queryset
+    if has_role(user, *TEAM_ROLES):
+        return queryset.filter(_own_cost_condition(user))
+    return queryset.none()
+
+
+@policy("costs.budget", add=_may_curate_costs)
+def _budgets(queryset: QuerySet, user, action: str) -> QuerySet:
+    """The CoE and admins set budgets; readers see all; a team sees its own budgets."""
+    if action == Action.VIEW:
+        if has_role(user, *PORTFOLIO_READERS):
+            return queryset
+        if has_role(user, *TEAM_ROLES):
+            return queryset.filter(_own_cost_condition(user))
+        return queryset.none()
+    if action in Action.WRITES and _may_curate_costs(user):
+        return queryset
+    return queryset.none()
+
+
+@policy("costs.budgetalert")
+def _budget_alerts(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Alerts are read with their budget and written only by the budget check."""
+    from costs.models import Budget
+
+    if action != Action.VIEW:
+        return queryset.none()
+    return queryset.filter(budget__in=restrict(Budget.objects.all(), user).values("pk"))
+
+
+def _may_record_value(user) -> bool:
+    return has_role(user, *RISK_ASSESSORS)
+
+
+@policy("costs.kpireading", add=_may_record_value)
+def _kpi_readings(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Whoever sees the use case sees its KPI readings; the owning team and the CoE record and
+    correct them (as for risk and maturity)."""
+    if action == Action.VIEW:
+        return queryset.filter(kpi__use_case__in=_visible_use_cases(user).values("pk"))
+    if action in Action.WRITES:
+        return queryset.filter(kpi__use_case__in=_risk_writable_use_cases(user).values("pk"))
+    return queryset.none()
+
+
+def may_record_kpi_reading(user, kpi) -> bool:
+    """Whether the person may record a reading of this KPI (no reading exists yet to ask)."""
+    from costs.models import KpiReading
+
+    return can_add(user, KpiReading) and _risk_writable_use_cases(user).filter(pk=kpi.use_case_id).exists()
+
+
 def _is_coe_lead(user) -> bool:
     return has_role(user, Role.COE_LEAD, Role.ADMIN)
 
@@ -451,3 +562,123 @@ def may_assess_risk(user, use_case) -> bool:
     from approvals.models import RiskAssessment
 
     return can_add(user, RiskAssessment) and _risk_writable_use_cases(user).filter(pk=use_case.pk).exists()
+
+
+#
+# Maturity assessment: assessments and evidence follow their use case
+#
+
+
+@policy("approvals.maturityassessment", add=_may_assess)
+def _maturity_assessments(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Whoever sees the use case reads its maturity; the owning team and the CoE reassess it
+    (a new version); nobody changes or deletes one (append-only), admins included."""
+    if action == Action.VIEW:
+        return queryset.filter(use_case__in=_visible_use_cases(user).values("pk"))
+    if action == Action.ADD:
+        return queryset.filter(use_case__in=_risk_writable_use_cases(user).values("pk"))
+    return queryset.none()
+
+
+@policy("approvals.maturityevidence", add=_may_assess)
+def _maturity_evidence(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Whoever sees the use case reads its evidence; the owning team and the CoE add and
+    withdraw it. Evidence is never edited or deleted: withdrawing keeps it for the record."""
+    if action == Action.VIEW:
+        return queryset.filter(use_case__in=_visible_use_cases(user).values("pk"))
+    if action in (Action.ADD, "custom:withdraw"):
+        return queryset.filter(use_case__in=_risk_writable_use_cases(user).values("pk"))
+    return queryset.none()
+
+
+def may_maintain_maturity(user, use_case) -> bool:
+    """Whether the person may add evidence to or reassess this use case's maturity."""
+    from approvals.models import MaturityEvidence
+
+    return can_add(user, MaturityEvidence) and _risk_writable_use_cases(user).filter(pk=use_case.pk).exists()
+
+
+#
+# Gates: policies, approval requests and their decisions, comments and events
+#
+
+APPROVER_ROLE_NAMES = (Role.COE_REVIEWER, Role.COE_LEAD, Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER)
+
+# Everyone reads what a gate asks (teams prepare for it); the CoE lead and admins maintain it.
+policy("approvals.gatepolicy", add=_is_coe_lead)(_lifecycle_stages)
+policy("approvals.gateapproverrequirement", add=_is_coe_lead)(_lifecycle_stages)
+
+
+def _changeable_use_cases(user) -> QuerySet:
+    from inventory.models import UseCase
+
+    return restrict(UseCase.objects.all(), user, Action.CHANGE)
+
+
+@policy("approvals.approvalrequest", add=_may_file)
+def _approval_requests(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Whoever sees the use case sees its gate requests. The owning team asks, resubmits and
+    withdraws; holders of an approver role decide (the service refuses the requester, owners
+    and owning team: segregation of duties); the CoE lead revokes; the owning team and the CoE
+    lead re-certify; the owning team and approvers comment. Nobody edits or deletes a request."""
+    visible = queryset.filter(use_case__in=_visible_use_cases(user).values("pk"))
+    if action == Action.VIEW:
+        return visible
+    owning_team = visible.filter(use_case__in=_changeable_use_cases(user).values("pk"))
+    if action in (Action.ADD, "custom:withdraw", "custom:resubmit"):
+        return owning_team
+    if action == "custom:decide":
+        return visible if has_role(user, *APPROVER_ROLE_NAMES) else queryset.none()
+    if action == "custom:revoke":
+        return visible if _is_coe_lead(user) else queryset.none()
+    if action == "custom:recertify":
+        return visible if _is_coe_lead(user) else owning_team
+    if action == "custom:comment":
+        return visible if has_role(user, *APPROVER_ROLE_NAMES, Role.ADMIN) else owning_team
+    return queryset.none()
+
+
+def _follows_request(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Decisions, comments and events are read with their request and written only through
+    the request's actions (append-only)."""
+    from approvals.models import ApprovalRequest
+
+    if action != Action.VIEW:
+        return queryset.none()
+    return queryset.filter(request__in=restrict(ApprovalRequest.objects.all(), user).values("pk"))
+
+
+for _label in ("approvals.approvaldecision", "approvals.approvalcomment", "approvals.approvalevent"):
+    policy(_label)(_follows_request)
+
+
+@policy("portal.notification")
+def _notifications(queryset: QuerySet, user, action: str) -> QuerySet:
+    """People see the notifications sent to them; admins see all (to diagnose delivery)."""
+    if action != Action.VIEW:
+        return queryset.none()
+    return queryset if _is_admin(user) else queryset.filter(recipient=user)
+
+
+def may_request_gate(user, use_case) -> bool:
+    """The owning team (and admins) ask for gates of their use cases."""
+    from approvals.models import ApprovalRequest
+
+    return can_add(user, ApprovalRequest) and _changeable_use_cases(user).filter(pk=use_case.pk).exists()
+
+
+def may_move_stage(user, use_case) -> bool:
+    """Moves that need no gate (e.g. → on hold) are for the owning team and the CoE."""
+    if not _is_usable(user) or is_read_only(user):
+        return False
+    if has_role(user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN):
+        return restrict(type(use_case).objects.filter(pk=use_case.pk), user).exists()
+    return _changeable_use_cases(user).filter(pk=use_case.pk).exists()
+
+
+def may_view_coe_metrics(user) -> bool:
+    """CoE metrics (time to decision, queue length) are for the people who run or oversee the
+    gates; they count requests of every team, restricted ones included, but name none."""
+    return _is_usable(user) and has_role(
+        user, Role.COE_REVIEWER, Role.COE_LEAD, Role.EXECUTIVE, Role.AUDITOR, Role.ADMIN
+    )

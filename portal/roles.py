@@ -22,6 +22,9 @@ class Role:
     EXECUTIVE = "executive"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    # Gate approvers named by gate policies (approvals.GateApproverRequirement).
+    SECURITY_REVIEWER = "security-reviewer"
+    LEGAL_REVIEWER = "legal-reviewer"
 
 
 ROLES: tuple[RoleInfo, ...] = (
@@ -32,6 +35,8 @@ ROLES: tuple[RoleInfo, ...] = (
     RoleInfo(Role.EXECUTIVE, "Executive", "Reviews the whole portfolio, restricted items included."),
     RoleInfo(Role.AUDITOR, "Auditor", "Reads everything and exports evidence; never writes."),
     RoleInfo(Role.ADMIN, "Administrator", "Configures sources, roles, frameworks and schedules."),
+    RoleInfo(Role.SECURITY_REVIEWER, "Security reviewer", "Signs off gates whose policy needs security."),
+    RoleInfo(Role.LEGAL_REVIEWER, "Legal reviewer", "Signs off gates whose policy needs legal."),
 )
 ROLE_NAMES = tuple(role.name for role in ROLES)
 ROLE_LABELS = {role.name: role.label for role in ROLES}

@@ -6,6 +6,7 @@ and production sets what it must. ``PROPYLON_ENV=production`` switches on the ha
 See docs/deployment.md for the full list of variables.
 """
 
+import importlib.util
 import secrets
 from pathlib import Path
 
@@ -195,7 +196,12 @@ USE_TZ = True
 #
 
 STATIC_URL = "/static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Plotly's bundle ships inside the plotly wheel (no CDN: DESIGN.md §2): served as
+# vendor/plotly/plotly.min.js.
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/plotly", Path(importlib.util.find_spec("plotly").origin).parent / "package_data"),
+]
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(DATA_DIR / "media")))
 MEDIA_URL = "/media/"
@@ -304,6 +310,10 @@ SPECTACULAR_SETTINGS = {
         "DataSensitivityEnum": "inventory.choices.DataSensitivityChoices.pairs",
         "RiskTierEnum": "inventory.choices.RiskTierChoices.pairs",
         "RiskLevelEnum": "approvals.choices.RiskLevelChoices.pairs",
+        "MaturityCheckStatusEnum": "approvals.choices.CheckStatusChoices.pairs",
+        "NotificationChannelEnum": "portal.choices.NotificationChannelChoices.pairs",
+        "ChannelEnum": "portal.choices.ChannelChoices.pairs",
+        "ApprovalStatusEnum": "approvals.choices.ApprovalStatusChoices.pairs",
     },
 }
 
@@ -380,3 +390,13 @@ PROPYLON_USE_X_FORWARDED_FOR = env.bool("PROPYLON_USE_X_FORWARDED_FOR", default=
 PROPYLON_LOGIN_MAX_FAILURES_PER_USERNAME = env.int("PROPYLON_LOGIN_MAX_FAILURES_PER_USERNAME", default=5)
 PROPYLON_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("PROPYLON_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20)
 PROPYLON_LOGIN_LOCKOUT_MINUTES = env.int("PROPYLON_LOGIN_LOCKOUT_MINUTES", default=15)
+
+# Notifications (portal.notifications): links in emails and chat messages start with the
+# portal's public address; chat notifications go to incoming webhooks when their URL is set.
+PROPYLON_BASE_URL = env.str("PROPYLON_BASE_URL", default="http://127.0.0.1:8000")
+PROPYLON_SLACK_WEBHOOK_URL = env.str("PROPYLON_SLACK_WEBHOOK_URL", default="")
+PROPYLON_TEAMS_WEBHOOK_URL = env.str("PROPYLON_TEAMS_WEBHOOK_URL", default="")
+PROPYLON_WEBHOOK_TIMEOUT = env.float("PROPYLON_WEBHOOK_TIMEOUT", default=5.0)
+# Value (KPI readings) is in this currency and ROI compares it with cost billed in it; other
+# currencies are never converted (docs/costs.md, "Value and ROI").
+PROPYLON_REPORTING_CURRENCY = env.str("PROPYLON_REPORTING_CURRENCY", default="USD").upper()

@@ -8,6 +8,7 @@ from django.utils import timezone
 from portal.choices import JobStatusChoices
 from portal.jobs import JobContext, JobInputError, job
 from portal.models import JobRun
+from portal.notifications import deliver_notification  # noqa: F401 - registers the delivery task
 from portal.roles import Role
 
 PRUNE_BATCH_SIZE = 500

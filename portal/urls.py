@@ -44,6 +44,7 @@ urlpatterns = [
     path("", include(portal_patterns)),
     path("", include("inventory.urls")),
     path("", include("approvals.urls")),
+    path("", include("costs.urls")),
     path("api/", include("portal.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

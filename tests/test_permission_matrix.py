@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from approvals.models import LifecycleStage
-from costs.models import CostSource
+from costs.models import CostImport, CostSource
 from portal import audit
 from portal.choices import AuditActionChoices, JobStatusChoices
 from portal.services import api_token_create
@@ -242,7 +242,14 @@ def test_cost_sources():
         ModelMatrix(
             name="cost source",
             make_object=lambda context: CostSource.objects.create(name=unique("Source"), kind="focus"),
-            ui={"admin-site": Endpoint("get", lambda source: f"/admin/costs/costsource/{source.pk}/change/")},
+            ui={
+                "admin-site": Endpoint("get", lambda source: f"/admin/costs/costsource/{source.pk}/change/"),
+                "view": Endpoint("get", lambda source: f"/costs/sources/{source.pk}/"),
+                "add": Endpoint("post", lambda _: "/costs/sources/new/", cost_source_form),
+                "change": Endpoint(
+                    "post", lambda source: f"/costs/sources/{source.pk}/edit/", cost_source_form
+                ),
+            },
             api={
                 "view": Endpoint("get", lambda source: f"/api/cost-sources/{source.pk}/"),
                 "add": Endpoint(
@@ -267,6 +274,52 @@ def test_cost_sources():
                 **{"admin-site": ADMIN_ONLY},
             ),
             api_list="/api/cost-sources/",
+            ui_list="/costs/sources/",
+            ui_identity=lambda source: source.name,
+        )
+    )
+
+
+def cost_source_form(context, obj):
+    return {"name": unique("MX Source"), "kind": "focus", "location": "", "enabled": "on", "description": "",
+            "use_case_tag_key": "use-case", "aws_region": "", "endpoint_url": "", "role_arn": "",
+            "external_id": "", "access_key_id": "", "secret_access_key": ""}  # fmt: skip
+
+
+def make_cost_import(context):
+    source = CostSource.objects.create(name=unique("Import source"), kind="focus")
+    return CostImport.objects.create(
+        source=source, format="focus", status="failed", error_message=unique("Bad")
+    )
+
+
+def test_cost_imports():
+    # Billing imports: admins run them; readers read them; team people have no raw billing pages.
+    readers = expect(HIDE, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, executive=ALLOW, auditor=ALLOW)
+    readers_denied = expect(HIDE, admin=ALLOW, coe_lead=DENY, coe_reviewer=DENY, executive=DENY, auditor=DENY)
+    check_matrix(
+        ModelMatrix(
+            name="cost import",
+            make_object=make_cost_import,
+            ui={
+                "view": Endpoint("get", lambda item: f"/costs/imports/{item.pk}/"),
+                "import-now": Endpoint("post", lambda item: f"/costs/sources/{item.source_id}/import/"),
+                "upload-page": Endpoint("get", lambda item: f"/costs/sources/{item.source_id}/upload/"),
+            },
+            api={
+                "view": Endpoint("get", lambda item: f"/api/cost-imports/{item.pk}/"),
+                "add": Endpoint(
+                    "post",
+                    lambda _: "/api/cost-imports/run/",
+                    lambda c, o: {"source": make_cost_import(c).source_id},
+                ),
+            },
+            expected=table(
+                view=readers, add=ADMIN_ONLY, **{"import-now": readers_denied, "upload-page": readers_denied}
+            ),
+            api_list="/api/cost-imports/",
+            ui_list="/costs/imports/",
+            ui_identity=lambda item: f"/costs/imports/{item.pk}/",
         )
     )
 
@@ -669,3 +722,744 @@ def test_risk_of_restricted_use_cases():
                 api_list=collection,
             )
         )
+
+
+#
+# Maturity assessment: assessments and evidence follow their use case (like risk)
+#
+
+from approvals import maturity as maturity_services  # noqa: E402
+
+
+def assess_maturity(context, *, visibility="normal"):
+    return maturity_services.maturity_assess(
+        use_case=file_for_own_team(context, visibility=visibility), trigger="manual"
+    )
+
+
+def add_evidence(context, *, visibility="normal"):
+    return maturity_services.evidence_add(
+        use_case=file_for_own_team(context, visibility=visibility), check_key="ownership.handover_plan",
+        actor=context.users["team-lead"], note=unique("Plan"),
+    )  # fmt: skip
+
+
+def evidence_form(context, obj):
+    return {"check_key": "ownership.handover_plan", "kind": "note", "note": unique("Plan")}
+
+
+def evidence_api(context, obj):
+    return {
+        "use_case": file_for_own_team(context).key,
+        "check_key": "ownership.handover_plan",
+        "note": unique("Plan"),
+    }
+
+
+def test_maturity_assessments():
+    check_matrix(
+        ModelMatrix(
+            name="maturity assmt",
+            make_object=assess_maturity,
+            # "reassess" posts for the assessment's use case: a new version, never a change.
+            ui={
+                "view": Endpoint("get", lambda a: f"/use-cases/{a.use_case.key}/?tab=maturity"),
+                "reassess": Endpoint("post", lambda a: f"/use-cases/{a.use_case.key}/maturity/assess/"),
+                "admin-site": Endpoint(
+                    "get", lambda a: f"/admin/approvals/maturityassessment/{a.pk}/change/"
+                ),
+            },
+            api={
+                "view": Endpoint("get", lambda a: f"/api/maturity-assessments/{a.pk}/"),
+                "summary": Endpoint("get", lambda a: f"/api/use-cases/{a.use_case.key}/maturity/"),
+                "reassess": Endpoint("post", lambda a: f"/api/use-cases/{a.use_case.key}/maturity/assess/"),
+            },
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                summary=ROLE_HOLDERS_SEE,
+                reassess=RISK_WRITERS,
+                **{"admin-site": ADMIN_ONLY},
+            ),
+            api_list="/api/maturity-assessments/",
+        )
+    )
+
+
+def test_maturity_evidence():
+    check_matrix(
+        ModelMatrix(
+            name="maturity evidence",
+            make_object=add_evidence,
+            ui={
+                "add-evidence": Endpoint(
+                    "post", lambda e: f"/use-cases/{e.use_case.key}/maturity/evidence/new/", evidence_form
+                ),
+                "custom:withdraw": Endpoint(
+                    "post", lambda e: f"/use-cases/{e.use_case.key}/maturity/evidence/{e.pk}/withdraw/"
+                ),
+            },
+            api={
+                "view": Endpoint("get", lambda e: f"/api/maturity-evidence/{e.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/maturity-evidence/", evidence_api),
+                "custom:withdraw": Endpoint("post", lambda e: f"/api/maturity-evidence/{e.pk}/withdraw/"),
+            },
+            # The owning team and the CoE attach and withdraw evidence; readers read; nobody edits.
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                add=RISK_ADDERS,
+                **{"add-evidence": RISK_WRITERS, "custom:withdraw": RISK_WRITERS},
+            ),
+            api_list="/api/maturity-evidence/",
+        )
+    )
+
+
+def test_maturity_of_restricted_use_cases():
+    other_teams_hidden = {"other_team_lead": HIDE, "other_team_member": HIDE, "no_role": HIDE}
+    for name, make, collection in (
+        ("restricted mat.", assess_maturity, "/api/maturity-assessments/"),
+        ("restricted evid.", add_evidence, "/api/maturity-evidence/"),
+    ):
+        check_matrix(
+            ModelMatrix(
+                name=name,
+                make_object=lambda context, make=make: make(context, visibility="restricted"),
+                ui={"view": Endpoint("get", lambda obj: f"/use-cases/{obj.use_case.key}/?tab=maturity")},
+                api={
+                    "view": Endpoint("get", lambda obj, collection=collection: f"{collection}{obj.pk}/"),
+                    "summary": Endpoint("get", lambda obj: f"/api/use-cases/{obj.use_case.key}/maturity/"),
+                },
+                # Restricted: other teams cannot tell the use case or its maturity exist.
+                expected=table(
+                    view=expect(ALLOW, **other_teams_hidden), summary=expect(ALLOW, **other_teams_hidden)
+                ),
+                api_list=collection,
+            )
+        )
+
+
+#
+# Lifecycle editing, gate policies, approval requests and their history, notifications
+#
+
+from approvals import gates as gate_services  # noqa: E402
+from approvals import lifecycle as lifecycle_services  # noqa: E402
+from approvals.models import (  # noqa: E402
+    ApprovalComment,
+    ApprovalDecision,
+    ApprovalEvent,
+    GateApproverRequirement,
+    GatePolicy,
+    LifecycleTransition,
+)
+from portal.models import Notification  # noqa: E402
+from portal.permissions import restrict  # noqa: E402
+from portal.roles import Role  # noqa: E402
+from tests.approvals.gate_fixtures import pinned_release, record_maturity  # noqa: E402
+
+COE_LEAD_WRITES = expect(DENY, admin=ALLOW, coe_lead=ALLOW)
+
+
+def stage_data(context, obj):
+    return {"key": unique("stage").replace("-", "_"), "label": unique("Stage"), "kind": "active", "order": 50,
+            "colour": "teal", "description": ""}  # fmt: skip
+
+
+def make_stage(context):
+    return lifecycle_services.stage_create(
+        actor=None, key=unique("stage").replace("-", "_"), label=unique("Stage"), kind="active", order=70
+    )
+
+
+def test_lifecycle_editing():
+    check_matrix(
+        ModelMatrix(
+            name="lifecycle stage",
+            make_object=make_stage,
+            ui={
+                "view": Endpoint("get", lambda stage: "/lifecycle/"),
+                "add": Endpoint("post", lambda _: "/lifecycle/stages/new/", stage_data),
+                "change": Endpoint("post", lambda stage: f"/lifecycle/stages/{stage.key}/edit/", stage_data),
+                "delete": Endpoint("post", lambda stage: f"/lifecycle/stages/{stage.key}/delete/"),
+            },
+            api={
+                "view": Endpoint("get", lambda stage: f"/api/lifecycle-stages/{stage.key}/"),
+                "add": Endpoint("post", lambda _: "/api/lifecycle-stages/", stage_data),
+                "change": Endpoint(
+                    "patch",
+                    lambda stage: f"/api/lifecycle-stages/{stage.key}/",
+                    lambda c, o: {"label": "Renamed"},
+                ),
+                "delete": Endpoint("delete", lambda stage: f"/api/lifecycle-stages/{stage.key}/"),
+            },
+            expected=table(
+                view=EVERYONE, add=COE_LEAD_WRITES, change=COE_LEAD_WRITES, delete=COE_LEAD_WRITES
+            ),
+            ui_list="/lifecycle/",
+            api_list="/api/lifecycle-stages/",
+            api_identity=lambda stage: stage.key,
+            ui_identity=lambda stage: stage.key,
+        )
+    )
+    check_matrix(
+        ModelMatrix(
+            name="lifecycle move",
+            make_object=lambda context: lifecycle_services.transition_create(
+                actor=None, from_stage=make_stage(context), to_stage=make_stage(context), requires_gate=True
+            ),
+            ui={
+                "add": Endpoint(
+                    "post",
+                    lambda _: "/lifecycle/transitions/new/",
+                    lambda c, o: {"from_stage": make_stage(c).key, "to_stage": make_stage(c).key},
+                ),
+                "change": Endpoint("post", lambda t: f"/lifecycle/transitions/{t.pk}/edit/", lambda c, o: {}),
+                "delete": Endpoint("post", lambda t: f"/lifecycle/transitions/{t.pk}/delete/"),
+            },
+            api={
+                "view": Endpoint("get", lambda t: f"/api/lifecycle-transitions/{t.pk}/"),
+                "add": Endpoint(
+                    "post",
+                    lambda _: "/api/lifecycle-transitions/",
+                    lambda c, o: {"from_stage": make_stage(c).key, "to_stage": make_stage(c).key},
+                ),
+                "change": Endpoint(
+                    "patch",
+                    lambda t: f"/api/lifecycle-transitions/{t.pk}/",
+                    lambda c, o: {"requires_gate": False},
+                ),
+                "delete": Endpoint("delete", lambda t: f"/api/lifecycle-transitions/{t.pk}/"),
+            },
+            expected=table(
+                view=EVERYONE, add=COE_LEAD_WRITES, change=COE_LEAD_WRITES, delete=COE_LEAD_WRITES
+            ),
+            api_list="/api/lifecycle-transitions/",
+        )
+    )
+
+
+def make_gate_policy(context):
+    transition = LifecycleTransition.objects.create(
+        from_stage=make_stage(context), to_stage=make_stage(context), requires_gate=True
+    )
+    return gate_services.gate_policy_save(
+        actor=None, transition=transition, risk_tier="", requirements={Role.COE_REVIEWER: 1}
+    )
+
+
+def gate_policy_form(context, obj):
+    return {"min_readiness": "1.0", "review_sla_days": 5, "approvers_coe-reviewer": 1}
+
+
+def gate_policy_api(context, obj):
+    transition = LifecycleTransition.objects.create(
+        from_stage=make_stage(context), to_stage=make_stage(context), requires_gate=True
+    )
+    return {"transition": transition.pk, "risk_tier": "", "requirements": {Role.COE_REVIEWER: 1}}
+
+
+def test_gate_policies():
+    check_matrix(
+        ModelMatrix(
+            name="gate policy",
+            make_object=make_gate_policy,
+            ui={
+                "change": Endpoint("post", lambda p: f"/gates/policies/{p.pk}/edit/", gate_policy_form),
+                "delete": Endpoint("post", lambda p: f"/gates/policies/{p.pk}/delete/"),
+                "add-page": Endpoint("get", lambda p: "/gates/policies/new/"),
+            },
+            api={
+                "view": Endpoint("get", lambda p: f"/api/gate-policies/{p.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/gate-policies/", gate_policy_api),
+                "change": Endpoint(
+                    "patch", lambda p: f"/api/gate-policies/{p.pk}/", lambda c, o: {"validity_days": 30}
+                ),
+                "delete": Endpoint("delete", lambda p: f"/api/gate-policies/{p.pk}/"),
+            },
+            expected=table(
+                view=EVERYONE,
+                add=COE_LEAD_WRITES,
+                change=COE_LEAD_WRITES,
+                delete=COE_LEAD_WRITES,
+                **{"add-page": COE_LEAD_WRITES},
+            ),
+            ui_list="/gates/policies/",
+            api_list="/api/gate-policies/",
+            ui_identity=lambda p: str(p.transition),
+        )
+    )
+
+
+def submit_gate_request(context, *, visibility="normal"):
+    use_case = file_for_own_team(context, visibility=visibility, submit=True)
+    approvals_services.risk_assessment_record(use_case=use_case, answers={"role": "deployer"},
+                                              actor=context.users["team-lead"])  # fmt: skip
+    release = pinned_release(use_case)
+    record_maturity(use_case, "3.5")
+    return gate_services.approval_request_submit(
+        use_case=use_case, release=release, to_stage="pilot", actor=context.users["team-lead"]
+    )
+
+
+def approved_gate_request(context):
+    request = submit_gate_request(context)
+    approver = UserFactory(username=unique("approver"), roles=[Role.COE_REVIEWER])
+    gate_services.approval_request_decide(request=request, actor=approver, decision="approve")
+    request.refresh_from_db()
+    return request
+
+
+OWNING_TEAM_AND = {"team_lead": ALLOW, "team_member": ALLOW}
+REQUEST_WRITES_DENIED = expect(DENY, no_role=HIDE)
+
+
+def test_approval_requests():
+    url = "/gates/requests/{pk}/{verb}/"
+    api_url = "/api/approval-requests/{pk}/{verb}/"
+    check_matrix(
+        ModelMatrix(
+            name="gate request",
+            make_object=submit_gate_request,
+            ui={
+                "view": Endpoint("get", lambda r: f"/gates/requests/{r.pk}/"),
+                "custom:decide": Endpoint(
+                    "post", lambda r: url.format(pk=r.pk, verb="decide"), lambda c, o: {"decision": "approve"}
+                ),
+                "custom:comment": Endpoint(
+                    "post", lambda r: url.format(pk=r.pk, verb="comment"), lambda c, o: {"body": "Question"}
+                ),
+                "custom:withdraw": Endpoint("post", lambda r: url.format(pk=r.pk, verb="withdraw")),
+            },
+            api={
+                "view": Endpoint("get", lambda r: f"/api/approval-requests/{r.pk}/"),
+                "add": Endpoint(
+                    "post",
+                    lambda _: "/api/approval-requests/",
+                    lambda c, o: (
+                        lambda r: {
+                            "use_case": r.use_case.key,
+                            "release": pinned_release(r.use_case, unique("v")).pk,
+                            "to_stage": "production",
+                        }
+                    )(approved_gate_request(c)),
+                ),
+                "events": Endpoint("get", lambda r: f"/api/approval-requests/{r.pk}/events/"),
+                "custom:decide": Endpoint(
+                    "post",
+                    lambda r: api_url.format(pk=r.pk, verb="decide"),
+                    lambda c, o: {"decision": "approve"},
+                ),
+                "custom:comment": Endpoint(
+                    "post",
+                    lambda r: api_url.format(pk=r.pk, verb="comment"),
+                    lambda c, o: {"body": "Question"},
+                ),
+                "custom:withdraw": Endpoint("post", lambda r: api_url.format(pk=r.pk, verb="withdraw")),
+            },
+            # Approvers decide (segregation of duties is the service's: see test_gates_services);
+            # the owning team asks, comments and withdraws; everyone who sees the use case reads.
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                events=ROLE_HOLDERS_SEE,
+                add=expect(DENY, admin=ALLOW, **OWNING_TEAM_AND),
+                **{
+                    "custom:decide": expect(DENY, coe_lead=ALLOW, coe_reviewer=ALLOW, no_role=HIDE),
+                    "custom:comment": expect(
+                        DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, no_role=HIDE, **OWNING_TEAM_AND
+                    ),
+                    "custom:withdraw": expect(DENY, admin=ALLOW, no_role=HIDE, **OWNING_TEAM_AND),
+                },
+            ),
+            ui_list="/gates/?view=open",
+            api_list="/api/approval-requests/",
+            ui_identity=lambda r: f"/gates/requests/{r.pk}/",
+        )
+    )
+
+
+def test_approved_requests_revoke_and_recertify():
+    api_url = "/api/approval-requests/{pk}/{verb}/"
+    check_matrix(
+        ModelMatrix(
+            name="approval",
+            make_object=approved_gate_request,
+            ui={
+                "custom:revoke": Endpoint(
+                    "post", lambda r: f"/gates/requests/{r.pk}/revoke/", lambda c, o: {"reason": "Leak"}
+                ),
+                "custom:recertify": Endpoint("post", lambda r: f"/gates/requests/{r.pk}/recertify/"),
+            },
+            api={
+                "custom:revoke": Endpoint(
+                    "post", lambda r: api_url.format(pk=r.pk, verb="revoke"), lambda c, o: {"reason": "Leak"}
+                ),
+                "custom:recertify": Endpoint(
+                    "post", lambda r: api_url.format(pk=r.pk, verb="recertify"), lambda c, o: {}
+                ),
+            },
+            expected=table(
+                **{
+                    "custom:revoke": expect(DENY, admin=ALLOW, coe_lead=ALLOW, no_role=HIDE),
+                    "custom:recertify": expect(
+                        DENY, admin=ALLOW, coe_lead=ALLOW, no_role=HIDE, **OWNING_TEAM_AND
+                    ),
+                }
+            ),
+        )
+    )
+
+
+def test_restricted_gate_requests():
+    other_teams_hidden = {"other_team_lead": HIDE, "other_team_member": HIDE, "no_role": HIDE}
+    check_matrix(
+        ModelMatrix(
+            name="restricted gate",
+            make_object=lambda context: submit_gate_request(context, visibility="restricted"),
+            ui={"view": Endpoint("get", lambda r: f"/gates/requests/{r.pk}/")},
+            api={"view": Endpoint("get", lambda r: f"/api/approval-requests/{r.pk}/")},
+            expected=table(view=expect(ALLOW, **other_teams_hidden)),
+            api_list="/api/approval-requests/",
+        )
+    )
+
+
+def test_approval_events_and_notifications():
+    check_matrix(
+        ModelMatrix(
+            name="approval event",
+            make_object=lambda context: submit_gate_request(context).events.get(),
+            api={"view": Endpoint("get", lambda e: f"/api/approval-events/{e.pk}/")},
+            expected=table(view=ROLE_HOLDERS_SEE),
+            api_list="/api/approval-events/",
+        )
+    )
+    check_matrix(
+        ModelMatrix(
+            name="notification",
+            make_object=lambda context: Notification.objects.create(
+                key=unique("note"),
+                channel="email",
+                recipient=context.users["team-member"],
+                subject="S",
+                body="B",
+            ),
+            api={"view": Endpoint("get", lambda n: f"/api/notifications/{n.pk}/")},
+            expected=table(view=expect(HIDE, admin=ALLOW, team_member=ALLOW)),
+            api_list="/api/notifications/",
+        )
+    )
+
+
+def test_append_only_gate_rows_have_no_writers():
+    """Decisions, comments, events and requirement rows have no endpoints of their own: they are
+    read with their request or policy and written only through its actions. The choke point
+    says the same for every persona."""
+    from portal.testing.permission_matrix import build_context
+
+    context = build_context()
+    request = approved_gate_request(context)
+    gate_services.approval_request_comment(request=request, actor=context.users["team-lead"], body="Thanks")
+    for model in (ApprovalDecision, ApprovalComment, ApprovalEvent):
+        for persona, user in context.users.items():
+            visible = restrict(model.objects.filter(request=request), user).exists()
+            assert visible == (persona != "no-role"), (model.__name__, persona)
+            for action in ("add", "change", "delete"):
+                assert not restrict(model.objects.all(), user, action).exists(), (
+                    model.__name__,
+                    persona,
+                    action,
+                )
+    requirement = GateApproverRequirement.objects.filter(policy=request.policy)
+    for persona, user in context.users.items():
+        assert restrict(requirement, user).exists()
+        assert restrict(requirement, user, "change").exists() == (persona in ("admin", "coe-lead")), persona
+    assert GatePolicy.objects.filter(pk=request.policy_id).exists()
+
+
+#
+# Cost allocation, budgets and value (costs.allocation, costs.budgets, costs.value)
+#
+
+from datetime import date as _date  # noqa: E402
+from decimal import Decimal as _Decimal  # noqa: E402
+
+from django.test import Client  # noqa: E402
+
+from costs import services as cost_services  # noqa: E402
+from costs.models import (  # noqa: E402
+    AllocationRule,
+    BudgetAlert,
+    CostAllocation,
+    KpiReading,
+    SharedPool,
+    SharedPoolMember,
+)
+from inventory.models import Kpi  # noqa: E402
+from portal.testing.permission_matrix import build_context  # noqa: E402
+
+COST_READERS = {
+    "admin": ALLOW,
+    "coe_lead": ALLOW,
+    "coe_reviewer": ALLOW,
+    "executive": ALLOW,
+    "auditor": ALLOW,
+}
+CURATOR_WRITES = expect(
+    HIDE, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, executive=DENY, auditor=DENY
+)  # readers see it; the CoE and admins change it
+CURATOR_ADDS = expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW)
+
+
+def make_rule(context):
+    return cost_services.allocation_rule_save(
+        name=unique("Rule"), service_name="Amazon Bedrock", target_use_case=file_for_own_team(context)
+    )
+
+
+def rule_form(context, obj):
+    return {"name": unique("Rule"), "position": 10, "enabled": "on", "kind": "match", "service_name": "Amazon S3",
+            "resource_pattern_kind": "glob", "target_kind": "team", "target_team": context.own_team.pk}  # fmt: skip
+
+
+def rule_api(context, obj):
+    return {"name": unique("Rule"), "service_name": "Amazon S3", "target_kind": "team",
+            "target_team": context.own_team.slug}  # fmt: skip
+
+
+def test_allocation_rules():
+    check_matrix(
+        ModelMatrix(
+            name="allocation rule",
+            make_object=make_rule,
+            ui={
+                "add": Endpoint("post", lambda _: "/costs/rules/new/", rule_form),
+                "change": Endpoint("post", lambda r: f"/costs/rules/{r.pk}/edit/", rule_form),
+                "delete": Endpoint("post", lambda r: f"/costs/rules/{r.pk}/delete/"),
+            },
+            api={
+                "view": Endpoint("get", lambda r: f"/api/allocation-rules/{r.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/allocation-rules/", rule_api),
+                "change": Endpoint(
+                    "patch", lambda r: f"/api/allocation-rules/{r.pk}/", lambda c, o: {"position": 7}
+                ),
+                "delete": Endpoint("delete", lambda r: f"/api/allocation-rules/{r.pk}/"),
+                "custom:preview": Endpoint("get", lambda r: f"/api/allocation-rules/{r.pk}/preview/"),
+            },
+            # The CoE and admins maintain the rules; executives and auditors read them; teams
+            # see their cost, not the rules (which name other teams' restricted use cases).
+            expected=table(
+                view=expect(HIDE, **COST_READERS),
+                add=CURATOR_ADDS,
+                change=CURATOR_WRITES,
+                delete=CURATOR_WRITES,
+                **{"custom:preview": expect(HIDE, **COST_READERS)},
+            ),
+            ui_list="/costs/rules/",
+            api_list="/api/allocation-rules/",
+            ui_identity=lambda r: r.name,
+        )
+    )
+
+
+def make_pool(context):
+    return cost_services.shared_pool_save(
+        name=unique("Pool"), split_method="even", members=[{"team": context.own_team}]
+    )
+
+
+def test_shared_pools_and_their_members():
+    check_matrix(
+        ModelMatrix(
+            name="shared pool",
+            make_object=make_pool,
+            ui={
+                "add": Endpoint("post", lambda _: "/costs/pools/new/", lambda c, o: {
+                    "name": unique("Pool"), "split_method": "even", "members": f"team:{c.own_team.slug}"}),
+                "change": Endpoint("post", lambda p: f"/costs/pools/{p.pk}/edit/", lambda c, o: {
+                    "name": unique("Pool"), "split_method": "even", "members": f"team:{c.own_team.slug}"}),
+                "delete": Endpoint("post", lambda p: f"/costs/pools/{p.pk}/delete/"),
+            },
+            api={
+                "view": Endpoint("get", lambda p: f"/api/shared-pools/{p.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/shared-pools/", lambda c, o: {
+                    "name": unique("Pool"), "split_method": "even", "members": [{"team": c.own_team.slug}]}),
+                "change": Endpoint("patch", lambda p: f"/api/shared-pools/{p.pk}/", lambda c, o: {"description": "x"}),
+                "delete": Endpoint("delete", lambda p: f"/api/shared-pools/{p.pk}/"),
+            },
+            expected=table(view=expect(HIDE, **COST_READERS), add=CURATOR_ADDS, change=CURATOR_WRITES,
+                           delete=CURATOR_WRITES),
+            ui_list="/costs/rules/",
+            api_list="/api/shared-pools/",
+            ui_identity=lambda p: p.name,
+        )
+    )  # fmt: skip
+    # Members have no page of their own: they follow the pool's policy exactly.
+    context = build_context()
+    member = SharedPoolMember.objects.filter(pool=make_pool(context))
+    for persona, user in context.users.items():
+        readers = ("admin", "coe-lead", "coe-reviewer", "executive", "auditor")
+        assert restrict(member, user).exists() == (persona in readers), persona
+        assert restrict(member, user, "change").exists() == (persona in ("admin", "coe-lead", "coe-reviewer"))
+
+
+def make_allocation(context, *, visibility="normal"):
+    source = CostSource.objects.create(name=unique("Source"), kind="focus")
+    return CostAllocation.objects.create(
+        source=source, period=_date(2026, 11, 1), currency="USD", bucket="use_case",
+        use_case=file_for_own_team(context, visibility=visibility), effective_cost=_Decimal("1.5"),
+        billed_cost=_Decimal("1.5"), line_count=1,
+    )  # fmt: skip
+
+
+OWN_TEAM_COST = expect(HIDE, **COST_READERS, team_lead=ALLOW, team_member=ALLOW)
+
+
+def test_cost_allocations():
+    for name, make in (
+        ("allocation", make_allocation),
+        ("restricted alloc", lambda c: make_allocation(c, visibility="restricted")),
+    ):
+        check_matrix(
+            ModelMatrix(
+                name=name,
+                make_object=make,
+                api={"view": Endpoint("get", lambda a: f"/api/cost-allocations/{a.pk}/")},
+                # A team sees its own cost (restricted or not); readers see all; other teams none.
+                expected=table(view=OWN_TEAM_COST),
+                api_list="/api/cost-allocations/",
+            )
+        )
+    # Unallocated cost has no team: only readers see it.
+    context = build_context()
+    unallocated = CostAllocation.objects.filter(pk=make_allocation(context).pk)
+    unallocated.update(bucket="unallocated", use_case=None)
+    for persona, user in context.users.items():
+        assert restrict(unallocated, user).exists() == (persona.replace("-", "_") in COST_READERS), persona
+
+
+def make_budget(context):
+    return cost_services.budget_save(
+        use_case=file_for_own_team(context), amount=_Decimal("100"), currency="USD"
+    )
+
+
+def budget_form(context, obj):
+    return {"use_case": file_for_own_team(context).pk, "amount": "50", "currency": "USD", "thresholds": "80",
+            "notes": ""}  # fmt: skip
+
+
+BUDGET_WRITES = expect(
+    HIDE, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, executive=DENY, auditor=DENY, team_lead=DENY,
+    team_member=DENY,
+)  # fmt: skip
+
+
+def test_budgets_and_alerts():
+    check_matrix(
+        ModelMatrix(
+            name="budget",
+            make_object=make_budget,
+            ui={
+                "add": Endpoint("post", lambda _: "/costs/budgets/new/", budget_form),
+                "change": Endpoint("post", lambda b: f"/costs/budgets/{b.pk}/edit/", budget_form),
+                "delete": Endpoint("post", lambda b: f"/costs/budgets/{b.pk}/delete/"),
+            },
+            api={
+                "view": Endpoint("get", lambda b: f"/api/budgets/{b.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/budgets/", lambda c, o: {
+                    "use_case": file_for_own_team(c).key, "amount": "10", "currency": "USD"}),
+                "change": Endpoint("patch", lambda b: f"/api/budgets/{b.pk}/", lambda c, o: {"amount": "75"}),
+                "delete": Endpoint("delete", lambda b: f"/api/budgets/{b.pk}/"),
+            },
+            expected=table(view=OWN_TEAM_COST, add=CURATOR_ADDS, change=BUDGET_WRITES, delete=BUDGET_WRITES),
+            api_list="/api/budgets/",
+        )
+    )  # fmt: skip
+    check_matrix(
+        ModelMatrix(
+            name="budget alert",
+            make_object=lambda c: BudgetAlert.objects.create(budget=make_budget(c), period=_date(2026, 11, 1),
+                                                             threshold=50, spent=_Decimal("60")),
+            api={"view": Endpoint("get", lambda a: f"/api/budget-alerts/{a.pk}/")},
+            expected=table(view=OWN_TEAM_COST),
+            api_list="/api/budget-alerts/",
+        )
+    )  # fmt: skip
+
+
+def make_kpi(context):
+    return Kpi.objects.create(
+        use_case=file_for_own_team(context), name=unique("KPI"), unit="tickets", target=10
+    )
+
+
+def make_reading(context):
+    return cost_services.kpi_reading_record(
+        kpi=make_kpi(context), period=_date(2026, 11, 1), value=_Decimal("3")
+    )
+
+
+VALUE_WRITERS = expect(
+    DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, team_lead=ALLOW, team_member=ALLOW, no_role=HIDE
+)
+
+
+def test_kpi_readings():
+    check_matrix(
+        ModelMatrix(
+            name="kpi reading",
+            make_object=make_reading,
+            ui={
+                "record": Endpoint("post", lambda r: "/costs/value/readings/new/", lambda c, r: {
+                    "kpi": r.kpi_id, "period": "2026-10", "value": "4", "note": ""}),
+                "change": Endpoint("post", lambda r: f"/costs/value/readings/{r.pk}/edit/", lambda c, r: {
+                    "kpi": r.kpi_id, "period": "2026-11", "value": "5", "note": ""}),
+                "delete": Endpoint("post", lambda r: f"/costs/value/readings/{r.pk}/delete/"),
+            },
+            api={
+                "view": Endpoint("get", lambda r: f"/api/kpi-readings/{r.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/kpi-readings/", lambda c, o: {
+                    "kpi": make_kpi(c).pk, "period": "2026-11", "value": "2"}),
+                "change": Endpoint("patch", lambda r: f"/api/kpi-readings/{r.pk}/", lambda c, o: {"value": "9"}),
+                "delete": Endpoint("delete", lambda r: f"/api/kpi-readings/{r.pk}/"),
+            },
+            # Whoever sees the use case reads its readings; the owning team and the CoE record them.
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                add=expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, team_lead=ALLOW,
+                           team_member=ALLOW),
+                record=expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, team_lead=ALLOW,
+                              team_member=ALLOW),
+                change=VALUE_WRITERS,
+                delete=VALUE_WRITERS,
+            ),
+            api_list="/api/kpi-readings/",
+        )
+    )  # fmt: skip
+    assert KpiReading.objects.exists()
+
+
+def test_cost_pages_by_role():
+    """The cost pages: everyone with a role sees spend, budgets and value (their own, for
+    teams); reconciliation and the rules are for portfolio readers."""
+    context = build_context()
+    make_allocation(context)
+    readers = {"admin", "coe-lead", "coe-reviewer", "executive", "auditor"}
+    for persona, user in context.users.items():
+        client = Client()
+        client.force_login(user)
+        for url in ("/costs/", "/costs/budgets/", "/costs/value/"):
+            assert client.get(url).status_code == (403 if persona == "no-role" else 200), (persona, url)
+        for url in ("/costs/reconciliation/", "/costs/rules/"):
+            assert client.get(url).status_code == (200 if persona in readers else 403), (persona, url)
+        wanted = 202 if persona in ("admin", "coe-lead", "coe-reviewer") else 403
+        assert api_client_for(user).post("/api/cost-allocations/recompute/").status_code == wanted, persona
+    assert AllocationRule.objects.count() == 0 and SharedPool.objects.count() == 0
+
+
+def api_client_for(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

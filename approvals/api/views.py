@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,42 +12,11 @@ from approvals.api.serializers import (
     RiskCatalogSerializer,
     RiskRegisterEntrySerializer,
 )
-from approvals.models import LifecycleStage, LifecycleTransition, RiskAssessment, RiskRegisterEntry
-from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet, RestrictedViewSetMixin
+from approvals.models import RiskAssessment, RiskRegisterEntry
+from portal.api.views import RestrictedModelViewSet, RestrictedViewSetMixin
 from portal.permissions import may_assess_risk
 
-
-class LifecycleStageSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = LifecycleStage
-        fields = ["id", "key", "label", "kind", "order", "colour", "description"]
-
-
-class LifecycleTransitionSerializer(serializers.ModelSerializer):
-    from_stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    to_stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
-
-    class Meta:
-        model = LifecycleTransition
-        fields = ["id", "from_stage", "to_stage", "requires_gate"]
-
-
-class LifecycleStageViewSet(RestrictedReadOnlyViewSet):
-    """The lifecycle's stages, in funnel order."""
-
-    queryset = LifecycleStage.objects.all()
-    serializer_class = LifecycleStageSerializer
-    lookup_field = "key"
-    filterset_fields = ["kind"]
-    ordering_fields = ["order"]
-
-
-class LifecycleTransitionViewSet(RestrictedReadOnlyViewSet):
-    """The moves allowed between stages; gated moves need an approved request."""
-
-    queryset = LifecycleTransition.objects.select_related("from_stage", "to_stage")
-    serializer_class = LifecycleTransitionSerializer
-    filterset_fields = {"from_stage__key": ["exact"], "to_stage__key": ["exact"], "requires_gate": ["exact"]}
+# Lifecycle stages and transitions: approvals/api/gates.py (writable for the CoE lead).
 
 
 #

@@ -26,6 +26,7 @@ TABS = (
     ("data", "Data"),
     ("deployments", "Deployments"),
     ("risk", "Risk"),
+    ("maturity", "Maturity"),
     ("approvals", "Approvals"),
     ("costs", "Costs"),
     ("findings", "Findings"),
@@ -136,6 +137,26 @@ def usecase_detail(request, key: str):
     elif tab == "risk":
         context.update(
             risk_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
+        )
+    elif tab == "approvals":
+        from approvals.gate_views import approvals_tab
+
+        context.update(approvals_tab(user=request.user, use_case=use_case))
+    elif tab == "maturity":
+        from approvals.maturity import maturity_overview
+
+        context.update(
+            maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
+        )
+    elif tab == "costs":
+        from costs.reports import month_range, use_case_costs
+        from portal.permissions import may_record_kpi_reading
+
+        start, end = month_range(None, None)
+        context.update(use_case_costs(request.user, use_case, start=start, end=end))
+        first_kpi = use_case.kpis.first()
+        context["may_record_reading"] = first_kpi is not None and may_record_kpi_reading(
+            request.user, first_kpi
         )
     elif tab == "history":
         context["entries"] = AuditEntry.objects.filter(

@@ -1,0 +1,456 @@
+"""Gate and lifecycle pages: the review queue, the review page and its actions, asking for a
+gate (with its preflight), moving a use case without a gate, and the CoE lead's gate policies
+and lifecycle. Thin callers of approvals.gates and approvals.lifecycle."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from approvals import gates, lifecycle
+from approvals.gate_forms import (
+    CommentForm,
+    DecisionForm,
+    GatePolicyForm,
+    GateRequestForm,
+    ReasonForm,
+    StageForm,
+    StageMoveForm,
+    TransitionForm,
+)
+from approvals.gate_selectors import (
+    QUEUE_VIEWS,
+    REQUEST_RELATED,
+    gate_policies_visible_to,
+    queue_counts,
+    review_context,
+    review_queue,
+)
+from approvals.models import ApprovalComment, ApprovalRequest, GatePolicy, LifecycleStage, LifecycleTransition
+from approvals.views import _apply_errors
+from inventory.choices import RiskTierChoices
+from inventory.selectors import use_case_for
+from portal.permissions import (
+    Action,
+    can_add,
+    get_restricted_object_or_404,
+    may_move_stage,
+    may_request_gate,
+    restrict,
+)
+
+
+def _error_message(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+def _request_or_404(request, pk: int, action: str = Action.VIEW) -> ApprovalRequest:
+    return get_restricted_object_or_404(
+        ApprovalRequest.objects.select_related(*REQUEST_RELATED, "policy"),
+        request.user,
+        action,
+        pk=pk,
+    )
+
+
+#
+# The queue and the review page
+#
+
+
+@login_required
+def gate_queue(request):
+    view = request.GET.get("view", "mine")
+    if view not in dict(QUEUE_VIEWS):
+        view = "mine"
+    tier = request.GET.get("tier", "")
+    return render(
+        request,
+        "approvals/gate_queue.html",
+        {
+            "rows": review_queue(user=request.user, view=view, tier=tier),
+            "view": view,
+            "views": QUEUE_VIEWS,
+            "tier": tier,
+            "tiers": RiskTierChoices.pairs(),
+            "counts": queue_counts(user=request.user),
+        },
+    )
+
+
+@login_required
+def request_detail(request, pk: int):
+    gate_request = _request_or_404(request, pk)
+    context = review_context(user=request.user, request=gate_request)
+    context["decision_form"] = DecisionForm(
+        allows_conditions=gate_request.snapshot.get("policy", {}).get("allows_conditions", True)
+    )
+    context["comment_form"] = CommentForm()
+    context["reason_form"] = ReasonForm()
+    return render(request, "approvals/gate_review.html", context)
+
+
+def _back(gate_request):
+    return redirect(gate_request.get_absolute_url())
+
+
+@login_required
+@require_POST
+def request_decide(request, pk: int):
+    gate_request = _request_or_404(request, pk, "custom:decide")
+    form = DecisionForm(
+        request.POST, allows_conditions=gate_request.snapshot.get("policy", {}).get("allows_conditions", True)
+    )
+    if not form.is_valid():
+        messages.error(request, "Choose a decision.")
+        return _back(gate_request)
+    try:
+        gates.approval_request_decide(
+            request=gate_request,
+            actor=request.user,
+            decision=form.cleaned_data["decision"],
+            comment=form.cleaned_data.get("comment", ""),
+            conditions=form.cleaned_data.get("conditions", ""),
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    else:
+        gate_request.refresh_from_db()
+        messages.success(
+            request, f"Decision recorded. {gate_request.reference} is {gate_request.status_label.lower()}."
+        )
+    return _back(gate_request)
+
+
+@login_required
+@require_POST
+def request_comment(request, pk: int):
+    gate_request = _request_or_404(request, pk, "custom:comment")
+    form = CommentForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Write something to comment.")
+        return _back(gate_request)
+    parent = None
+    if form.cleaned_data.get("parent"):
+        parent = ApprovalComment.objects.filter(request=gate_request, pk=form.cleaned_data["parent"]).first()
+    try:
+        gates.approval_request_comment(
+            request=gate_request, actor=request.user, body=form.cleaned_data["body"], parent=parent
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    return redirect(gate_request.get_absolute_url() + "#discussion")
+
+
+@login_required
+@require_POST
+def request_withdraw(request, pk: int):
+    gate_request = _request_or_404(request, pk, "custom:withdraw")
+    try:
+        gates.approval_request_withdraw(
+            request=gate_request, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    else:
+        messages.success(request, f"{gate_request.reference} withdrawn.")
+    return _back(gate_request)
+
+
+@login_required
+@require_POST
+def request_resubmit(request, pk: int):
+    gate_request = _request_or_404(request, pk, "custom:resubmit")
+    release = None
+    if request.POST.get("release"):
+        release = gate_request.use_case.releases.filter(pk=request.POST["release"]).first()
+    try:
+        gates.approval_request_resubmit(
+            request=gate_request, actor=request.user, summary=request.POST.get("summary", ""), release=release
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    else:
+        messages.success(request, f"{gate_request.reference} resubmitted for a new round of decisions.")
+    return _back(gate_request)
+
+
+@login_required
+@require_POST
+def request_revoke(request, pk: int):
+    gate_request = _request_or_404(request, pk, "custom:revoke")
+    try:
+        gates.approval_request_revoke(
+            request=gate_request, actor=request.user, reason=request.POST.get("reason", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    else:
+        messages.success(
+            request,
+            f"{gate_request.reference} revoked: it no longer covers release {gate_request.release.version}.",
+        )
+    return _back(gate_request)
+
+
+@login_required
+@require_POST
+def request_recertify(request, pk: int):
+    gate_request = _request_or_404(request, pk, "custom:recertify")
+    try:
+        renewal = gates.approval_request_recertify(request=gate_request, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+        return _back(gate_request)
+    messages.success(request, f"{renewal.reference} asks to re-certify {gate_request.reference}.")
+    return redirect(renewal.get_absolute_url())
+
+
+#
+# Asking for a gate, and moving without one
+#
+
+
+@login_required
+def request_new(request, key: str):
+    """Choose the target stage and release, see the preflight, submit."""
+    use_case = use_case_for(user=request.user, key=key)
+    if not may_request_gate(request.user, use_case):
+        raise PermissionDenied("The owning team asks for its use case's gates.")
+    data = (
+        request.POST if request.method == "POST" else (request.GET if request.GET.get("to_stage") else None)
+    )
+    form = GateRequestForm(data, use_case=use_case)
+    preflight = None
+    if data is not None and form.is_valid():
+        preflight = gates.gate_preflight(
+            use_case=use_case, release=form.cleaned_data["release"], to_stage=form.cleaned_data["to_stage"]
+        )
+        # "Check what is missing" posts too (no CSRF token in a URL) but only runs the preflight.
+        if request.method == "POST" and request.POST.get("action") != "check" and preflight.ok:
+            try:
+                gate_request = gates.approval_request_submit(
+                    use_case=use_case,
+                    release=form.cleaned_data["release"],
+                    to_stage=form.cleaned_data["to_stage"],
+                    actor=request.user,
+                    summary=form.cleaned_data["summary"],
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, f"{gate_request.reference} submitted; reviewers are notified.")
+                return redirect(gate_request.get_absolute_url())
+    return render(request, "approvals/gate_request_form.html", {"form": form, "use_case": use_case,
+                                                                 "preflight": preflight})  # fmt: skip
+
+
+@login_required
+@require_POST
+def stage_move(request, key: str):
+    use_case = use_case_for(user=request.user, key=key)
+    if not may_move_stage(request.user, use_case):
+        raise PermissionDenied("The owning team and the CoE move a use case between stages.")
+    form = StageMoveForm(request.POST, use_case=use_case)
+    tab = use_case.get_absolute_url() + "?tab=approvals"
+    if not form.is_valid():
+        messages.error(request, "Choose a stage the use case can move to without a gate.")
+        return redirect(tab)
+    stage = LifecycleStage.objects.get(key=form.cleaned_data["to_stage"])
+    try:
+        lifecycle.lifecycle_move(
+            use_case=use_case, to_stage=stage, actor=request.user, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as exc:
+        messages.error(request, _error_message(exc))
+    else:
+        messages.success(request, f"{use_case.key} moved to {stage.label}.")
+    return redirect(tab)
+
+
+def approvals_tab(*, user, use_case) -> dict:
+    """The use case's "Approvals" tab: its requests, and what the person may start from here."""
+    from approvals.gate_selectors import requests_for_use_case
+
+    return {
+        "gate_requests": requests_for_use_case(user=user, use_case=use_case),
+        "may_request_gate": may_request_gate(user, use_case) and bool(lifecycle.gated_moves(use_case)),
+        "stage_move_form": StageMoveForm(use_case=use_case) if may_move_stage(user, use_case) else None,
+    }
+
+
+#
+# Gate policies (the CoE lead)
+#
+
+
+@login_required
+def policy_list(request):
+    return render(
+        request,
+        "approvals/gate_policies.html",
+        {
+            "policies": list(gate_policies_visible_to(request.user)),
+            "may_add": can_add(request.user, GatePolicy),
+        },
+    )
+
+
+@login_required
+def policy_edit(request, pk: int | None = None):
+    policy = None
+    if pk is None:
+        if not can_add(request.user, GatePolicy):
+            raise PermissionDenied("The CoE lead maintains gate policies.")
+    else:
+        policy = get_restricted_object_or_404(GatePolicy.objects.all(), request.user, Action.CHANGE, pk=pk)
+    form = GatePolicyForm(request.POST if request.method == "POST" else None, policy=policy)
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = gates.gate_policy_save(
+                actor=request.user,
+                policy=policy,
+                transition=form.cleaned_data["transition"],
+                risk_tier=form.cleaned_data["risk_tier"] or GatePolicy.ANY_TIER,
+                requirements=form.requirements(),
+                **form.values(),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Gate policy {saved} saved.")
+            return redirect("approvals:gate-policy-list")
+    return render(request, "approvals/gate_policy_form.html", {"form": form, "policy": policy})
+
+
+@login_required
+def policy_delete(request, pk: int):
+    policy = get_restricted_object_or_404(GatePolicy.objects.all(), request.user, Action.DELETE, pk=pk)
+    if request.method == "POST":
+        try:
+            gates.gate_policy_delete(policy=policy, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _error_message(exc))
+        else:
+            messages.success(request, f"Gate policy {policy} deleted.")
+        return redirect("approvals:gate-policy-list")
+    return render(
+        request, "portal/confirm_delete.html", {"object": policy, "cancel_url": policy.get_absolute_url()}
+    )
+
+
+#
+# The lifecycle (the CoE lead)
+#
+
+
+@login_required
+def lifecycle_overview(request):
+    stages = restrict(LifecycleStage.objects.all(), request.user)
+    transitions = restrict(LifecycleTransition.objects.select_related("from_stage", "to_stage"), request.user)
+    return render(
+        request,
+        "approvals/lifecycle.html",
+        {
+            "stages": stages,
+            "transitions": transitions,
+            "may_edit": can_add(request.user, LifecycleStage),
+        },
+    )
+
+
+@login_required
+def stage_edit(request, key: str | None = None):
+    stage = None
+    if key is None:
+        if not can_add(request.user, LifecycleStage):
+            raise PermissionDenied("The CoE lead maintains the lifecycle.")
+    else:
+        stage = get_restricted_object_or_404(
+            LifecycleStage.objects.all(), request.user, Action.CHANGE, key=key
+        )
+    form = StageForm(request.POST if request.method == "POST" else None, stage=stage)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            if stage is None:
+                stage = lifecycle.stage_create(actor=request.user, **data)
+            else:
+                data.pop("key")
+                lifecycle.stage_update(stage=stage, actor=request.user, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Stage “{stage.label}” saved.")
+            return redirect("approvals:lifecycle")
+    return render(request, "approvals/lifecycle_form.html", {"form": form, "object": stage, "what": "stage"})
+
+
+@login_required
+def stage_delete(request, key: str):
+    stage = get_restricted_object_or_404(LifecycleStage.objects.all(), request.user, Action.DELETE, key=key)
+    if request.method == "POST":
+        try:
+            lifecycle.stage_delete(stage=stage, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _error_message(exc))
+        else:
+            messages.success(request, f"Stage “{stage.label}” deleted.")
+        return redirect("approvals:lifecycle")
+    return render(request, "portal/confirm_delete.html", {"object": stage, "cancel_url": "/lifecycle/"})
+
+
+@login_required
+def transition_edit(request, pk: int | None = None):
+    transition = None
+    if pk is None:
+        if not can_add(request.user, LifecycleTransition):
+            raise PermissionDenied("The CoE lead maintains the lifecycle.")
+    else:
+        transition = get_restricted_object_or_404(
+            LifecycleTransition.objects.select_related("from_stage", "to_stage"),
+            request.user,
+            Action.CHANGE,
+            pk=pk,
+        )
+    form = TransitionForm(request.POST if request.method == "POST" else None, transition=transition)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if transition is None:
+                transition = lifecycle.transition_create(
+                    actor=request.user,
+                    from_stage=form.cleaned_data["from_stage"],
+                    to_stage=form.cleaned_data["to_stage"],
+                    requires_gate=form.cleaned_data["requires_gate"],
+                )
+            else:
+                lifecycle.transition_update(
+                    transition=transition,
+                    actor=request.user,
+                    requires_gate=form.cleaned_data["requires_gate"],
+                )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Transition {transition} saved.")
+            return redirect("approvals:lifecycle")
+    return render(
+        request, "approvals/lifecycle_form.html", {"form": form, "object": transition, "what": "transition"}
+    )
+
+
+@login_required
+def transition_delete(request, pk: int):
+    transition = get_restricted_object_or_404(
+        LifecycleTransition.objects.all(), request.user, Action.DELETE, pk=pk
+    )
+    if request.method == "POST":
+        try:
+            lifecycle.transition_delete(transition=transition, actor=request.user)
+        except ValidationError as exc:
+            messages.error(request, _error_message(exc))
+        else:
+            messages.success(request, f"Transition {transition} deleted.")
+        return redirect("approvals:lifecycle")
+    return render(request, "portal/confirm_delete.html", {"object": transition, "cancel_url": "/lifecycle/"})

@@ -1,0 +1,155 @@
+"""Maturity pages: reassess, add and withdraw evidence. Results show on the use case's
+"Maturity" tab (inventory.views.usecases, approvals.maturity.maturity_overview)."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from approvals import maturity
+from approvals import maturity_catalog as catalog
+from approvals.choices import AssessmentTriggerChoices, EvidenceKindChoices
+from approvals.models import EVIDENCE_FILE_EXTENSIONS, EVIDENCE_FILE_MAX_BYTES, MaturityEvidence
+from inventory.selectors import use_case_for
+from portal.permissions import Action, get_restricted_object_or_404, may_maintain_maturity
+
+
+def check_choices() -> list:
+    return [
+        (dimension.title, [(item.key, item.title) for item in dimension.checks])
+        for dimension in catalog.DIMENSIONS
+    ]
+
+
+class MaturityEvidenceForm(forms.Form):
+    """One piece of evidence: the kind chosen says which of link, file or note is read."""
+
+    check_key = forms.ChoiceField(label="Check", choices=check_choices)
+    kind = forms.ChoiceField(choices=EvidenceKindChoices.pairs(), widget=forms.RadioSelect, initial="link")
+    url = forms.URLField(label="Link", required=False, max_length=500, assume_scheme="https")
+    file = forms.FileField(
+        required=False,
+        help_text=(
+            f"{', '.join(EVIDENCE_FILE_EXTENSIONS)}; at most {EVIDENCE_FILE_MAX_BYTES // 1024 // 1024} MB."
+        ),
+    )
+    note = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=maturity.NOTE_MAX_LENGTH
+    )
+
+    def clean(self):
+        data = super().clean()
+        wanted = {EvidenceKindChoices.LINK: "url", EvidenceKindChoices.FILE: "file"}.get(
+            data.get("kind"), "note"
+        )
+        if not self.errors and not data.get(wanted):
+            self.add_error(
+                wanted, f"Give the {dict(EvidenceKindChoices.pairs())[data.get('kind', 'note')].lower()}."
+            )
+        return data
+
+    def evidence(self) -> dict:
+        """The one argument of ``evidence_add`` the chosen kind calls for."""
+        kind = self.cleaned_data["kind"]
+        if kind == EvidenceKindChoices.LINK:
+            return {"url": self.cleaned_data["url"]}
+        if kind == EvidenceKindChoices.FILE:
+            return {"file": self.cleaned_data["file"]}
+        return {"note": self.cleaned_data["note"]}
+
+
+def _maturity_tab(use_case) -> str:
+    return use_case.get_absolute_url() + "?tab=maturity"
+
+
+def _use_case_to_maintain(request, key: str):
+    """The use case (404 unless visible), if the person may maintain its maturity (403 otherwise)."""
+    use_case = use_case_for(user=request.user, key=key)
+    if not may_maintain_maturity(request.user, use_case):
+        raise PermissionDenied("The owning team and the CoE maintain a use case's maturity evidence.")
+    return use_case
+
+
+@login_required
+@require_POST
+def maturity_reassess(request, key: str):
+    use_case = _use_case_to_maintain(request, key)
+    assessment = maturity.maturity_assess(
+        use_case=use_case, actor=request.user, trigger=AssessmentTriggerChoices.MANUAL
+    )
+    level = maturity.assessment_level(assessment)
+    messages.success(
+        request,
+        f"{use_case.key} reassessed (version {assessment.version}): readiness {assessment.readiness}, "
+        f"level {level.number} {level.name}.",
+    )
+    return redirect(_maturity_tab(use_case))
+
+
+@login_required
+def maturity_evidence_add(request, key: str):
+    """Attach a link, a file or a note to a check; the assessment updates once it is saved."""
+    use_case = _use_case_to_maintain(request, key)
+    initial = {"check_key": request.GET.get("check")} if request.GET.get("check") in catalog.CHECKS else {}
+    form = MaturityEvidenceForm(request.POST or None, request.FILES or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            evidence = maturity.evidence_add(
+                use_case=use_case,
+                check_key=form.cleaned_data["check_key"],
+                actor=request.user,
+                **form.evidence(),
+            )
+        except ValidationError as exc:
+            for name, errors in exc.message_dict.items():
+                form.add_error(name if name in form.fields else None, errors)
+        else:
+            messages.success(
+                request, f"Evidence added to “{catalog.CHECKS[evidence.check_key].title}” ({use_case.key})."
+            )
+            return redirect(_maturity_tab(use_case))
+    return render(request, "approvals/maturity_evidence_form.html", {"form": form, "use_case": use_case})
+
+
+@login_required
+@require_POST
+def maturity_evidence_withdraw(request, key: str, pk: int):
+    use_case = use_case_for(user=request.user, key=key)
+    evidence = get_restricted_object_or_404(
+        MaturityEvidence.objects.filter(use_case=use_case), request.user, "custom:withdraw", pk=pk
+    )
+    try:
+        maturity.evidence_withdraw(evidence=evidence, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        check = catalog.check(evidence.check_key)
+        messages.success(
+            request, f"Evidence withdrawn from “{check.title if check else evidence.check_key}”."
+        )
+    return redirect(_maturity_tab(use_case))
+
+
+def evidence_file_response(evidence: MaturityEvidence) -> FileResponse:
+    """The evidence file as a download (never rendered inline: it is whatever someone uploaded)."""
+    if not evidence.file:
+        raise Http404("This evidence has no file.")
+    try:
+        handle = evidence.file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The evidence file is missing from storage.") from None
+    return FileResponse(handle, as_attachment=True, filename=evidence.file.name.rsplit("/", 1)[-1])
+
+
+@login_required
+def maturity_evidence_file(request, key: str, pk: int):
+    """Evidence files are served only through here, to people who may see the use case (media
+    files are not served publicly: a restricted use case's evidence must stay hidden)."""
+    use_case = use_case_for(user=request.user, key=key)
+    evidence = get_restricted_object_or_404(
+        MaturityEvidence.objects.filter(use_case=use_case), request.user, Action.VIEW, pk=pk
+    )
+    return evidence_file_response(evidence)

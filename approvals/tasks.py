@@ -1,0 +1,62 @@
+"""Jobs of the governance workflow."""
+
+from celery import shared_task
+
+from approvals.choices import AssessmentTriggerChoices
+from portal.audit import audit_context
+from portal.choices import ChannelChoices
+from portal.jobs import JobContext, job
+
+#
+# Maturity assessment
+#
+
+
+@shared_task(
+    name="approvals.maturity_recompute", acks_late=True, reject_on_worker_lost=True, ignore_result=True
+)
+def maturity_recompute(*, use_case_id: int, trigger: str = AssessmentTriggerChoices.FACT_CHANGE) -> None:
+    """Re-run one use case's maturity checks after its facts changed.
+
+    A plain task rather than a ``@job``: it runs after every save of a use case, a release or
+    evidence, and a JobRun row for each would bury the jobs page. It is idempotent (no new
+    version when nothing changed), so redelivery after a crash is safe. A fact change refreshes
+    an existing assessment; the first one is made by a person, by evidence or by the nightly run.
+    """
+    from approvals.maturity import latest_assessment, maturity_assess
+    from inventory.models import UseCase
+
+    use_case = UseCase.objects.filter(pk=use_case_id).first()
+    if use_case is None:
+        return  # deleted since: nothing to assess
+    if trigger == AssessmentTriggerChoices.FACT_CHANGE and latest_assessment(use_case) is None:
+        return
+    with audit_context(channel=ChannelChoices.JOB, label="maturity recompute"):
+        maturity_assess(use_case=use_case, trigger=trigger)
+
+
+@job(
+    name="approvals.maturity_recompute_all",
+    label="Recompute maturity assessments",
+    description="Re-run every use case's automatic maturity checks; a version is saved only when a result changed.",
+    on_demand=True,
+)
+def maturity_recompute_all(run: JobContext) -> dict:
+    """The nightly recompute: facts no save signal watches (cost allocations, budgets and, once
+    recorded, deployments and monitoring signals; bulk updates) are caught here."""
+    from approvals.maturity import latest_assessment, maturity_assess
+    from inventory.models import UseCase
+
+    ids = list(UseCase.objects.order_by("pk").values_list("pk", flat=True))
+    changed = 0
+    for position, use_case_id in enumerate(ids, start=1):
+        use_case = UseCase.objects.filter(pk=use_case_id).first()
+        if use_case is None:
+            continue
+        before = latest_assessment(use_case)
+        after = maturity_assess(use_case=use_case, trigger=AssessmentTriggerChoices.NIGHTLY)
+        changed += before is None or after.pk != before.pk
+        if position % 50 == 0 or position == len(ids):
+            run.progress(100 * position / len(ids), f"Assessed {position} of {len(ids)} use cases")
+    run.log(f"Assessed {len(ids)} use case(s); {changed} new version(s) saved.")
+    return {"use_cases": len(ids), "new_versions": changed}

@@ -1,0 +1,557 @@
+"""Cost allocation: where every current line item's money goes, recomputed from scratch.
+
+For one (source, billing period) :func:`allocate_period`:
+
+1. turns the enabled rules, in order, into one SQL ``CASE`` (first match wins) and groups the
+   period's current line items by (currency, winning rule, use-case key tag value) with sums of
+   effective and billed cost — one aggregate query whatever the number of line items
+   (DESIGN.md §6: never a Python loop over line items);
+2. sends each group to its use case or team (direct), to a shared pool, or — no rule matched,
+   or a "tag value is a use-case key" rule whose value names no use case — to *unallocated*;
+3. splits each pool among its members (in proportion to their direct cost, evenly, or by fixed
+   percentages) with largest-remainder rounding at the currency's minor units;
+4. replaces the (source, period)'s :class:`~costs.models.CostAllocation` rows in one
+   transaction.
+
+It reads nothing but the current import, the rules, the pools and the use cases, so running it
+twice gives the same rows (DESIGN.md §4.6), and every (source, period, currency) adds up to the
+import's totals (§4.4; :func:`costs.testing.assert_reconciles`).
+"""
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.db import connection, transaction
+from django.db.models import Case, CharField, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce, Lower
+from django.utils import timezone
+
+from costs.choices import (
+    AllocationBucketChoices,
+    AllocationRuleKindChoices,
+    AllocationTargetKindChoices,
+    CostKindChoices,
+    ResourcePatternKindChoices,
+    SplitMethodChoices,
+)
+from costs.models import AllocationRule, CostAllocation, CostImport, CostLineItem, CostSource, SharedPool
+
+ZERO = Decimal(0)
+# ISO 4217 minor units where they are not two (the rest have cents).
+MINOR_UNITS = {
+    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0,
+    "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0,
+    "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+}  # fmt: skip
+# The forecast's run-rate window: a whole week, so every weekday counts once.
+RUN_RATE_DAYS = 7
+# Regular-expression features that PostgreSQL (ARE) and Python's re (SQLite) read differently.
+NON_PORTABLE_REGEX = re.compile(r"\(\?P|\(\?<[=!]?|\(\?[=!]|\\[AZz]")
+
+
+def minor_units(currency: str) -> int:
+    return MINOR_UNITS.get(currency.upper(), 2)
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def next_month(day: date) -> date:
+    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
+
+
+#
+# Rules as SQL
+#
+
+
+def glob_to_regex(pattern: str) -> str:
+    """``*`` any run of characters, ``?`` one character, everything else literal; anchored."""
+    parts = []
+    for char in pattern:
+        if char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return "^" + "".join(parts) + "$"
+
+
+def resource_pattern_error(pattern: str, kind: str) -> str:
+    """Why a resource pattern cannot be used, or an empty string."""
+    if len(pattern) > 500:
+        return "A resource pattern is at most 500 characters."
+    if kind == ResourcePatternKindChoices.GLOB:
+        return ""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"Not a valid regular expression: {exc.msg} at position {exc.pos}."
+    if NON_PORTABLE_REGEX.search(pattern):
+        return (
+            "Use plain regular expressions: named groups, look-arounds and \\A \\Z \\z are read "
+            "differently by the databases Propylon runs on. Anchor with ^ and $."
+        )
+    if connection.vendor == "postgresql":
+        # The database runs the pattern: ask it, not only Python, whether it can.
+        from django.db import DatabaseError
+
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT '' ~ %s", [pattern])
+        except DatabaseError as exc:
+            return f"PostgreSQL cannot use this regular expression ({str(exc).splitlines()[0]})."
+    return ""
+
+
+def _tag_alias(key: str) -> str:
+    return f"_tag_{key}"
+
+
+def _tag_text(key: str):
+    """The tag's value as plain text (NULL when absent). Cast, because a bare ``KT()``
+    compares with JSON semantics on SQLite, which reads the right-hand side as JSON."""
+    return Cast(KT(f"tags_normalized__{key}"), output_field=CharField())
+
+
+def _key_value_alias(rule: AllocationRule) -> str:
+    return f"_ucval_{rule.pk or 'new'}"
+
+
+def _key_value(rule: AllocationRule):
+    """The first of the rule's tag keys present on the line item (aliases in the order given)."""
+    aliases = [F(_tag_alias(key)) for key in rule.tag_keys]
+    if not aliases:
+        return Value(None, output_field=CharField())
+    return Coalesce(*aliases) if len(aliases) > 1 else aliases[0]
+
+
+def rule_condition(rule: AllocationRule, key_value_alias: str = "") -> Q:
+    """The rule's criteria over CostLineItem, with tag values read from ``_tag_<key>``
+    annotations and a key-tag rule's value from ``key_value_alias`` (see :func:`_annotated`)."""
+    condition = Q()
+    keys = rule.tag_keys
+    if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+        from inventory.models import UseCase
+
+        keys_lowered = UseCase.objects.annotate(lowered=Lower("key")).values("lowered")
+        condition &= Q(**{f"{key_value_alias or _key_value_alias(rule)}__in": keys_lowered})
+    elif keys:
+        value = rule.tag_value.strip().lower()
+        any_key = Q()
+        for key in keys:
+            any_key |= Q(**{_tag_alias(key): value}) if value else Q(**{f"{_tag_alias(key)}__isnull": False})
+        condition &= any_key
+    if rule.billing_account_id.strip():
+        condition &= Q(billing_account_id=rule.billing_account_id.strip())
+    if rule.sub_account_id.strip():
+        condition &= Q(sub_account_id=rule.sub_account_id.strip())
+    if rule.service_name.strip():
+        condition &= Q(service_name__iexact=rule.service_name.strip())
+    if rule.provider.strip():
+        condition &= Q(provider__iexact=rule.provider.strip())
+    if rule.resource_pattern:
+        if rule.resource_pattern_kind == ResourcePatternKindChoices.GLOB:
+            condition &= Q(resource_id__iregex=glob_to_regex(rule.resource_pattern))
+        else:
+            condition &= Q(resource_id__regex=rule.resource_pattern)
+    return condition
+
+
+def _annotated(items: QuerySet, rules: list[AllocationRule]) -> QuerySet:
+    """Line items with one text column per tag key the rules read, the use-case key value of
+    each key-tag rule (first key present wins) and ``_rule``: the first matching rule's id (0:
+    none)."""
+    keys = sorted({key for rule in rules for key in rule.tag_keys})
+    items = items.annotate(**{_tag_alias(key): _tag_text(key) for key in keys})
+    key_rules = [rule for rule in rules if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG]
+    for rule in key_rules:
+        items = items.annotate(**{_key_value_alias(rule): _key_value(rule)})
+    if rules:
+        rule_case = Case(
+            *[When(rule_condition(rule), then=Value(rule.pk)) for rule in rules],
+            default=Value(0),
+            output_field=IntegerField(),
+        )
+    else:
+        rule_case = Value(0, output_field=IntegerField())
+    items = items.annotate(_rule=rule_case)
+    if key_rules:
+        items = items.annotate(
+            _ucval=Case(
+                *[When(_rule=rule.pk, then=F(_key_value_alias(rule))) for rule in key_rules],
+                default=None,
+                output_field=CharField(),
+            )
+        )
+    else:
+        items = items.annotate(_ucval=Value(None, output_field=CharField()))
+    return items
+
+
+def rules_for(source: CostSource | None) -> list[AllocationRule]:
+    rules = AllocationRule.objects.filter(enabled=True).select_related("target_pool")
+    if source is not None:
+        rules = rules.filter(Q(source__isnull=True) | Q(source=source))
+    return list(rules.order_by("position", "pk"))
+
+
+#
+# Splitting
+#
+
+
+def split_largest_remainder(total: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+    """Parts of ``total`` in proportion to ``weights`` (non-negative, not all zero), in the
+    currency's minor units, adding up exactly to ``total``.
+
+    The total rounded to minor units is split by largest remainder (floors first, then one
+    unit each to the largest fractional remainders; ties to the earlier member). Whatever the
+    source data holds below a minor unit (line items carry ten decimals) stays with the largest
+    part, so the parts sum to the whole to the last decimal and each still shows to the cent.
+    """
+    step = quantum(currency)
+    rounded = total.quantize(step, rounding=ROUND_HALF_EVEN)
+    units = int((rounded / step).to_integral_value())
+    sign = -1 if units < 0 else 1
+    units = abs(units)
+    weight_sum = sum(weights, ZERO)
+    raw = [Decimal(units) * weight / weight_sum for weight in weights]
+    floors = [int(value) for value in raw]
+    leftover = units - sum(floors)
+    order = sorted(range(len(weights)), key=lambda index: (-(raw[index] - floors[index]), index))
+    for index in order[:leftover]:
+        floors[index] += 1
+    parts = [sign * count * step for count in floors]
+    residue = total - rounded
+    if residue and parts:
+        largest = max(range(len(parts)), key=lambda index: (abs(parts[index]), -index))
+        parts[largest] += residue
+    return parts
+
+
+def split_plain(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Proportional parts at ten decimals (forecast inputs, not money shown as a share)."""
+    if not total:
+        return [ZERO for _ in weights]
+    weight_sum = sum(weights, ZERO)
+    parts = [(total * weight / weight_sum).quantize(Decimal("1e-10")) for weight in weights]
+    parts[0] += total - sum(parts, ZERO)
+    return parts
+
+
+#
+# The engine
+#
+
+
+@dataclass
+class _Amounts:
+    effective: Decimal = ZERO
+    billed: Decimal = ZERO
+    recent: Decimal = ZERO
+    partial: Decimal = ZERO
+    lines: int = 0
+
+    def add(self, other: "_Amounts") -> None:
+        self.effective += other.effective
+        self.billed += other.billed
+        self.recent += other.recent
+        self.partial += other.partial
+        self.lines += other.lines
+
+
+@dataclass
+class PeriodResult:
+    source_id: int
+    period: date
+    rows: int = 0
+    currencies: dict = field(default_factory=dict)
+
+
+def _window(period: date, items: QuerySet) -> tuple[date | None, date | None, int]:
+    """(data_through, run-rate window start, days in the window): data is complete up to the
+    midnight at or before the latest charge end, capped at the month's end."""
+    latest = items.aggregate(latest=Max("charge_period_end"))["latest"]
+    if latest is None:
+        return None, None, 0
+    through = min(latest.date(), next_month(period))
+    start = max(through - timedelta(days=RUN_RATE_DAYS), period)
+    return through, start, (through - start).days
+
+
+def _aware(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _grouped(items: QuerySet, rules: list[AllocationRule], through: date | None, window_start: date | None):
+    if through is not None:
+        recent = Q(charge_period_start__gte=_aware(window_start), charge_period_start__lt=_aware(through))
+        partial = Q(charge_period_start__gte=_aware(through))
+        extra = {
+            "recent": Sum("effective_cost", filter=recent),
+            "partial": Sum("effective_cost", filter=partial),
+        }
+    else:
+        extra = {}
+    return (
+        _annotated(items, rules)
+        .values("billing_currency", "_rule", "_ucval")
+        .annotate(effective=Sum("effective_cost"), billed=Sum("billed_cost"), lines=Count("pk"), **extra)
+        .order_by()
+    )
+
+
+def _decimal(value) -> Decimal:
+    # SQLite sums DECIMAL columns as floats; ten places is what the column holds.
+    return ZERO if value is None else Decimal(str(value)).quantize(Decimal("1e-10"))
+
+
+def allocate_period(*, source: CostSource, period: date) -> PeriodResult:
+    """Recompute the allocation of one source's billing period; see the module docstring."""
+    from inventory.models import UseCase
+
+    period = month_start(period)
+    result = PeriodResult(source_id=source.pk, period=period)
+    with transaction.atomic():
+        # One recomputation of a source at a time: the import swap holds the same lock, so the
+        # rows always come from one import.
+        CostSource.objects.select_for_update().filter(pk=source.pk).first()
+        cost_import = CostImport.objects.filter(
+            source=source, billing_period_start=period, is_current=True
+        ).first()
+        CostAllocation.objects.filter(source=source, period=period).delete()
+        if cost_import is None:
+            return result
+        items = CostLineItem.objects.filter(cost_import=cost_import)
+        rules = rules_for(source)
+        by_id = {rule.pk: rule for rule in rules}
+        through, window_start, window_days = _window(period, items)
+
+        direct: dict[tuple, _Amounts] = defaultdict(_Amounts)  # (currency, bucket, target id, rule id)
+        pools: dict[tuple, _Amounts] = defaultdict(_Amounts)  # (currency, pool id, rule id)
+        key_groups = []
+        for group in _grouped(items, rules, through, window_start):
+            amounts = _Amounts(
+                effective=_decimal(group["effective"]),
+                billed=_decimal(group["billed"]),
+                recent=_decimal(group.get("recent")),
+                partial=_decimal(group.get("partial")),
+                lines=group["lines"],
+            )
+            currency = group["billing_currency"]
+            rule = by_id.get(group["_rule"])
+            if rule is None:
+                direct[(currency, AllocationBucketChoices.UNALLOCATED, None, None)].add(amounts)
+            elif rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+                key_groups.append((currency, rule, group["_ucval"], amounts))
+            elif rule.target_kind == AllocationTargetKindChoices.USE_CASE:
+                direct[(currency, AllocationBucketChoices.USE_CASE, rule.target_use_case_id, rule.pk)].add(
+                    amounts
+                )
+            elif rule.target_kind == AllocationTargetKindChoices.TEAM:
+                direct[(currency, AllocationBucketChoices.TEAM, rule.target_team_id, rule.pk)].add(amounts)
+            else:
+                pools[(currency, rule.target_pool_id, rule.pk)].add(amounts)
+        if key_groups:
+            wanted = {value.upper() for _c, _r, value, _a in key_groups if value}
+            use_case_ids = dict(UseCase.objects.filter(key__in=wanted).values_list("key", "pk"))
+            for currency, rule, value, amounts in key_groups:
+                use_case_id = use_case_ids.get((value or "").upper())
+                if use_case_id is None:  # matched in SQL, so only a key changed in between
+                    direct[(currency, AllocationBucketChoices.UNALLOCATED, None, None)].add(amounts)
+                else:
+                    direct[(currency, AllocationBucketChoices.USE_CASE, use_case_id, rule.pk)].add(amounts)
+
+        rows = []
+        now = timezone.now()
+
+        def row(currency, bucket, target_id, rule_id, amounts, *, cost_kind, pool_id=None):
+            rule = by_id.get(rule_id)
+            return CostAllocation(
+                source=source,
+                period=period,
+                currency=currency,
+                cost_import=cost_import,
+                bucket=bucket,
+                use_case_id=target_id if bucket == AllocationBucketChoices.USE_CASE else None,
+                team_id=target_id if bucket == AllocationBucketChoices.TEAM else None,
+                pool_id=pool_id,
+                rule=rule,
+                rule_name=rule.name if rule else "",
+                cost_kind=cost_kind,
+                effective_cost=amounts.effective,
+                billed_cost=amounts.billed,
+                recent_effective_cost=amounts.recent,
+                partial_effective_cost=amounts.partial,
+                recent_days=window_days,
+                data_through=through,
+                line_count=amounts.lines,
+                computed_at=now,
+            )
+
+        for (currency, bucket, target_id, rule_id), amounts in sorted(direct.items(), key=_sort_key):
+            rows.append(row(currency, bucket, target_id, rule_id, amounts, cost_kind=CostKindChoices.DIRECT))
+
+        if pools:
+            pool_objects = {
+                pool.pk: pool
+                for pool in SharedPool.objects.filter(pk__in={key[1] for key in pools}).prefetch_related(
+                    "members"
+                )
+            }
+            team_of = _teams_of_use_cases(direct, pool_objects.values())
+            for (currency, pool_id, rule_id), amounts in sorted(pools.items(), key=_sort_key):
+                pool = pool_objects[pool_id]
+                members, weights = _members_and_weights(pool, currency, direct, team_of)
+                if not members:
+                    # Nobody to split among: visible as unallocated, marked with the pool.
+                    rows.append(
+                        row(currency, AllocationBucketChoices.UNALLOCATED, None, rule_id, amounts,
+                            cost_kind=CostKindChoices.SHARED, pool_id=pool_id)
+                    )  # fmt: skip
+                    continue
+                effective = split_largest_remainder(amounts.effective, weights, currency)
+                billed = split_largest_remainder(amounts.billed, weights, currency)
+                recent = split_plain(amounts.recent, weights)
+                partial = split_plain(amounts.partial, weights)
+                for index, (bucket, target_id) in enumerate(members):
+                    share = _Amounts(
+                        effective[index], billed[index], recent[index], partial[index], amounts.lines
+                    )
+                    rows.append(row(currency, bucket, target_id, rule_id, share, cost_kind=CostKindChoices.SHARED,
+                                    pool_id=pool_id))  # fmt: skip
+        CostAllocation.objects.bulk_create(rows, batch_size=2000)
+        result.rows = len(rows)
+        result.currencies = {
+            currency: str(values["billed"]) for currency, values in cost_import.totals.items()
+        }
+    return result
+
+
+def _sort_key(item):
+    return tuple("" if part is None else str(part) for part in item[0])
+
+
+def _teams_of_use_cases(direct: dict, pools) -> dict[int, int]:
+    from inventory.models import UseCase
+
+    wanted = {target for (_c, bucket, target, _r) in direct if bucket == AllocationBucketChoices.USE_CASE}
+    return dict(UseCase.objects.filter(pk__in=wanted).values_list("pk", "owning_team_id"))
+
+
+def _members_and_weights(pool: SharedPool, currency: str, direct: dict, team_of: dict[int, int]):
+    """The pool's members as (bucket, id) and their weights for this currency. Proportional
+    splits weigh a use case by its direct cost here, a team by its own direct cost plus that of
+    its use cases; when no member has positive direct cost the split is even."""
+    members, weights = [], []
+    method = pool.split_method
+    direct_cost: dict[tuple, Decimal] = defaultdict(Decimal)
+    if method == SplitMethodChoices.DIRECT_COST:
+        for (row_currency, bucket, target_id, _rule), amounts in direct.items():
+            if row_currency != currency or bucket == AllocationBucketChoices.UNALLOCATED:
+                continue
+            direct_cost[(bucket, target_id)] += amounts.effective
+            if bucket == AllocationBucketChoices.USE_CASE and target_id in team_of:
+                direct_cost[(AllocationBucketChoices.TEAM, team_of[target_id])] += amounts.effective
+    for member in sorted(pool.members.all(), key=lambda member: member.pk):
+        if member.use_case_id:
+            key = (AllocationBucketChoices.USE_CASE, member.use_case_id)
+        else:
+            key = (AllocationBucketChoices.TEAM, member.team_id)
+        members.append(key)
+        if method == SplitMethodChoices.FIXED:
+            weights.append(member.percentage or ZERO)
+        elif method == SplitMethodChoices.DIRECT_COST:
+            weights.append(max(direct_cost.get(key, ZERO), ZERO))
+        else:
+            weights.append(Decimal(1))
+    if members and sum(weights, ZERO) <= 0:
+        weights = [Decimal(1)] * len(members)
+    return members, weights
+
+
+def current_periods(source: CostSource | None = None) -> list[tuple[int, date]]:
+    imports = CostImport.objects.filter(is_current=True, billing_period_start__isnull=False)
+    if source is not None:
+        imports = imports.filter(source=source)
+    return sorted(set(imports.values_list("source_id", "billing_period_start")))
+
+
+def allocate(*, source: CostSource | None = None, periods: list[date] | None = None, progress=None) -> list:
+    """Recompute every current (source, period), or those given."""
+    pairs = current_periods(source)
+    if periods:
+        wanted = {month_start(p) for p in periods}
+        pairs = [(s, p) for s, p in pairs if p in wanted]
+        if source is not None:
+            # A period whose import went away still needs its old rows removed.
+            pairs = sorted(set(pairs) | {(source.pk, p) for p in wanted})
+    sources = {item.pk: item for item in CostSource.objects.filter(pk__in={s for s, _p in pairs})}
+    results = []
+    for number, (source_id, period) in enumerate(pairs, start=1):
+        results.append(allocate_period(source=sources[source_id], period=period))
+        if progress:
+            progress(100 * number / len(pairs), f"{sources[source_id].name} {period:%Y-%m} allocated")
+    return results
+
+
+def request_allocation(*, source: CostSource | None = None, periods: list[date] | None = None, actor=None,
+                       channel: str | None = None):  # fmt: skip
+    """Queue a recomputation after the current transaction commits (rules, pools or a new
+    current import changed). Returns the JobRun."""
+    from costs.tasks import allocate_costs
+    from portal import jobs
+    from portal.choices import ChannelChoices
+
+    arguments = {}
+    if source is not None:
+        arguments["source_id"] = source.pk
+    if periods:
+        arguments["periods"] = sorted({f"{month_start(p):%Y-%m-%d}" for p in periods})
+    return jobs.enqueue(allocate_costs, actor=actor, channel=channel or ChannelChoices.SYSTEM, **arguments)
+
+
+#
+# Preview
+#
+
+
+def preview_rule(rule: AllocationRule, *, period: date | None = None) -> dict:
+    """What this rule would take if it ran first: matching line items and their effective cost
+    per currency in the latest complete month (the last month with a current import before
+    this one, else the latest one). Unsaved rules work too: it is one aggregate query."""
+    periods = sorted({p for _s, p in current_periods()})
+    if period is None:
+        this_month = month_start(timezone.now().date())
+        earlier = [p for p in periods if p < this_month]
+        period = earlier[-1] if earlier else (periods[-1] if periods else None)
+    if period is None:
+        return {"period": None, "rows": 0, "currencies": {}}
+    items = CostLineItem.objects.filter(cost_import__is_current=True, billing_period_start=period)
+    if rule.source_id:
+        items = items.filter(source_id=rule.source_id)
+    items = items.annotate(**{_tag_alias(key): _tag_text(key) for key in rule.tag_keys})
+    if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+        items = items.annotate(**{_key_value_alias(rule): _key_value(rule)})
+    summary = list(
+        items.filter(rule_condition(rule))
+        .values("billing_currency")
+        .annotate(effective=Sum("effective_cost"), lines=Count("pk"))
+        .order_by("billing_currency")
+    )
+    currencies = {
+        row["billing_currency"]: _decimal(row["effective"]).quantize(Decimal("0.01")) for row in summary
+    }
+    rows = sum(row["lines"] for row in summary)
+    return {"period": period, "rows": rows, "currencies": currencies}

@@ -1,0 +1,179 @@
+"""The cost part of the demo portfolio: three months of a FOCUS export, imported for real.
+
+The export is generated as a file (gzip CSV, FOCUS 1.x columns) and read by the same parser and
+service as any customer export, so the demo exercises the real path. Most spend carries the
+``use-case`` tag of a demo use case, a slice of AI spend is untagged, and a shared platform
+account (networking, the Kubernetes control plane, the retrieval layer's search cluster) carries
+no use case at all: what allocation rules and shared pools are for.
+
+Loading twice changes nothing: the same months give the same file, and the same file is an
+unchanged import.
+"""
+
+import csv
+import gzip
+import io
+import json
+import random
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+
+from costs.models import CostSource
+from costs.services import cost_import_run, cost_source_create
+
+SOURCE_NAME = "Demo FOCUS export (AWS)"
+PAYER_ACCOUNT = "210987654321"
+AI_ACCOUNT = "111111111111"
+PLATFORM_ACCOUNT = "222222222222"
+MONTHS = 3
+COLUMNS = (
+    "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
+    "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeClass", "ProviderName", "PublisherName",
+    "InvoiceIssuerName", "ServiceName", "ServiceCategory", "SubAccountId", "SubAccountName", "ResourceId",
+    "RegionId", "SkuId", "ConsumedQuantity", "ConsumedUnit", "BilledCost", "EffectiveCost", "ListCost",
+    "ContractedCost", "Tags",
+)  # fmt: skip
+# use case key, service, resource, daily cost range (USD), effective / billed (commitment discounts)
+TAGGED_SPEND = (
+    ("UC-0001", "Amazon Bedrock", "bedrock/claude-support-bot", (38, 55), "1"),
+    ("UC-0002", "Amazon Bedrock", "bedrock/agent-reply-suggestions", (12, 20), "1"),
+    ("UC-0003", "Amazon SageMaker", "sagemaker/endpoint/legal-summariser", (25, 32), "0.72"),
+    ("UC-0004", "Amazon EC2", "ec2/instance/i-0contractsearch-g5", (18, 24), "0.65"),
+    ("UC-0005", "Amazon Bedrock", "bedrock/knowledge-assistant", (30, 44), "1"),
+    ("UC-0007", "Amazon SageMaker", "sagemaker/endpoint/call-quality", (9, 14), "0.72"),
+    ("UC-0008", "Amazon SageMaker", "sagemaker/training/volume-forecast", (4, 7), "0.72"),
+    ("UC-0009", "Amazon SageMaker", "sagemaker/endpoint/invoice-fraud", (6, 9), "0.72"),
+)
+UNTAGGED_AI_SPEND = (
+    ("Amazon EC2", "ec2/instance/i-0untagged-gpu-p4d", (22, 35)),
+    ("Amazon S3", "s3/ml-scratch-bucket", (2, 4)),
+)
+PLATFORM_SPEND = (
+    ("Amazon Elastic Kubernetes Service", "Compute", "eks/cluster/ml-platform", (7, 8)),
+    ("Amazon VPC", "Networking", "vpc/nat-gateway/platform", (5, 9)),
+    ("Amazon OpenSearch Service", "Databases", "opensearch/domain/shared-retrieval", (14, 17)),
+)
+SERVICE_CATEGORY = {
+    "Amazon Bedrock": "AI and Machine Learning",
+    "Amazon SageMaker": "AI and Machine Learning",
+    "Amazon EC2": "Compute",
+    "Amazon S3": "Storage",
+}
+TIME = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def demo_months(today: date | None = None) -> list[date]:
+    """The last complete months, oldest first."""
+    month = (today or datetime.now(UTC).date()).replace(day=1)
+    months = []
+    for _ in range(MONTHS):
+        month = (month - timedelta(days=1)).replace(day=1)
+        months.append(month)
+    return sorted(months)
+
+
+def _next_month(month: date) -> date:
+    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+
+
+def _money(value: Decimal) -> str:
+    return f"{value.quantize(Decimal('0.0000000001'))}"
+
+
+def _row(
+    month,
+    day,
+    *,
+    account,
+    account_name,
+    service,
+    category,
+    resource,
+    billed,
+    effective,
+    listed,
+    tags,
+    charge="Usage",
+):
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return {
+        "BillingAccountId": PAYER_ACCOUNT, "BillingAccountName": "Propylon Demo Corp", "BillingCurrency": "USD",
+        "BillingPeriodStart": datetime(month.year, month.month, 1, tzinfo=UTC).strftime(TIME),
+        "BillingPeriodEnd": datetime.combine(_next_month(month), datetime.min.time(), tzinfo=UTC).strftime(TIME),
+        "ChargePeriodStart": start.strftime(TIME), "ChargePeriodEnd": (start + timedelta(days=1)).strftime(TIME),
+        "ChargeCategory": charge, "ChargeClass": "", "ProviderName": "AWS", "PublisherName": "AWS",
+        "InvoiceIssuerName": "AWS", "ServiceName": service, "ServiceCategory": category,
+        "SubAccountId": account, "SubAccountName": account_name,
+        "ResourceId": f"arn:aws:{resource}" if resource else "NULL", "RegionId": "eu-west-1",
+        "SkuId": "NULL",
+        "ConsumedQuantity": "24" if resource else "NULL", "ConsumedUnit": "Hours" if resource else "NULL",
+        "BilledCost": _money(billed), "EffectiveCost": _money(effective), "ListCost": _money(listed),
+        "ContractedCost": _money(billed), "Tags": json.dumps(tags) if tags else "{}",
+    }  # fmt: skip
+
+
+def demo_rows(month: date) -> list[dict]:
+    """One month of the demo export; the same month always gives the same rows."""
+    generator = random.Random(f"propylon-demo-{month:%Y-%m}")  # noqa: S311  (demo figures, not security)
+
+    def amount(low: int, high: int) -> Decimal:
+        return Decimal(generator.randint(low * 10_000, high * 10_000)) / 10_000
+
+    rows = []
+    day = month
+    while day < _next_month(month):
+        for key, service, resource, (low, high), ratio in TAGGED_SPEND:
+            billed = amount(low, high)
+            tags = {"use-case": key, "cost-center": "ai-portfolio"}
+            rows.append(_row(month, day, account=AI_ACCOUNT, account_name="ai-workloads", service=service,
+                             category=SERVICE_CATEGORY[service], resource=resource, billed=billed,
+                             effective=billed * Decimal(ratio), listed=billed * Decimal("1.15"), tags=tags))  # fmt: skip
+        for service, resource, (low, high) in UNTAGGED_AI_SPEND:
+            billed = amount(low, high)
+            rows.append(_row(month, day, account=AI_ACCOUNT, account_name="ai-workloads", service=service,
+                             category=SERVICE_CATEGORY[service], resource=resource, billed=billed,
+                             effective=billed, listed=billed, tags={}))  # fmt: skip
+        for service, category, resource, (low, high) in PLATFORM_SPEND:
+            billed = amount(low, high)
+            rows.append(_row(month, day, account=PLATFORM_ACCOUNT, account_name="platform-shared", service=service,
+                             category=category, resource=resource, billed=billed, effective=billed,
+                             listed=billed, tags={"team": "ml-platform"}))  # fmt: skip
+        day += timedelta(days=1)
+    usage = sum(Decimal(row["BilledCost"]) for row in rows)
+    rows.append(_row(month, month, account=AI_ACCOUNT, account_name="ai-workloads", service="AWS Support (Business)",
+                     category="Management and Governance", resource="", billed=usage * Decimal("0.03"),
+                     effective=usage * Decimal("0.03"), listed=usage * Decimal("0.03"), tags={}))  # fmt: skip
+    rows.append(_row(month, month, account=AI_ACCOUNT, account_name="ai-workloads", service="AWS Credits",
+                     category="Other", resource="", billed=Decimal("-150"), effective=Decimal("-150"),
+                     listed=Decimal(0), tags={}, charge="Credit"))  # fmt: skip
+    return rows
+
+
+def write_demo_export(folder: Path, months: list[date]) -> Path:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for month in months:
+        writer.writerows(demo_rows(month))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "focus-demo-export.csv.gz"
+    # mtime=0: the same rows give the same bytes, so reloading the demo is an unchanged import.
+    data = gzip.compress(buffer.getvalue().encode(), mtime=0)
+    if not path.exists() or path.read_bytes() != data:
+        path.write_bytes(data)
+    return path
+
+
+def load_costs(people: dict) -> None:
+    folder = Path(settings.DATA_DIR) / "demo-billing"
+    path = write_demo_export(folder, demo_months())
+    source = CostSource.objects.filter(name=SOURCE_NAME).first() or cost_source_create(
+        name=SOURCE_NAME,
+        kind="focus",
+        location=str(folder),
+        description="Generated FOCUS 1.x export of the demo company's AWS payer account.",
+    )
+    cost_import_run(source=source, location=str(path), actor=people.get("admin"))

@@ -1,0 +1,7 @@
+"""Reading billing exports: streaming readers, one parser per format, one row shape (FOCUS names).
+
+``readers`` opens local files and S3 objects as streams (CSV, CSV.gz, Parquet) without holding a
+whole file in memory; ``focus``, ``cur`` and ``cost_explorer`` turn rows into the normalised
+line-item dict of :mod:`costs.ingest.normalize`; every problem is a
+:class:`costs.ingest.errors.CostImportError` naming file, row and column.
+"""

@@ -1,0 +1,519 @@
+"""Reads behind the cost pages and API: series by month, the portfolio overview, a use case's
+cost tab, reconciliation, ROI and budget status.
+
+Every figure starts from a restricted queryset (portal.permissions.restrict) and is one
+aggregate query over pre-computed CostAllocation rows, so the number of queries is the same for
+ten line items or ten million, and for five use cases or five thousand (DESIGN.md §6). The one
+read of line items — what drives a use case's direct cost — is a single grouped query per
+source over one month.
+"""
+
+from collections import defaultdict
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+
+from costs.allocation import _annotated, _decimal, month_start, next_month, rules_for
+from costs.budgets import BudgetStatus, budget_statuses
+from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices, AllocationTargetKindChoices
+from costs.models import Budget, CostAllocation, CostImport, CostLineItem, CostSource, KpiReading
+from costs.reconciliation import reconcile
+from costs.value import portfolio_roi, roi_by_use_case, unit_costs
+from portal.permissions import PORTFOLIO_READERS, Action, restrict
+from portal.roles import has_role
+
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+GROUPINGS = ("use_case", "team", "business_unit")
+DEFAULT_MONTHS = 6
+TOP = 10
+
+
+def this_month() -> date:
+    return month_start(datetime.now(UTC).date())
+
+
+def previous_month(month: date) -> date:
+    return month_start(date.fromordinal(month.toordinal() - 1))
+
+
+def last_month(end: date) -> date:
+    """The last month of a range whose ``end`` is exclusive."""
+    return previous_month(end)
+
+
+def month_range(start: date | None, last: date | None) -> tuple[date, date]:
+    """[start, end) from an inclusive first and last month; default: the six months up to the
+    latest month with billing data (this month once it has data)."""
+    end = next_month(month_start(last)) if last else next_month(budget_period())
+    if start is None:
+        start = end
+        for _ in range(DEFAULT_MONTHS):
+            start = previous_month(start)
+    start = month_start(start)
+    if start >= end:
+        start = previous_month(end)
+    return start, end
+
+
+def months_between(start: date, end: date) -> list[date]:
+    months, month = [], start
+    while month < end:
+        months.append(month)
+        month = next_month(month)
+    return months
+
+
+def allocations_visible_to(user) -> QuerySet:
+    return restrict(CostAllocation.objects.all(), user, Action.VIEW)
+
+
+def sees_whole_bill(user) -> bool:
+    return has_role(user, *PORTFOLIO_READERS)
+
+
+def _money(value) -> Decimal:
+    return _decimal(value).quantize(CENT)
+
+
+#
+# Series
+#
+
+
+def _grouping(rows: QuerySet, by: str) -> QuerySet:
+    """Rows with ``g_key`` and ``g_label`` for the grouping; team-level and unallocated cost
+    get their own keys so that nothing silently disappears from a chart."""
+    if by == "use_case":
+        return rows.annotate(
+            g_key=Coalesce(
+                F("use_case__key"), F("team__slug"), Value("unallocated"), output_field=CharField()
+            ),
+            g_label=Coalesce(
+                F("use_case__name"), F("team__name"), Value("Unallocated"), output_field=CharField()
+            ),
+            g_kind=F("bucket"),
+        )
+    if by == "team":
+        return rows.annotate(
+            g_key=Coalesce(
+                F("team__slug"),
+                F("use_case__owning_team__slug"),
+                Value("unallocated"),
+                output_field=CharField(),
+            ),
+            g_label=Coalesce(
+                F("team__name"),
+                F("use_case__owning_team__name"),
+                Value("Unallocated"),
+                output_field=CharField(),
+            ),
+            g_kind=Value("team"),
+        )
+    return rows.annotate(
+        g_key=Coalesce(
+            F("team__business_unit__slug"),
+            F("use_case__business_unit__slug"),
+            Value("unallocated"),
+            output_field=CharField(),
+        ),
+        g_label=Coalesce(
+            F("team__business_unit__name"),
+            F("use_case__business_unit__name"),
+            Value("Unallocated"),
+            output_field=CharField(),
+        ),
+        g_kind=Value("business_unit"),
+    )
+
+
+def monthly_series(
+    rows: QuerySet, *, by: str, start: date, end: date, limit: int | None = None
+) -> list[dict]:
+    """One series per group and currency: effective cost per month in [start, end), biggest
+    total first. One query."""
+    months = months_between(start, end)
+    index = {month: position for position, month in enumerate(months)}
+    grouped = (
+        _grouping(rows.filter(period__gte=start, period__lt=end), by)
+        .values("g_key", "g_label", "g_kind", "currency", "period")
+        .annotate(amount=Sum("effective_cost"))
+        .order_by()
+    )
+    series: dict[tuple, dict] = {}
+    for group in grouped:
+        key = (group["g_key"], group["currency"])
+        entry = series.get(key)
+        if entry is None:
+            label = group["g_label"]
+            if by == "use_case" and group["g_kind"] == AllocationBucketChoices.TEAM:
+                label = f"{label} (team-level)"
+            entry = series[key] = {
+                "key": group["g_key"],
+                "label": label,
+                "currency": group["currency"],
+                "months": [f"{month:%Y-%m}" for month in months],
+                "amounts": [ZERO] * len(months),
+                "kind": group["g_kind"],
+            }
+        entry["amounts"][index[group["period"]]] += _money(group["amount"])
+    result = []
+    for entry in series.values():
+        entry["total"] = sum(entry["amounts"], ZERO)
+        result.append(entry)
+    result.sort(key=lambda entry: (-entry["total"], entry["label"]))
+    return result[:limit] if limit else result
+
+
+def month_totals(rows: QuerySet, *, start: date, end: date) -> list[dict]:
+    """Per currency: total, direct, shared and unallocated per month (one query)."""
+    months = months_between(start, end)
+    index = {month: position for position, month in enumerate(months)}
+    totals: dict[str, dict] = {}
+    grouped = (
+        rows.filter(period__gte=start, period__lt=end)
+        .values("currency", "period", "bucket", "cost_kind")
+        .annotate(amount=Sum("effective_cost"))
+        .order_by()
+    )
+    for group in grouped:
+        entry = totals.setdefault(
+            group["currency"],
+            {
+                "currency": group["currency"],
+                "months": [f"{month:%Y-%m}" for month in months],
+                "direct": [ZERO] * len(months),
+                "shared": [ZERO] * len(months),
+                "unallocated": [ZERO] * len(months),
+            },
+        )
+        if group["bucket"] == AllocationBucketChoices.UNALLOCATED:
+            part = "unallocated"
+        elif group["cost_kind"] == "shared":
+            part = "shared"
+        else:
+            part = "direct"
+        entry[part][index[group["period"]]] += _money(group["amount"])
+    for entry in totals.values():
+        entry["total"] = [
+            a + b + c for a, b, c in zip(entry["direct"], entry["shared"], entry["unallocated"], strict=True)
+        ]
+        entry["table"] = [
+            row
+            for row in zip(entry["months"], entry["direct"], entry["shared"], entry["unallocated"], entry["total"],
+                           strict=True)
+            if any(row[1:])
+        ]  # fmt: skip
+        entry["grand_total"] = sum(entry["total"], ZERO)
+        entry["unallocated_total"] = sum(entry["unallocated"], ZERO)
+        entry["unallocated_share"] = (
+            (entry["unallocated_total"] * 100 / entry["grand_total"]).quantize(Decimal("0.1"))
+            if entry["grand_total"]
+            else None
+        )
+    return sorted(totals.values(), key=lambda entry: -entry["grand_total"])
+
+
+def chart_series(series: list[dict]) -> list[dict]:
+    """Plotly gets strings at the JSON boundary (json_script): money stays Decimal until here."""
+    return [
+        {
+            "name": f"{entry['label']} ({entry['currency']})",
+            "x": entry["months"],
+            "y": [str(a) for a in entry["amounts"]],
+        }
+        for entry in series
+    ]
+
+
+#
+# Pages
+#
+
+
+def portfolio_overview(user, *, start: date, end: date, team: str = "", business_unit: str = "") -> dict:
+    rows = allocations_visible_to(user)
+    if team:
+        rows = rows.filter(Q(team__slug=team) | Q(use_case__owning_team__slug=team))
+    if business_unit:
+        rows = rows.filter(
+            Q(team__business_unit__slug=business_unit) | Q(use_case__business_unit__slug=business_unit)
+        )
+    totals = month_totals(rows, start=start, end=end)
+    by_business_unit = monthly_series(rows, by="business_unit", start=start, end=end)
+    by_team = monthly_series(rows, by="team", start=start, end=end)
+    top_use_cases = monthly_series(
+        rows.filter(use_case__isnull=False), by="use_case", start=start, end=end, limit=TOP
+    )
+    return {
+        "totals": totals,
+        "by_business_unit": by_business_unit,
+        "by_team": by_team,
+        "top_use_cases": top_use_cases,
+        "chart": {
+            "charts": [
+                {
+                    "element": f"chart-total-{entry['currency']}",
+                    "type": "bar",
+                    "stacked": True,
+                    "series": [
+                        {"name": "Direct", "x": entry["months"], "y": [str(v) for v in entry["direct"]]},
+                        {"name": "Shared", "x": entry["months"], "y": [str(v) for v in entry["shared"]]},
+                        {
+                            "name": "Unallocated",
+                            "x": entry["months"],
+                            "y": [str(v) for v in entry["unallocated"]],
+                        },
+                    ],
+                    "currency": entry["currency"],
+                }
+                for entry in totals
+            ]
+            + [
+                {
+                    "element": "chart-business-units",
+                    "type": "bar",
+                    "stacked": True,
+                    "series": chart_series(by_business_unit),
+                },
+                {
+                    "element": "chart-teams",
+                    "type": "line",
+                    "stacked": False,
+                    "series": chart_series(by_team[:TOP]),
+                },
+            ]
+        },
+    }
+
+
+def may_see_costs_of(user, use_case) -> bool:
+    """Cost of a use case: for portfolio readers, and for the teams that own it."""
+    if sees_whole_bill(user):
+        return True
+    from inventory.models import Team
+
+    return Team.objects.filter(pk=use_case.owning_team_id, group__user=user).exists()
+
+
+def cost_drivers(use_case, *, period: date) -> dict:
+    """Top services and resources behind the use case's direct cost in one month: the rules are
+    re-evaluated in SQL over that month's current line items and only the ones that sent cost
+    to this use case are kept (one grouped query per source and grouping)."""
+    services_total: dict[tuple, dict] = {}
+    resources_total: dict[tuple, dict] = {}
+    imports = CostImport.objects.filter(is_current=True, billing_period_start=period).select_related("source")
+    for cost_import in imports:
+        rules = rules_for(cost_import.source)
+        direct_ids = [
+            rule.pk
+            for rule in rules
+            if rule.kind == AllocationRuleKindChoices.MATCH
+            and rule.target_kind == AllocationTargetKindChoices.USE_CASE
+            and rule.target_use_case_id == use_case.pk
+        ]
+        key_ids = [rule.pk for rule in rules if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG]
+        if not direct_ids and not key_ids:
+            continue
+        condition = Q(_rule__in=direct_ids) if direct_ids else Q(pk__in=[])
+        if key_ids:
+            condition |= Q(_rule__in=key_ids, _ucval=use_case.key.lower())
+        items = _annotated(CostLineItem.objects.filter(cost_import=cost_import), rules).filter(condition)
+        for field, target in (("service_name", services_total), ("resource_id", resources_total)):
+            grouped = (
+                items.values(field, "billing_currency")
+                .annotate(amount=Sum("effective_cost"), lines=Count("pk"))
+                .order_by("-amount")[:TOP]
+            )
+            for group in grouped:
+                entry = target.setdefault(
+                    (group[field], group["billing_currency"]),
+                    {
+                        "name": group[field] or "—",
+                        "currency": group["billing_currency"],
+                        "amount": ZERO,
+                        "lines": 0,
+                    },
+                )
+                entry["amount"] += _money(group["amount"])
+                entry["lines"] += group["lines"]
+    order = lambda entries: sorted(entries, key=lambda entry: -entry["amount"])[:TOP]  # noqa: E731
+    return {"services": order(services_total.values()), "resources": order(resources_total.values())}
+
+
+def use_case_costs(user, use_case, *, start: date, end: date, period: date | None = None) -> dict:
+    """The use case's "Costs" tab."""
+    if not may_see_costs_of(user, use_case):
+        return {"costs_hidden": True}
+    rows = allocations_visible_to(user).filter(use_case=use_case)
+    months = months_between(start, end)
+    index = {month: position for position, month in enumerate(months)}
+    per_currency: dict[str, dict] = {}
+    pools: dict[tuple, dict] = defaultdict(lambda: {"amount": ZERO})
+    grouped = (
+        rows.filter(period__gte=start, period__lt=end)
+        .values("currency", "period", "cost_kind", "pool__name")
+        .annotate(amount=Sum("effective_cost"))
+        .order_by()
+    )
+    for group in grouped:
+        entry = per_currency.setdefault(
+            group["currency"],
+            {"currency": group["currency"], "months": [f"{m:%Y-%m}" for m in months],
+             "direct": [ZERO] * len(months), "shared": [ZERO] * len(months)},
+        )  # fmt: skip
+        entry[group["cost_kind"]][index[group["period"]]] += _money(group["amount"])
+        if group["pool__name"]:
+            pool = pools[(group["pool__name"], group["currency"])]
+            pool.update(name=group["pool__name"], currency=group["currency"])
+            pool["amount"] += _money(group["amount"])
+    for entry in per_currency.values():
+        entry["total"] = sum(entry["direct"], ZERO) + sum(entry["shared"], ZERO)
+        entry["rows"] = [
+            {"month": month, "direct": direct, "shared": shared, "total": direct + shared}
+            for month, direct, shared in zip(entry["months"], entry["direct"], entry["shared"], strict=True)
+            if direct or shared
+        ]
+    latest = period or rows.order_by("-period").values_list("period", flat=True).first()
+    drivers = cost_drivers(use_case, period=latest) if latest else {"services": [], "resources": []}
+    readings = restrict(KpiReading.objects.all(), user)
+    roi = roi_by_use_case(allocations=rows, readings=readings, start=start, end=end).get(use_case.pk)
+    budgets = budget_statuses(
+        restrict(Budget.objects.filter(use_case=use_case), user), period=budget_period()
+    )
+    return {
+        "costs_hidden": False,
+        "cost_currencies": sorted(per_currency.values(), key=lambda entry: -entry["total"]),
+        "cost_pools": sorted(pools.values(), key=lambda entry: -entry["amount"]),
+        "drivers_period": latest,
+        "drivers": drivers,
+        "unit_costs": unit_costs(use_case=use_case, allocations=rows, start=start, end=end),
+        "roi": roi,
+        "budgets": budgets,
+        "cost_range": (start, previous_month(end)),
+        "cost_chart": {
+            "charts": [
+                {
+                    "element": f"chart-uc-{entry['currency']}",
+                    "type": "bar",
+                    "stacked": True,
+                    "currency": entry["currency"],
+                    "series": [
+                        {"name": "Direct", "x": entry["months"], "y": [str(v) for v in entry["direct"]]},
+                        {"name": "Shared", "x": entry["months"], "y": [str(v) for v in entry["shared"]]},
+                    ],
+                }
+                for entry in per_currency.values()
+            ]
+        },
+    }
+
+
+def reconciliation_for(user, *, start: date, end: date):
+    sources = restrict(CostSource.objects.all(), user, Action.VIEW)
+    return reconcile(sources=sources, period_start=start, period_end=end)
+
+
+def roi_report(user, *, start: date, end: date) -> dict:
+    from inventory.models import UseCase
+
+    allocations = allocations_visible_to(user)
+    readings = restrict(KpiReading.objects.all(), user)
+    per_use_case = roi_by_use_case(allocations=allocations, readings=readings, start=start, end=end)
+    use_cases = {
+        item.pk: item
+        for item in restrict(UseCase.objects.all(), user)
+        .filter(pk__in=per_use_case)
+        .select_related("owning_team")
+    }
+    rows = [{"use_case": use_cases[pk], "roi": roi} for pk, roi in per_use_case.items() if pk in use_cases]
+    rows.sort(key=lambda row: (row["roi"].ratio is None, -(row["roi"].ratio or 0), row["use_case"].key))
+    return {"rows": rows, "portfolio": portfolio_roi({row["use_case"].pk: row["roi"] for row in rows})}
+
+
+def budget_status_dict(status: BudgetStatus) -> dict:
+    budget = status.budget
+    return {
+        "budget": budget.pk,
+        "target": str(budget.use_case.key if budget.use_case_id else budget.team.slug),
+        "period": f"{status.period:%Y-%m}",
+        "amount": str(budget.amount),
+        "currency": budget.currency,
+        "actual": str(status.actual),
+        "percent": str(status.percent),
+        "forecast": None if status.forecast is None else str(status.forecast),
+        "forecast_percent": None if status.forecast_percent is None else str(status.forecast_percent),
+        "thresholds_reached": status.reached,
+        "state": status.state,
+    }
+
+
+def rule_previews(rules: list, *, period: date | None) -> dict[int, dict]:
+    """For every rule at once (one query): line items it matches in the month as if it ran
+    first, with their effective cost; plus what it actually took after the rules before it (from
+    the allocation rows, one more query)."""
+    from costs.allocation import _key_value, _key_value_alias, _tag_alias, _tag_text, rule_condition
+
+    result = {rule.pk: {"rows": 0, "amounts": {}, "taken": {}} for rule in rules}
+    if not rules or period is None:
+        return result
+    items = CostLineItem.objects.filter(cost_import__is_current=True, billing_period_start=period)
+    keys = sorted({key for rule in rules for key in rule.tag_keys})
+    items = items.annotate(**{_tag_alias(key): _tag_text(key) for key in keys})
+    for rule in rules:
+        if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+            items = items.annotate(**{_key_value_alias(rule): _key_value(rule)})
+    aggregates = {}
+    for rule in rules:
+        condition = rule_condition(rule)
+        if rule.source_id:
+            condition &= Q(source_id=rule.source_id)
+        aggregates[f"n{rule.pk}"] = Count("pk", filter=condition)
+    counts = items.aggregate(**aggregates)
+    amount_aggregates = {}
+    for rule in rules:
+        condition = rule_condition(rule)
+        if rule.source_id:
+            condition &= Q(source_id=rule.source_id)
+        amount_aggregates[f"a{rule.pk}"] = Sum("effective_cost", filter=condition)
+    per_currency = items.values("billing_currency").order_by().annotate(**amount_aggregates)
+    for group in per_currency:
+        for rule in rules:
+            amount = group[f"a{rule.pk}"]
+            if amount is not None:
+                result[rule.pk]["amounts"][group["billing_currency"]] = _money(amount)
+    for rule in rules:
+        result[rule.pk]["rows"] = counts[f"n{rule.pk}"]
+    # Direct rows and a pool's shared rows both carry the rule: together, what the rule took.
+    taken = (
+        CostAllocation.objects.filter(period=period, rule__in=[rule.pk for rule in rules])
+        .values("rule_id", "currency")
+        .annotate(amount=Sum("effective_cost"))
+        .order_by()
+    )
+    for group in taken:
+        result[group["rule_id"]]["taken"][group["currency"]] = _money(group["amount"])
+    return result
+
+
+def budget_period() -> date:
+    """The month budgets show by default: this month if it has data, else the latest that has."""
+    latest = (
+        CostImport.objects.filter(is_current=True, billing_period_start__lte=this_month())
+        .order_by("-billing_period_start")
+        .values_list("billing_period_start", flat=True)
+        .first()
+    )
+    return latest or this_month()
+
+
+def preview_period() -> date | None:
+    """The latest complete month with data (else the latest month with data)."""
+    periods = sorted(
+        set(CostImport.objects.filter(is_current=True, billing_period_start__isnull=False)
+            .values_list("billing_period_start", flat=True))
+    )  # fmt: skip
+    earlier = [p for p in periods if p < this_month()]
+    return earlier[-1] if earlier else (periods[-1] if periods else None)

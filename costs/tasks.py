@@ -1,0 +1,118 @@
+"""Jobs of the cost side: import one source (on demand, from a page, the API or an upload) and
+the daily run over every enabled source (Celery beat, seeded by migration 0003)."""
+
+from datetime import date
+from pathlib import Path
+
+from costs.choices import ImportFormatChoices
+from costs.ingest.errors import CostImportError
+from costs.models import CostSource
+from costs.services import cost_import_run, is_stored_upload
+from portal.choices import ChannelChoices
+from portal.jobs import JobContext, JobInputError, enqueue, job
+
+
+@job(
+    name="costs.import_cost_source",
+    label="Import billing data",
+    description="Read one cost source's export (or an uploaded file) and replace the periods it covers.",
+)
+def import_cost_source(
+    run: JobContext,
+    *,
+    source_id: int,
+    location: str | None = None,
+    format: str | None = None,
+    periods: list[str] | None = None,
+    remove_after: bool = False,
+) -> dict:
+    source = CostSource.objects.filter(pk=source_id).first()
+    if source is None:
+        raise JobInputError(f"Cost source #{source_id} no longer exists.")
+    try:
+        months = [date.fromisoformat(p) for p in periods] if periods else None
+    except ValueError:
+        raise JobInputError(f"periods must be dates such as 2026-11-01 (got {periods!r}).") from None
+    run.log(f"Importing {source.name} from {location or source.location or 'Cost Explorer'}.")
+    try:
+        outcome = cost_import_run(
+            source=source,
+            location=location,
+            format=format,
+            actor=run.run.actor or run.run.actor_label,
+            job_run=run.run,
+            periods=months,
+            progress=run.progress,
+        )
+    except CostImportError as exc:
+        # Bad input is the person's to fix: they read the message as written (file, row, column).
+        raise JobInputError(str(exc)) from None
+    finally:
+        if remove_after and location and is_stored_upload(location):
+            Path(location).unlink(missing_ok=True)
+    for item in outcome.imports:
+        run.log(f"{item.billing_period_start:%Y-%m}: {item.row_count:,} line items, import #{item.pk}.")
+    for line in outcome.unchanged:
+        run.log(f"Unchanged: {line}")
+    for line in outcome.skipped:
+        run.log(f"Skipped: {line}")
+    return outcome.as_dict()
+
+
+@job(
+    name="costs.import_all_sources",
+    label="Import billing data of every source",
+    description="Start an import for every enabled cost source that reads from a folder, S3 or Cost Explorer.",
+    on_demand=True,
+)
+def import_all_sources(run: JobContext) -> dict:
+    started = []
+    for source in CostSource.objects.filter(enabled=True).order_by("name"):
+        if source.import_format != ImportFormatChoices.COST_EXPLORER and not source.location:
+            continue  # upload-only: nothing to fetch
+        child = enqueue(
+            import_cost_source,
+            actor=run.run.actor,
+            actor_label=run.run.actor_label or "schedule",
+            channel=ChannelChoices.JOB,
+            source_id=source.pk,
+        )
+        run.log(f"{source.name}: import job #{child.pk} queued.")
+        started.append(child.pk)
+    return {"jobs": started}
+
+
+@job(
+    name="costs.allocate_costs",
+    label="Allocate costs",
+    description="Recompute cost allocation (rules, shared pools, unallocated) of every current billing "
+    "period, or of one source's periods, then check budgets.",
+    on_demand=True,
+    started_by=("admin", "coe-lead", "coe-reviewer"),
+)
+def allocate_costs(
+    run: JobContext, *, source_id: int | None = None, periods: list[str] | None = None
+) -> dict:
+    from costs.allocation import allocate
+    from costs.budgets import check_budget_alerts
+
+    source = None
+    if source_id is not None:
+        source = CostSource.objects.filter(pk=source_id).first()
+        if source is None:
+            raise JobInputError(f"Cost source #{source_id} no longer exists.")
+    try:
+        months = [date.fromisoformat(p) for p in periods] if periods else None
+    except ValueError:
+        raise JobInputError(f"periods must be dates such as 2026-11-01 (got {periods!r}).") from None
+    results = allocate(source=source, periods=months, progress=run.progress)
+    for result in results:
+        run.log(f"Source #{result.source_id} {result.period:%Y-%m}: {result.rows} allocation row(s).")
+    alerts = check_budget_alerts(periods=sorted({result.period for result in results}))
+    if alerts:
+        run.log(f"{len(alerts)} budget alert(s) sent.")
+    return {
+        "periods": [f"{result.source_id}:{result.period:%Y-%m}" for result in results],
+        "rows": sum(result.rows for result in results),
+        "budget_alerts": len(alerts),
+    }

@@ -1,0 +1,211 @@
+"""Notifications: record once, deliver after commit, never twice.
+
+::
+
+    notify(key="gate-submitted:42:1", recipients=reviewers, subject="…", body="…", link="/gates/requests/42/")
+
+:func:`notify` writes one :class:`~portal.models.Notification` per recipient by email, and one
+per configured chat webhook (Slack, Microsoft Teams), each with an idempotency key derived from
+``key``. A key that exists already is skipped: notifying the same event twice (a retried job, a
+second scan, a redelivered message) sends nothing more. Delivery is a Celery task enqueued with
+``delay_on_commit``, so a rolled-back transaction notifies nobody; the task locks the row and
+does nothing if it was sent already.
+
+Channels. Email goes through Django's email backend (``EMAIL_URL``; the console in
+development). Webhooks are incoming webhooks configured by environment
+(``PROPYLON_SLACK_WEBHOOK_URL``, ``PROPYLON_TEAMS_WEBHOOK_URL``) with a timeout
+(``PROPYLON_WEBHOOK_TIMEOUT``, seconds); their URLs carry the secret, so they are never stored.
+Failures are logged and kept on the row (``error``, ``attempts``); a worker retries a failed
+delivery with backoff (``MAX_ATTEMPTS``), an eager run (no broker) does not, so a request never
+waits on a slow chat service more than once.
+"""
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from portal.choices import NotificationChannelChoices
+from portal.models import Notification
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+MAX_KEY_LENGTH = 200
+SUBJECT_MAX_LENGTH = 200
+
+__all__ = ["absolute_link", "configured_webhooks", "deliver", "deliver_notification", "notify"]
+
+
+def configured_webhooks() -> dict[str, str]:
+    """Channel → incoming webhook URL, for the chat channels configured."""
+    hooks = {
+        NotificationChannelChoices.SLACK: getattr(settings, "PROPYLON_SLACK_WEBHOOK_URL", ""),
+        NotificationChannelChoices.TEAMS: getattr(settings, "PROPYLON_TEAMS_WEBHOOK_URL", ""),
+    }
+    return {channel: url for channel, url in hooks.items() if url}
+
+
+def absolute_link(link: str) -> str:
+    if not link or urlsplit(link).scheme:
+        return link
+    return settings.PROPYLON_BASE_URL.rstrip("/") + "/" + link.lstrip("/")
+
+
+def notify(*, key: str, recipients: Iterable, subject: str, body: str, link: str = "",
+           webhooks: bool = True) -> list[Notification]:  # fmt: skip
+    """Record and enqueue this notification for each active recipient with an email address
+    and, with ``webhooks``, for each configured chat webhook. Returns the rows created now
+    (rows that existed under the same key are left alone)."""
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValueError(f"A notification key is 1-{MAX_KEY_LENGTH} characters (got {len(key)}).")
+    subject = " ".join(subject.split())[:SUBJECT_MAX_LENGTH]
+    wanted: list[tuple[str, str, object]] = []
+    people = {person.pk: person for person in recipients if person is not None}
+    for person in sorted(people.values(), key=lambda person: person.pk):
+        if person.is_active and person.email:
+            wanted.append((f"{key}:email:{person.pk}", NotificationChannelChoices.EMAIL, person))
+    if webhooks:
+        wanted.extend((f"{key}:{channel}", channel, None) for channel in configured_webhooks())
+    created = []
+    for row_key, channel, person in wanted:
+        notification, new = Notification.objects.get_or_create(
+            key=row_key,
+            defaults={
+                "channel": channel,
+                "recipient": person,
+                "subject": subject,
+                "body": body,
+                "link": link,
+            },
+        )
+        if new:
+            created.append(notification)
+            deliver_notification.delay_on_commit(notification.pk)
+    return created
+
+
+@shared_task(name="portal.deliver_notification", bind=True, acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True)  # fmt: skip
+def deliver_notification(self, notification_id: int) -> None:
+    """Send one notification; a redelivered or repeated message finds it sent and stops."""
+    if deliver(notification_id):
+        return
+    notification = Notification.objects.filter(pk=notification_id, sent_at__isnull=True).first()
+    retriable = notification is not None and notification.error and notification.attempts < MAX_ATTEMPTS
+    if retriable and not self.request.is_eager:
+        raise self.retry(countdown=60 * 2**notification.attempts, max_retries=MAX_ATTEMPTS)
+
+
+def deliver(notification_id: int) -> bool:
+    """Deliver now; True when it went out in this call. The row stays locked while sending, so
+    two workers given the same message never both send it."""
+    with transaction.atomic():
+        notification = (
+            # of=self: PostgreSQL locks no row on the nullable side of an outer join (recipient).
+            Notification.objects.select_for_update(of=("self",))
+            .select_related("recipient")
+            .filter(pk=notification_id)
+            .first()
+        )
+        if notification is None or notification.sent_at is not None:
+            return False
+        notification.attempts += 1
+        try:
+            _send(notification)
+        except Exception as exc:
+            # Whatever the channel raised (SMTP, HTTP, DNS, timeout): keep it on the row and in
+            # the log; the caller's transaction and the person's request are not affected.
+            notification.error = f"{type(exc).__name__}: {exc}"[:2000]
+            notification.save(update_fields=["attempts", "error"])
+            logger.warning(
+                "notification #%s (%s) failed on attempt %s: %s",
+                notification.pk,
+                notification.channel,
+                notification.attempts,
+                notification.error,
+            )
+            return False
+        notification.sent_at = timezone.now()
+        notification.error = ""
+        notification.save(update_fields=["attempts", "error", "sent_at"])
+        return True
+
+
+def _send(notification: Notification) -> None:
+    link = absolute_link(notification.link)
+    if notification.channel == NotificationChannelChoices.EMAIL:
+        recipient = notification.recipient
+        if recipient is None or not recipient.email:
+            raise ValueError("the recipient has no email address")
+        body = notification.body + (f"\n\nOpen in Propylon: {link}\n" if link else "\n")
+        send_mail(
+            notification.subject, body, settings.DEFAULT_FROM_EMAIL, [recipient.email], fail_silently=False
+        )
+        return
+    url = configured_webhooks().get(notification.channel)
+    if not url:
+        raise ValueError(f"no {notification.get_channel_display()} URL is configured")
+    payload = (slack_payload if notification.channel == NotificationChannelChoices.SLACK else teams_payload)(
+        notification.subject, notification.body, link
+    )
+    post_json(url, payload)
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_payload(subject: str, body: str, link: str) -> dict:
+    """A Slack incoming-webhook message: a fallback ``text`` plus a section block."""
+    text = f"*{_slack_escape(subject)}*\n{_slack_escape(body)}"
+    if link:
+        text += f"\n<{link}|Open in Propylon>"
+    return {"text": f"{subject}", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
+
+
+def teams_payload(subject: str, body: str, link: str) -> dict:
+    """A Microsoft Teams (Workflows) incoming-webhook message carrying an Adaptive Card."""
+    card = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": [
+            {"type": "TextBlock", "text": subject, "weight": "Bolder", "size": "Medium", "wrap": True},
+            {"type": "TextBlock", "text": body, "wrap": True},
+        ],
+        "actions": [{"type": "Action.OpenUrl", "title": "Open in Propylon", "url": link}] if link else [],
+    }
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": "application/vnd.microsoft.card.adaptive", "contentUrl": None, "content": card}
+        ],
+    }
+
+
+def post_json(url: str, payload: dict) -> None:
+    """POST JSON with the configured timeout; a non-2xx answer is an error naming the status."""
+    if urlsplit(url).scheme not in ("http", "https"):
+        raise ValueError("webhook URLs must be http or https")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked just above
+        url,
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "Propylon"},
+        method="POST",
+    )
+    timeout = getattr(settings, "PROPYLON_WEBHOOK_TIMEOUT", 5.0)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - scheme checked above
+            response.read(1024)
+    except urllib.error.HTTPError as exc:
+        raise RuntimeError(f"the webhook answered HTTP {exc.code}") from None

@@ -1,0 +1,60 @@
+/* The maturity tab's charts: the dimension vector (bars against what is possible) and the
+   trend of readiness and dimension scores across versions. The numbers come from the page
+   (json_script), so the CSP needs no inline script; the tables show the same numbers. */
+(function () {
+  "use strict";
+
+  function draw() {
+    var source = document.getElementById("maturity-chart-data");
+    if (!source || typeof window.Plotly === "undefined") {
+      return;
+    }
+    var data = JSON.parse(source.textContent);
+    var config = { displayModeBar: false, responsive: true };
+    var font = { family: "inherit", size: 12 };
+
+    var vector = document.getElementById("maturity-vector");
+    if (vector) {
+      window.Plotly.newPlot(
+        vector,
+        [
+          { type: "bar", name: "Possible", x: data.dimensions, y: data.max, marker: { color: "#e3e7f1" }, hoverinfo: "y" },
+          { type: "bar", name: "Score", x: data.dimensions, y: data.scores, marker: { color: "#3b5bdb" } }
+        ],
+        {
+          barmode: "overlay",
+          font: font,
+          margin: { t: 10, r: 10, b: 110, l: 40 },
+          yaxis: { rangemode: "tozero", dtick: 1 },
+          legend: { orientation: "h", y: 1.12 },
+          shapes: data.readiness === null ? [] : [
+            { type: "line", xref: "paper", x0: 0, x1: 1, y0: data.readiness, y1: data.readiness, line: { color: "#c92a2a", dash: "dot" } }
+          ]
+        },
+        config
+      );
+    }
+
+    var trend = document.getElementById("maturity-trend");
+    if (trend) {
+      var traces = [
+        { type: "scatter", mode: "lines+markers", name: "Readiness", x: data.trend.labels, y: data.trend.readiness, line: { width: 4, color: "#c92a2a" } }
+      ];
+      data.trend.series.forEach(function (series) {
+        traces.push({ type: "scatter", mode: "lines", name: series.name, x: data.trend.labels, y: series.values, opacity: 0.6 });
+      });
+      window.Plotly.newPlot(
+        trend,
+        traces,
+        { font: font, margin: { t: 10, r: 10, b: 60, l: 40 }, yaxis: { rangemode: "tozero", dtick: 1 }, legend: { font: { size: 10 } } },
+        config
+      );
+    }
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", draw);
+  } else {
+    draw();
+  }
+})();

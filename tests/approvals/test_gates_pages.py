@@ -1,0 +1,203 @@
+"""The gate pages: asking with a preflight, the queue, the review page and its actions, the
+use case's Approvals tab, direct moves, gate policies and the lifecycle editor."""
+
+import pytest
+
+from approvals import gates
+from approvals.choices import ApprovalStatusChoices, DecisionChoices
+from approvals.models import ApprovalRequest, GatePolicy, LifecycleStage
+from portal.roles import Role
+from tests.approvals.gate_fixtures import pinned_release
+
+pytestmark = pytest.mark.django_db
+
+
+def submit(use_case, release, to_stage="pilot"):
+    return gates.approval_request_submit(
+        use_case=use_case, release=release, to_stage=to_stage, actor=use_case.owning_team.lead
+    )
+
+
+def test_asking_shows_what_is_missing_then_submits(client, ready_use_case, support_team):
+    use_case, release = ready_use_case("limited", stage="pilot", readiness="1.0", met=())
+    client.force_login(support_team.lead)
+    page = client.get(f"/use-cases/{use_case.key}/gates/new/")
+    assert page.status_code == 200 and b"Ask for a gate" in page.content
+    check = client.get(
+        f"/use-cases/{use_case.key}/gates/new/", {"to_stage": "production", "release": release.pk}
+    )
+    text = check.content.decode()
+    assert "Not ready yet" in text and "Readiness is 1.0; this gate needs at least 2.0." in text
+    refused = client.post(
+        f"/use-cases/{use_case.key}/gates/new/", {"to_stage": "production", "release": release.pk}
+    )
+    assert refused.status_code == 200 and not ApprovalRequest.objects.exists()
+
+    ready, ready_release = ready_use_case("minimal", name="Invoice matcher")
+    response = client.post(f"/use-cases/{ready.key}/gates/new/", {"to_stage": "pilot", "release": ready_release.pk,
+                                                                   "summary": "Pilot, 20 agents."})  # fmt: skip
+    created = ApprovalRequest.objects.get()
+    assert response.status_code == 302 and response["Location"] == created.get_absolute_url()
+    tab = client.get(f"/use-cases/{ready.key}/?tab=approvals").content.decode()
+    assert created.reference in tab and "Waiting for decisions" in tab
+
+
+def test_others_may_not_ask(client, ready_use_case, legal_team):
+    use_case, _release = ready_use_case("minimal")
+    client.force_login(legal_team.lead)
+    assert client.get(f"/use-cases/{use_case.key}/gates/new/").status_code == 403
+
+
+def test_queue_and_review_page(
+    client, ready_use_case, reviewers, support_team, django_assert_max_num_queries
+):
+    use_case, release = ready_use_case("high", stage="pilot")
+    request = submit(use_case, release, "production")
+    client.force_login(reviewers["ravi"])
+    queue = client.get("/gates/").content.decode()
+    assert request.reference in queue and "Waiting on me" in queue
+    assert request.reference not in client.get("/gates/", {"view": "overdue"}).content.decode()
+    assert request.reference in client.get("/gates/", {"view": "open", "tier": "high"}).content.decode()
+    assert (
+        request.reference not in client.get("/gates/", {"view": "open", "tier": "minimal"}).content.decode()
+    )
+    with django_assert_max_num_queries(80):
+        review = client.get(request.get_absolute_url())
+    text = review.content.decode()
+    for section in ("Quorum", "Risk", "Maturity", "Evidence", "What changed", "Similar use cases", "No findings yet",
+                    "No cost attributed yet", "Discussion", "History", "Your decision"):  # fmt: skip
+        assert section in text, section
+    assert "No earlier approved release" in text
+    # The owning team sees the page but no decision form; the lead is told why not.
+    client.force_login(support_team.lead)
+    assert "Your decision" not in client.get(request.get_absolute_url()).content.decode()
+
+
+def test_deciding_commenting_and_sod_message_on_the_page(
+    client, ready_use_case, reviewers, support_team, make_user
+):
+    use_case, release = ready_use_case("minimal")
+    request = submit(use_case, release)
+    insider = make_user("ines", Role.COE_REVIEWER)
+    support_team.members.add(insider)
+    client.force_login(insider)
+    page = client.get(request.get_absolute_url()).content.decode()
+    assert "You are a member of Support Automation" in page and "Your decision" not in page
+    response = client.post(f"/gates/requests/{request.pk}/decide/", {"decision": "approve"}, follow=True)
+    assert "You are a member of Support Automation" in response.content.decode()
+    request.refresh_from_db()
+    assert request.status == ApprovalStatusChoices.PENDING
+
+    client.force_login(reviewers["ravi"])
+    client.post(f"/gates/requests/{request.pk}/comment/", {"body": "Which users?"})
+    comment = request.comments.get()
+    client.force_login(support_team.lead)
+    client.post(f"/gates/requests/{request.pk}/comment/", {"body": "Twenty agents.", "parent": comment.pk})
+    assert request.comments.filter(parent=comment).exists()
+    client.force_login(reviewers["ravi"])
+    response = client.post(f"/gates/requests/{request.pk}/decide/", {"decision": "approve", "comment": "ok"},
+                           follow=True)  # fmt: skip
+    assert "is approved" in response.content.decode()
+    use_case.refresh_from_db()
+    assert use_case.lifecycle_stage.key == "pilot"
+
+
+def test_revoke_and_recertify_on_the_page(client, ready_use_case, reviewers, support_team):
+    use_case, release = ready_use_case("minimal")
+    request = submit(use_case, release)
+    gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=DecisionChoices.APPROVE)
+    client.force_login(support_team.lead)
+    response = client.post(f"/gates/requests/{request.pk}/recertify/")
+    renewal = ApprovalRequest.objects.get(recertifies=request)
+    assert response["Location"] == renewal.get_absolute_url()
+    client.force_login(reviewers["ravi"])
+    assert client.post(f"/gates/requests/{request.pk}/revoke/", {"reason": "x"}).status_code == 403
+    client.force_login(reviewers["carl"])
+    response = client.post(f"/gates/requests/{request.pk}/revoke/", {"reason": ""}, follow=True)
+    assert "Say why the approval is revoked." in response.content.decode()
+    client.post(f"/gates/requests/{request.pk}/revoke/", {"reason": "Data leak."})
+    request.refresh_from_db()
+    assert request.status == ApprovalStatusChoices.REVOKED
+
+
+def test_withdraw_and_resubmit_on_the_page(client, ready_use_case, reviewers, support_team):
+    use_case, release = ready_use_case("minimal")
+    request = submit(use_case, release)
+    gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=DecisionChoices.REQUEST_CHANGES,
+                                  comment="Pin the prompt too.")  # fmt: skip
+    client.force_login(support_team.lead)
+    newer = pinned_release(use_case, "1.1", model_version="2", digest="c" * 64)
+    client.post(f"/gates/requests/{request.pk}/resubmit/", {"release": newer.pk})
+    request.refresh_from_db()
+    assert request.round == 2 and request.release == newer and request.status == ApprovalStatusChoices.PENDING
+    client.post(f"/gates/requests/{request.pk}/withdraw/")
+    request.refresh_from_db()
+    assert request.status == ApprovalStatusChoices.WITHDRAWN
+
+
+def test_direct_move_from_the_approvals_tab(client, support_team, file_use_case, legal_team):
+    use_case = file_use_case(support_team, submit=True)
+    client.force_login(support_team.lead)
+    tab = client.get(f"/use-cases/{use_case.key}/?tab=approvals").content.decode()
+    assert "Move without a gate" in tab and "No gate requests yet" in tab
+    response = client.post(f"/use-cases/{use_case.key}/stage/", {"to_stage": "pilot"}, follow=True)
+    assert "Choose a stage the use case can move to without a gate." in response.content.decode()
+    client.post(f"/use-cases/{use_case.key}/stage/", {"to_stage": "on_hold", "reason": "Budget."})
+    use_case.refresh_from_db()
+    assert use_case.lifecycle_stage.key == "on_hold"
+    client.force_login(legal_team.lead)
+    assert client.post(f"/use-cases/{use_case.key}/stage/", {"to_stage": "proposed"}).status_code == 403
+
+
+def test_gate_policy_pages(client, reviewers, support_team):
+    client.force_login(support_team.lead)
+    listing = client.get("/gates/policies/").content.decode()
+    assert "2 \u00d7 CoE reviewer" in listing and "Art 5 prohibited practices" in listing
+    assert client.get("/gates/policies/new/").status_code == 403
+    policy = GatePolicy.objects.get(transition__to_stage__key="production", risk_tier="minimal")
+    assert client.post(f"/gates/policies/{policy.pk}/edit/", {}).status_code == 403
+    client.force_login(reviewers["carl"])
+    form = client.get(f"/gates/policies/{policy.pk}/edit/")
+    assert form.status_code == 200
+    data = {"min_readiness": "1.5", "review_sla_days": 3, "validity_days": 200, "requires_risk_assessment": "on",
+            "mandatory_checks": ["documentation.runbook_linked"], "approvers_coe-reviewer": 2}  # fmt: skip
+    response = client.post(f"/gates/policies/{policy.pk}/edit/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    policy.refresh_from_db()
+    assert (str(policy.min_readiness), policy.validity_days, policy.quorum()) == (
+        "1.5",
+        200,
+        {"coe-reviewer": 2},
+    )
+    assert policy.mandatory_checks == ["documentation.runbook_linked"]
+    response = client.post(f"/gates/policies/{policy.pk}/edit/", {**data, "approvers_coe-reviewer": 0})
+    assert response.status_code == 200 and "Name at least one approver role" in response.content.decode()
+
+
+def test_lifecycle_pages(client, reviewers, support_team):
+    client.force_login(support_team.lead)
+    assert "Proposed" in client.get("/lifecycle/").content.decode()
+    assert client.get("/lifecycle/stages/new/").status_code == 403
+    client.force_login(reviewers["carl"])
+    response = client.post("/lifecycle/stages/new/", {"key": "review", "label": "Review", "kind": "active",
+                                                      "order": 25, "colour": "teal"})  # fmt: skip
+    assert response.status_code == 302
+    response = client.post("/lifecycle/stages/review/edit/", {"key": "other", "label": "Design review",
+                                                              "kind": "active", "order": 25, "colour": "teal"})  # fmt: skip
+    assert response.status_code == 302
+    assert LifecycleStage.objects.get(key="review").label == "Design review"
+    response = client.post("/lifecycle/transitions/new/", {"from_stage": "pilot", "to_stage": "review"})
+    assert response.status_code == 302
+    response = client.post("/lifecycle/transitions/new/", {"from_stage": "pilot", "to_stage": "review"})
+    assert "already exists" in response.content.decode()
+    response = client.post("/lifecycle/stages/proposed/delete/", follow=True)
+    assert "cannot be deleted" in response.content.decode()
+
+
+def test_checking_does_not_submit(client, ready_use_case, support_team):
+    use_case, release = ready_use_case("minimal")
+    client.force_login(support_team.lead)
+    data = {"to_stage": "pilot", "release": release.pk, "action": "check"}
+    response = client.post(f"/use-cases/{use_case.key}/gates/new/", data)
+    assert response.status_code == 200 and "Ready: everything" in response.content.decode()
+    assert not ApprovalRequest.objects.exists()

@@ -1,0 +1,84 @@
+import json
+import logging
+import socket
+import urllib.request
+
+import boto3
+import pytest
+
+from costs import services
+
+# Dummy credentials for the local moto server; nothing here reaches AWS.
+TEST_KEY_ID = "AKIAPROPYLONTEST"
+TEST_SECRET = "propylon-test-secret-never-shown"
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    """moto in server mode on 127.0.0.1 and a free port: boto3 talks real HTTP to it."""
+    from moto.server import ThreadedMotoServer
+
+    # Tests are quiet: the server's request log is not wanted in failure reports either.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(moto_server, monkeypatch):
+    """A clean moto server, and an environment whose own AWS settings cannot leak in."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    urllib.request.urlopen(request, timeout=10).close()
+    return moto_server
+
+
+@pytest.fixture
+def s3(aws):
+    client = boto3.client(
+        "s3",
+        endpoint_url=aws,
+        region_name="us-east-1",
+        aws_access_key_id=TEST_KEY_ID,
+        aws_secret_access_key=TEST_SECRET,
+    )
+    client.create_bucket(Bucket="billing")
+    return client
+
+
+def queue_cost_explorer_results(endpoint: str, results: list[dict]) -> None:
+    """moto answers each distinct GetCostAndUsage request with the next queued result."""
+    request = urllib.request.Request(
+        f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+        data=json.dumps({"results": results}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
+
+
+@pytest.fixture
+def make_source(db):
+    def make(name: str = "Billing", kind: str = "focus", location: str = "", endpoint: str = "", **fields):
+        aws_settings = (
+            {
+                "endpoint_url": endpoint,
+                "aws_region": "us-east-1",
+                "access_key_id": TEST_KEY_ID,
+                "secret_access_key": TEST_SECRET,
+            }
+            if endpoint
+            else {}
+        )
+        return services.cost_source_create(name=name, kind=kind, location=location, **aws_settings, **fields)
+
+    return make

@@ -37,6 +37,7 @@ from portal.permissions import (
     get_restricted_object_or_404,
     may_move_stage,
     may_request_gate,
+    may_view_coe_metrics,
     restrict,
 )
 
@@ -75,6 +76,7 @@ def gate_queue(request):
             "tier": tier,
             "tiers": RiskTierChoices.pairs(),
             "counts": queue_counts(user=request.user),
+            "may_view_metrics": may_view_coe_metrics(request.user),
         },
     )
 

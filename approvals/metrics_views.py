@@ -11,8 +11,12 @@ from portal.permissions import may_view_coe_metrics
 
 
 class MetricsWindowForm(forms.Form):
-    since = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From")
-    until = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}), label="To")
+    since = forms.DateField(
+        required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}), label="From"
+    )
+    until = forms.DateField(
+        required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}), label="To"
+    )
 
 
 def duration(hours) -> str:
@@ -70,6 +74,8 @@ def coe_metrics(request):
                 for message in messages:
                     form.add_error(name if name in form.fields else None, message)
             status = 400
+    if result is not None and not form.is_bound:
+        form = MetricsWindowForm(initial={"since": result["since"], "until": result["until"]})
     context = {"form": form, "result": result}
     if result is not None:
         context["chart"] = chart_data(result)

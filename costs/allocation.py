@@ -25,9 +25,22 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection, transaction
-from django.db.models import Case, CharField, Count, F, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    F,
+    IntegerField,
+    Max,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+    Window,
+)
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, Lower
+from django.db.models.functions import Cast, Coalesce, Lower, RowNumber
 from django.utils import timezone
 
 from costs.choices import (
@@ -38,7 +51,15 @@ from costs.choices import (
     ResourcePatternKindChoices,
     SplitMethodChoices,
 )
-from costs.models import AllocationRule, CostAllocation, CostImport, CostLineItem, CostSource, SharedPool
+from costs.models import (
+    AllocationRule,
+    CostAllocation,
+    CostDriver,
+    CostImport,
+    CostLineItem,
+    CostSource,
+    SharedPool,
+)
 
 ZERO = Decimal(0)
 # ISO 4217 minor units where they are not two (the rest have cents).
@@ -47,6 +68,8 @@ MINOR_UNITS = {
     "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0, "UYI": 0,
     "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 }  # fmt: skip
+# Top services and resources kept per use case, source, month and currency.
+DRIVERS_KEPT = 10
 # The forecast's run-rate window: a whole week, so every weekday counts once.
 RUN_RATE_DAYS = 7
 # Regular-expression features that PostgreSQL (ARE) and Python's re (SQLite) read differently.
@@ -331,6 +354,7 @@ def allocate_period(*, source: CostSource, period: date) -> PeriodResult:
             source=source, billing_period_start=period, is_current=True
         ).first()
         CostAllocation.objects.filter(source=source, period=period).delete()
+        CostDriver.objects.filter(source=source, period=period).delete()
         if cost_import is None:
             return result
         items = CostLineItem.objects.filter(cost_import=cost_import)
@@ -432,11 +456,70 @@ def allocate_period(*, source: CostSource, period: date) -> PeriodResult:
                     rows.append(row(currency, bucket, target_id, rule_id, share, cost_kind=CostKindChoices.SHARED,
                                     pool_id=pool_id))  # fmt: skip
         CostAllocation.objects.bulk_create(rows, batch_size=2000)
+        CostDriver.objects.bulk_create(_drivers(source, period, items, rules), batch_size=2000)
         result.rows = len(rows)
         result.currencies = {
             currency: str(values["billed"]) for currency, values in cost_import.totals.items()
         }
     return result
+
+
+def _drivers(source: CostSource, period: date, items: QuerySet, rules: list[AllocationRule]) -> list:
+    """Top services and resources behind each use case's direct cost: per rule (and use-case key
+    value), ranked in SQL with a window function so only the top rows leave the database, then
+    merged per use case. Two grouped queries per period."""
+    from inventory.models import UseCase
+
+    direct = {
+        rule.pk: rule.target_use_case_id
+        for rule in rules
+        if rule.kind == AllocationRuleKindChoices.MATCH
+        and rule.target_kind == AllocationTargetKindChoices.USE_CASE
+    }
+    key_rules = [rule.pk for rule in rules if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG]
+    if not direct and not key_rules:
+        return []
+    base = _annotated(items, rules).filter(_rule__in=[*direct, *key_rules])
+    found: dict[tuple, list] = defaultdict(lambda: [ZERO, 0])  # (use case, currency, kind, name)
+    key_values: set[str] = set()
+    groups = []
+    for kind, column in (("service", "service_name"), ("resource", "resource_id")):
+        ranked = (
+            base.values("_rule", "_ucval", "billing_currency", column)
+            .annotate(amount=Sum("effective_cost"), lines=Count("pk"))
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("_rule"), F("_ucval"), F("billing_currency")],
+                    order_by=F("amount").desc(),
+                )
+            )
+            .filter(rank__lte=DRIVERS_KEPT)
+            .order_by()
+        )
+        for group in ranked:
+            groups.append((kind, column, group))
+            if group["_ucval"]:
+                key_values.add(group["_ucval"].upper())
+    by_key = dict(UseCase.objects.filter(key__in=key_values).values_list("key", "pk")) if key_values else {}
+    for kind, column, group in groups:
+        use_case_id = direct.get(group["_rule"]) or by_key.get((group["_ucval"] or "").upper())
+        if use_case_id is None:
+            continue
+        entry = found[(use_case_id, group["billing_currency"], kind, group[column] or "")]
+        entry[0] += _decimal(group["amount"])
+        entry[1] += group["lines"]
+    kept: dict[tuple, list] = defaultdict(list)
+    for (use_case_id, currency, kind, name), (amount, lines) in found.items():
+        kept[(use_case_id, currency, kind)].append((amount, name, lines))
+    drivers = []
+    for (use_case_id, currency, kind), entries in kept.items():
+        for amount, name, lines in sorted(entries, key=lambda entry: (-entry[0], entry[1]))[:DRIVERS_KEPT]:
+            drivers.append(
+                CostDriver(source=source, period=period, currency=currency, use_case_id=use_case_id, kind=kind,
+                           name=name[:1024], effective_cost=amount, line_count=lines)
+            )  # fmt: skip
+    return drivers
 
 
 def _sort_key(item):

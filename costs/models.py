@@ -518,6 +518,29 @@ class CostAllocation(models.Model):
         return f"{self.period:%Y-%m} {target} {self.effective_cost} {self.currency}"
 
 
+class CostDriver(models.Model):
+    """What drives a use case's direct cost in one (source, month, currency): its top services
+    and resources, kept by the allocation engine so the use case's page never scans line items."""
+
+    KIND_CHOICES = [("service", "Service"), ("resource", "Resource")]
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="cost_drivers")
+    period = models.DateField()
+    currency = models.CharField(max_length=3)
+    use_case = models.ForeignKey("inventory.UseCase", on_delete=models.CASCADE, related_name="cost_drivers")
+    kind = models.CharField(max_length=10, choices=KIND_CHOICES)
+    name = models.CharField(max_length=1024, blank=True)
+    effective_cost = models.DecimalField(**ALLOCATION_MONEY)
+    line_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-period", "use_case", "kind", "-effective_cost"]
+        indexes = [models.Index(fields=["use_case", "period"], name="costs_driver_uc_period")]
+
+    def __str__(self) -> str:
+        return f"{self.use_case_id} {self.period:%Y-%m} {self.kind} {self.name}: {self.effective_cost}"
+
+
 class Budget(models.Model):
     """A monthly budget of one use case or one team, in one currency, with alert thresholds
     (percent of the budget; an alert goes out once per budget, month and threshold)."""

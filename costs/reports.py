@@ -15,10 +15,10 @@ from decimal import Decimal
 from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from costs.allocation import _annotated, _decimal, month_start, next_month, rules_for
+from costs.allocation import _decimal, month_start, next_month
 from costs.budgets import BudgetStatus, budget_statuses
-from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices, AllocationTargetKindChoices
-from costs.models import Budget, CostAllocation, CostImport, CostLineItem, CostSource, KpiReading
+from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
+from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
 from costs.reconciliation import reconcile
 from costs.value import portfolio_roi, roi_by_use_case, unit_costs
 from portal.permissions import PORTFOLIO_READERS, Action, restrict
@@ -299,48 +299,22 @@ def may_see_costs_of(user, use_case) -> bool:
 
 
 def cost_drivers(use_case, *, period: date) -> dict:
-    """Top services and resources behind the use case's direct cost in one month: the rules are
-    re-evaluated in SQL over that month's current line items and only the ones that sent cost
-    to this use case are kept (one grouped query per source and grouping)."""
-    services_total: dict[tuple, dict] = {}
-    resources_total: dict[tuple, dict] = {}
-    imports = CostImport.objects.filter(is_current=True, billing_period_start=period).select_related("source")
-    for cost_import in imports:
-        rules = rules_for(cost_import.source)
-        direct_ids = [
-            rule.pk
-            for rule in rules
-            if rule.kind == AllocationRuleKindChoices.MATCH
-            and rule.target_kind == AllocationTargetKindChoices.USE_CASE
-            and rule.target_use_case_id == use_case.pk
-        ]
-        key_ids = [rule.pk for rule in rules if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG]
-        if not direct_ids and not key_ids:
-            continue
-        condition = Q(_rule__in=direct_ids) if direct_ids else Q(pk__in=[])
-        if key_ids:
-            condition |= Q(_rule__in=key_ids, _ucval=use_case.key.lower())
-        items = _annotated(CostLineItem.objects.filter(cost_import=cost_import), rules).filter(condition)
-        for field, target in (("service_name", services_total), ("resource_id", resources_total)):
-            grouped = (
-                items.values(field, "billing_currency")
-                .annotate(amount=Sum("effective_cost"), lines=Count("pk"))
-                .order_by("-amount")[:TOP]
-            )
-            for group in grouped:
-                entry = target.setdefault(
-                    (group[field], group["billing_currency"]),
-                    {
-                        "name": group[field] or "—",
-                        "currency": group["billing_currency"],
-                        "amount": ZERO,
-                        "lines": 0,
-                    },
-                )
-                entry["amount"] += _money(group["amount"])
-                entry["lines"] += group["lines"]
-    order = lambda entries: sorted(entries, key=lambda entry: -entry["amount"])[:TOP]  # noqa: E731
-    return {"services": order(services_total.values()), "resources": order(resources_total.values())}
+    """Top services and resources behind the use case's direct cost in one month, across
+    sources: read from what the allocation engine kept (CostDriver), never from line items."""
+    result = {}
+    for kind, key in (("service", "services"), ("resource", "resources")):
+        grouped = (
+            CostDriver.objects.filter(use_case=use_case, period=period, kind=kind)
+            .values("name", "currency")
+            .annotate(amount=Sum("effective_cost"), lines=Sum("line_count"))
+            .order_by("-amount", "name")[:TOP]
+        )
+        result[key] = [
+            {"name": row["name"] or "—", "currency": row["currency"], "amount": _money(row["amount"]),
+             "lines": row["lines"]}
+            for row in grouped
+        ]  # fmt: skip
+    return result
 
 
 def use_case_costs(user, use_case, *, start: date, end: date, period: date | None = None) -> dict:

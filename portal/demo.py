@@ -38,6 +38,10 @@ PEOPLE = (
     DemoPerson(
         "coelead", "Carmen", "Ortiz", "Head of the AI CoE", (Role.COE_LEAD, Role.COE_REVIEWER), "CoE lead"
     ),
+    DemoPerson(
+        "security", "Samir", "Sato", "Security architect", (Role.SECURITY_REVIEWER,), "Security reviewer"
+    ),
+    DemoPerson("legal", "Leila", "Brooks", "Privacy counsel", (Role.LEGAL_REVIEWER,), "Legal reviewer"),
     DemoPerson("cto", "Claire", "Chen", "Chief Technology Officer", (Role.EXECUTIVE,), "CTO"),
     DemoPerson("auditor", "Aksel", "Olsen", "Internal audit", (Role.AUDITOR,), "Auditor"),
     DemoPerson("admin", "Ada", "Admin", "Platform administrator", (Role.ADMIN,), "Administrator"),
@@ -183,6 +187,12 @@ def _risk(people: dict) -> None:
     load_risk_demo(people)
 
 
+def _gates(people: dict) -> None:
+    from approvals.gates_demo import load_gates_demo
+
+    load_gates_demo(people)
+
+
 def _maturity(people: dict) -> None:
     from approvals.maturity_demo import load_maturity_demo
 
@@ -207,6 +217,7 @@ DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
     ("AI use cases, assets and releases", _catalog),
     ("Risk classifications and registers", _risk),
     ("Maturity assessments", _maturity),
+    ("Gate requests in every state", _gates),
     ("Cloud billing (a FOCUS export, imported)", _costs),
     ("Cost allocation, budgets and value", _allocation),
 ]

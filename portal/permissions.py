@@ -259,6 +259,21 @@ def _cost_allocations(queryset: QuerySet, user, action: str) -> QuerySet:
     return queryset.none()
 
 
+@policy("costs.costdriver")
+def _cost_drivers(queryset: QuerySet, user, action: str) -> QuerySet:
+    """What drives a use case's cost: seen with that cost (readers all, a team its own)."""
+    from inventory.models import UseCase
+
+    if action != Action.VIEW:
+        return queryset.none()
+    if has_role(user, *PORTFOLIO_READERS):
+        return queryset
+    if has_role(user, *TEAM_ROLES):
+        own = restrict(UseCase.objects.all(), user, Action.VIEW).filter(owning_team__in=_my_team_ids(user))
+        return queryset.filter(use_case__in=own.values("pk"))
+    return queryset.none()
+
+
 @policy("costs.budget", add=_may_curate_costs)
 def _budgets(queryset: QuerySet, user, action: str) -> QuerySet:
     """The CoE and admins set budgets; readers see all; a team sees its own budgets."""

@@ -1190,6 +1190,7 @@ from costs.models import (  # noqa: E402
     AllocationRule,
     BudgetAlert,
     CostAllocation,
+    CostDriver,
     KpiReading,
     SharedPool,
     SharedPoolMember,
@@ -1329,6 +1330,18 @@ def test_cost_allocations():
                 api_list="/api/cost-allocations/",
             )
         )
+    # What drives a use case's cost is seen with that cost (no endpoint of its own: its tab).
+    context = build_context()
+    allocation = make_allocation(context)
+    driver = CostDriver.objects.filter(
+        pk=CostDriver.objects.create(
+            source=allocation.source, period=allocation.period, currency="USD", use_case=allocation.use_case,
+            kind="service", name="Amazon Bedrock", effective_cost=_Decimal("1.5"), line_count=1,
+        ).pk
+    )  # fmt: skip
+    for persona, user in context.users.items():
+        assert restrict(driver, user).exists() == (OWN_TEAM_COST[persona] == ALLOW), persona
+        assert not restrict(driver, user, "change").exists(), persona
     # Unallocated cost has no team: only readers see it.
     context = build_context()
     unallocated = CostAllocation.objects.filter(pk=make_allocation(context).pk)

@@ -1,5 +1,6 @@
-"""Allocation rules, shared pools and their split, allocation results, budgets with alerts, and
-KPI readings for value and ROI (costs/allocation.py, costs/budgets.py, costs/value.py)."""
+"""Allocation rules, shared pools and their split, allocation results and cost drivers, budgets
+with alerts, and KPI readings for value and ROI (costs/allocation.py, costs/budgets.py,
+costs/value.py)."""
 
 import django.db.models.deletion
 import django.utils.timezone
@@ -231,6 +232,47 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-period", "budget", "threshold"],
+            },
+        ),
+        migrations.CreateModel(
+            name="CostDriver",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("period", models.DateField()),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("service", "Service"), ("resource", "Resource")], max_length=10
+                    ),
+                ),
+                ("name", models.CharField(blank=True, max_length=1024)),
+                ("effective_cost", models.DecimalField(decimal_places=10, max_digits=24)),
+                ("line_count", models.BigIntegerField(default=0)),
+                (
+                    "source",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cost_drivers",
+                        to="costs.costsource",
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="cost_drivers",
+                        to="inventory.usecase",
+                    ),
+                ),
+            ],
+            options={
+                "ordering": ["-period", "use_case", "kind", "-effective_cost"],
             },
         ),
         migrations.CreateModel(
@@ -470,6 +512,10 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(
                 fields=("budget", "period", "threshold"), name="costs_budget_alert_once"
             ),
+        ),
+        migrations.AddIndex(
+            model_name="costdriver",
+            index=models.Index(fields=["use_case", "period"], name="costs_driver_uc_period"),
         ),
         migrations.AddConstraint(
             model_name="kpireading",

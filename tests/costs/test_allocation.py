@@ -256,7 +256,7 @@ def test_allocation_query_count_does_not_grow_with_line_items(
     keys = [portfolio[name].key for name in ("chatbot", "summarizer", "search")]
     many = [line(NOV, "1.10", day=1 + i % 28, tags={"use-case": keys[i % 3]}) for i in range(300)]
     import_lines(source, tmp_path, [*many, line(NOV, "9.00", account="PLATFORM")])
-    with django_assert_max_num_queries(14):
+    with django_assert_max_num_queries(20):
         allocate_period(source=source, period=NOV)
     assert_reconciles(source, NOV, allocate=False)
 
@@ -298,3 +298,26 @@ def test_rule_pool_and_budget_changes_are_in_the_audit_trail(portfolio):
     update = changes.get(content_type__model="allocationrule", action="update")
     assert str(rule_.pk) == update.object_id and "position" in str(update.changes)
     assert pool.pk and budget.pk
+
+
+def test_top_services_and_resources_are_kept_per_use_case(tmp_path, portfolio):
+    from costs.models import CostDriver
+    from costs.reports import cost_drivers
+
+    source = make_source()
+    chatbot = portfolio["chatbot"]
+    rule(position=1, service_name="Amazon EC2", target_use_case=chatbot)
+    rule(position=2, kind="use_case_key_tag")
+    import_lines(source, tmp_path, [
+        line(NOV, "5.00", service="Amazon EC2", resource="i-1"),
+        line(NOV, "7.00", tags={"use-case": chatbot.key}, service="Amazon Bedrock", resource="model-a"),
+        line(NOV, "1.00", tags={"use-case": chatbot.key}, service="Amazon Bedrock", resource="model-b"),
+        line(NOV, "9.00", tags={"use-case": portfolio["summarizer"].key}, service="Amazon SageMaker"),
+    ])  # fmt: skip
+    allocate_period(source=source, period=NOV)
+    drivers = cost_drivers(chatbot, period=NOV)
+    assert [(d["name"], d["amount"]) for d in drivers["services"]] == [("Amazon Bedrock", D("8.00")),
+                                                                       ("Amazon EC2", D("5.00"))]  # fmt: skip
+    assert [d["name"] for d in drivers["resources"]] == ["model-a", "i-1", "model-b"]
+    allocate_period(source=source, period=NOV)  # replaced, not doubled
+    assert CostDriver.objects.filter(use_case=chatbot, kind="service").count() == 2

@@ -1,8 +1,31 @@
+import logging
+from contextlib import contextmanager
+
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from django.test.utils import override_settings
 
 from portal.demo import DEMO_PASSWORD, load_demo_portfolio, persona_accounts
+
+
+@contextmanager
+def demo_side_effects_kept_quiet():
+    """Loading the demo submits gate requests and crosses budget thresholds, which notify people
+    as they would in use. The notifications are recorded and delivered, but to memory: the demo
+    people's addresses are example.com, and fifty e-mails printed by the console backend would
+    bury the credentials below. Eager jobs' one-line-per-task log is held back for the same
+    reason; warnings and errors still show."""
+    noisy = [logging.getLogger(name) for name in ("celery.app.trace", "kombu.connection", "portal.jobs")]
+    levels = [logger.level for logger in noisy]
+    for logger in noisy:
+        logger.setLevel(logging.ERROR)
+    try:
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            yield
+    finally:
+        for logger, level in zip(noisy, levels, strict=True):
+            logger.setLevel(level)
 
 
 class Command(BaseCommand):
@@ -31,7 +54,8 @@ class Command(BaseCommand):
         )
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Migrations applied.")
-        load_demo_portfolio(report=lambda line: self.stdout.write(f"  {line}"))
+        with demo_side_effects_kept_quiet():
+            load_demo_portfolio(report=lambda line: self.stdout.write(f"  {line}"))
         if not settings.CELERY_BROKER_URL:
             self.stdout.write("Background jobs run eagerly in this process (CELERY_BROKER_URL is not set).")
 
@@ -39,7 +63,7 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Demo accounts (password for all: {DEMO_PASSWORD})"))
         for person in persona_accounts():
             self.stdout.write(
-                f"  {person.persona:<14} {person.username:<10} {person.first_name} {person.last_name}"
+                f"  {person.persona:<18} {person.username:<10} {person.first_name} {person.last_name}"
             )
         self.stdout.write("")
         if no_serve:

@@ -1,0 +1,50 @@
+"""The demo's gate requests: one story per state, through the real services, loaded once."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from approvals import gates, metrics
+from approvals.choices import ApprovalStatusChoices, DecisionChoices
+from approvals.models import ApprovalRequest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_gate_stories_and_loading_twice_adds_nothing():
+    call_command("quickstart", "--no-serve", stdout=StringIO())
+    call_command("quickstart", "--no-serve", stdout=StringIO())
+    requests = {request.use_case.key: request for request in ApprovalRequest.objects.select_related("use_case")}
+    assert len(requests) == ApprovalRequest.objects.count() == 4
+    now = timezone.now()
+
+    cv_screening = requests["UC-0010"]
+    assert (cv_screening.status, cv_screening.use_case.risk_tier) == (ApprovalStatusChoices.APPROVED, "high")
+    assert cv_screening.conditions and cv_screening.use_case.lifecycle_stage.key == "pilot"
+    assert {d.decision for d in cv_screening.decisions.all()} == {
+        DecisionChoices.APPROVE_WITH_CONDITIONS,
+        DecisionChoices.APPROVE,
+    }
+
+    hr_qa = requests["UC-0006"]
+    assert hr_qa.status == ApprovalStatusChoices.REJECTED and hr_qa.use_case.lifecycle_stage.key == "proposed"
+
+    forecast = requests["UC-0008"]
+    assert forecast.status == ApprovalStatusChoices.APPROVED
+    assert now + timedelta(days=6) < forecast.expires_at < now + timedelta(days=8)
+    assert gates.approval_covering(forecast.use_case, forecast.release, "production") == forecast
+
+    chatbot = requests["UC-0001"]
+    assert chatbot.status == ApprovalStatusChoices.PENDING and not chatbot.decisions.exists()
+    assert chatbot.submitted_at < now - timedelta(days=1)
+
+    # The backdated histories are coherent: every event of a request lies between its
+    # submission and its decision, and the CoE metrics read them.
+    for request in requests.values():
+        end = request.decided_at or now
+        assert all(request.submitted_at <= event.at <= end for event in request.events.all())
+    result = metrics.coe_metrics(since=(now - timedelta(days=60)).date())
+    assert result["decided"] == 2 and result["queue_now"]["waiting"] == 1

@@ -113,3 +113,36 @@ class ApprovalRequestAdmin(ReadOnlyAdmin):
     search_fields = ("use_case__key", "use_case__name")
     list_select_related = ("use_case", "release", "to_stage")
     inlines = [ApprovalEventInline]
+
+
+#
+# Risk classification: read-only here. Classifications are answered on the use case's risk page
+# (a new version each time) and register entries kept there, where the services check them.
+#
+
+from approvals.models import RiskAssessment, RiskRegisterEntry  # noqa: E402
+
+
+@admin.register(RiskAssessment)
+class RiskAssessmentAdmin(ReadOnlyAdmin):
+    list_display = ("use_case", "version", "tier", "role", "is_gpai", "assessed_by", "assessed_at")
+    list_filter = ("tier", "role", "is_gpai", "catalog_version")
+    search_fields = ("use_case__key", "use_case__name")
+    list_select_related = ("use_case", "assessed_by")
+
+
+@admin.register(RiskRegisterEntry)
+class RiskRegisterEntryAdmin(ReadOnlyAdmin):
+    list_display = (
+        "title",
+        "use_case",
+        "category",
+        "likelihood",
+        "severity",
+        "status",
+        "owner",
+        "review_date",
+    )
+    list_filter = ("status", "category")
+    search_fields = ("title", "use_case__key", "use_case__name")
+    list_select_related = ("use_case", "owner")

@@ -16,7 +16,7 @@ from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from costs.allocation import _decimal, month_start, next_month
-from costs.budgets import BudgetStatus, budget_statuses
+from costs.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
 from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
 from costs.reconciliation import reconcile
@@ -242,6 +242,13 @@ def portfolio_overview(user, *, start: date, end: date, team: str = "", business
             Q(team__business_unit__slug=business_unit) | Q(use_case__business_unit__slug=business_unit)
         )
     totals = month_totals(rows, start=start, end=end)
+    last = previous_month(end)
+    spends = spend_by(rows.annotate(everything=Value(1)), target="everything", period=last)
+    for entry in totals:
+        spend = spends.get((1, entry["currency"]))
+        entry["forecast_month"] = last
+        entry["forecast"] = None if spend is None or spend.forecast is None else spend.forecast.quantize(CENT)
+        entry["forecast_complete"] = spend is not None and spend.complete
     by_business_unit = monthly_series(rows, by="business_unit", start=start, end=end)
     by_team = monthly_series(rows, by="team", start=start, end=end)
     top_use_cases = monthly_series(

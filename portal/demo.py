@@ -216,10 +216,12 @@ DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
     ("Business units and teams", _organisation),
     ("AI use cases, assets and releases", _catalog),
     ("Risk classifications and registers", _risk),
-    ("Maturity assessments", _maturity),
-    ("Gate requests in every state", _gates),
+    # Costs before maturity: the maturity demo then assesses with the cost facts (allocations,
+    # budgets) already there, so the commit's recompute finds nothing new to version.
     ("Cloud billing (a FOCUS export, imported)", _costs),
     ("Cost allocation, budgets and value", _allocation),
+    ("Maturity assessments", _maturity),
+    ("Gate requests in every state", _gates),
 ]
 
 

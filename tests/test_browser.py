@@ -43,6 +43,7 @@ def test_an_admin_runs_a_job_and_watches_it_finish(page):
     sign_in(page, "admin")
     page.wait_for_url("**/")
     page.get_by_role("link", name="Jobs").first.click()
+    page.get_by_label("Job to start").select_option(label="Prune old job runs")
     page.get_by_role("button", name="Run now").click()
     page.wait_for_url("**/jobs/*/")
     assert page.get_by_text("Succeeded").first.is_visible()

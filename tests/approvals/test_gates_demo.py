@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db
 def test_demo_gate_stories_and_loading_twice_adds_nothing():
     call_command("quickstart", "--no-serve", stdout=StringIO())
     call_command("quickstart", "--no-serve", stdout=StringIO())
-    requests = {request.use_case.key: request for request in ApprovalRequest.objects.select_related("use_case")}
+    requests = {
+        request.use_case.key: request for request in ApprovalRequest.objects.select_related("use_case")
+    }
     assert len(requests) == ApprovalRequest.objects.count() == 4
     now = timezone.now()
 

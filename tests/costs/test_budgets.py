@@ -98,3 +98,9 @@ def test_budget_pages_and_api(client, reviewer, team_member, chatbot):
     assert bad.status_code == 400 and "amount" in bad.json()
     client.force_login(team_member)
     assert client.get("/api/budgets/").json()["count"] == 0  # not their team
+
+
+def test_portfolio_shows_the_forecast_of_the_last_month(client, executive, chatbot):
+    client.force_login(executive)
+    body = client.get("/costs/", {"from": "2026-10", "to": "2026-11"}).content.decode()
+    assert "300.00 USD" in body and "forecast for 2026-11" in body

@@ -161,11 +161,14 @@ def review_context(*, user, request: ApprovalRequest) -> dict:
         decide_note = "You decided in this round."
     else:
         decide_note = ""
+    from costs.reports import cost_to_date
+
     base = gates.last_approved_release(use_case, before=request)
     latest_risk = RiskAssessment.objects.filter(use_case=use_case).order_by("-version").first()
     return {
         "gate": request,
         "use_case": use_case,
+        "cost_so_far": cost_to_date(user, use_case),
         "progress": gates.quorum_progress(request),
         "decisions": list(request.decisions.select_related("decided_by").order_by("decided_at", "pk")),
         "threads": _threads(request),

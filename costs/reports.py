@@ -498,3 +498,39 @@ def preview_period() -> date | None:
     )  # fmt: skip
     earlier = [p for p in periods if p < this_month()]
     return earlier[-1] if earlier else (periods[-1] if periods else None)
+
+
+def cost_to_date(user, use_case) -> list[dict] | None:
+    """What the use case has cost since its first allocated month, per currency (direct and
+    its share of pools): the gate review page's "cost so far". Each month is rounded to the cent
+    before adding up, as on the Costs tab, so the two pages agree. None when the person may not
+    see the use case's cost; an empty list when nothing is attributed yet."""
+    if not may_see_costs_of(user, use_case):
+        return None
+    grouped = (
+        allocations_visible_to(user)
+        .filter(use_case=use_case)
+        .values("currency", "period", "cost_kind")
+        .annotate(amount=Sum("effective_cost"))
+        .order_by()
+    )
+    per_currency: dict[str, dict] = {}
+    for group in grouped:
+        entry = per_currency.setdefault(
+            group["currency"],
+            {
+                "currency": group["currency"],
+                "direct": ZERO,
+                "shared": ZERO,
+                "first": group["period"],
+                "last": group["period"],
+            },
+        )
+        entry[group["cost_kind"]] += _money(group["amount"])
+        entry["first"], entry["last"] = (
+            min(entry["first"], group["period"]),
+            max(entry["last"], group["period"]),
+        )
+    for entry in per_currency.values():
+        entry["total"] = entry["direct"] + entry["shared"]
+    return sorted(per_currency.values(), key=lambda entry: -entry["total"])

@@ -1,6 +1,7 @@
 """The demo's gate requests: one story per state, through the real services, loaded once."""
 
 from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -50,3 +51,31 @@ def test_demo_gate_stories_and_loading_twice_adds_nothing():
         assert all(request.submitted_at <= event.at <= end for event in request.events.all())
     result = metrics.coe_metrics(since=(now - timedelta(days=60)).date())
     assert result["decided"] == 2 and result["queue_now"]["waiting"] == 1
+
+
+def test_the_review_page_shows_the_cost_so_far_to_those_who_may_see_it(client):
+    from django.contrib.auth import get_user_model
+    from django.db.models import Sum
+
+    from costs.models import CostAllocation
+
+    call_command("quickstart", "--no-serve", stdout=StringIO())
+    chatbot = ApprovalRequest.objects.get(use_case__key="UC-0001")
+    # The Costs tab's arithmetic: each month and kind rounded to the cent, then added up.
+    monthly = (
+        CostAllocation.objects.filter(use_case=chatbot.use_case)
+        .values("period", "cost_kind")
+        .annotate(amount=Sum("effective_cost"))
+    )
+    allocated = sum(row["amount"].quantize(Decimal("0.01")) for row in monthly)
+    assert allocated > 0
+
+    client.force_login(get_user_model().objects.get(username="reviewer"))
+    page = client.get(chatbot.get_absolute_url()).content.decode()
+    assert "Cost so far" in page and "USD" in page
+    assert f"<strong>{allocated:,} USD</strong>" in page
+
+    # Another team's lead sees the request (the use case is not restricted) but not its cost.
+    client.force_login(get_user_model().objects.get(username="felix"))
+    page = client.get(chatbot.get_absolute_url()).content.decode()
+    assert "You may not see this use case's cost." in page

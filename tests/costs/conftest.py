@@ -8,6 +8,25 @@ import pytest
 
 from costs import services
 
+
+@pytest.fixture(autouse=True)
+def every_import_reconciles(request):
+    """DESIGN.md §4 invariant 4, asserted after every cost test that touched the database: each
+    current import's line items add up to its totals, and its period's allocation, recomputed
+    from scratch, adds up to the billed total — to the cent, per currency. A test that breaks
+    the invariant on purpose must leave it repaired."""
+    if request.node.get_closest_marker("django_db") is None:
+        yield
+        return
+    request.getfixturevalue("db")  # set up before this fixture, so torn down after the check
+    yield
+    from costs.models import CostImport
+    from costs.testing import assert_reconciles
+
+    for cost_import in CostImport.objects.filter(is_current=True).select_related("source"):
+        assert_reconciles(cost_import.source, cost_import.billing_period_start)
+
+
 # Dummy credentials for the local moto server; nothing here reaches AWS.
 TEST_KEY_ID = "AKIAPROPYLONTEST"
 TEST_SECRET = "propylon-test-secret-never-shown"

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max, Q
-from django.db.models.signals import m2m_changed, post_save
+from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from approvals import maturity_catalog as catalog
@@ -863,6 +863,16 @@ def connect_signals() -> None:
             _use_case_fact_saved, sender=model, dispatch_uid=f"maturity-{model._meta.model_name}"
         )
     post_save.connect(_evidence_saved, sender=MaturityEvidence, dispatch_uid="maturity-evidence")
+    # Budgets are saved one at a time by the costs services; allocation rows are written in bulk
+    # and ask for their recompute themselves (costs.allocation.allocate).
+    for model, _lookup in fact_models(name_endings=("budget",), app_labels=("costs",)):
+        if any(field.name == "use_case" for field in model._meta.get_fields()):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    _use_case_fact_saved,
+                    sender=model,
+                    dispatch_uid=f"maturity-{model._meta.label_lower}-{signal}",
+                )
     for model in (ModelVersion, DatasetVersion):
         post_save.connect(_version_saved, sender=model, dispatch_uid=f"maturity-{model._meta.model_name}")
     for field in ("model_versions", "prompt_versions", "dataset_versions"):

@@ -42,8 +42,9 @@ def maturity_recompute(*, use_case_id: int, trigger: str = AssessmentTriggerChoi
     on_demand=True,
 )
 def maturity_recompute_all(run: JobContext) -> dict:
-    """The nightly recompute: facts no save signal watches (cost allocations, budgets and, once
-    recorded, deployments and monitoring signals; bulk updates) are caught here."""
+    """The nightly recompute: facts no save signal watches (bulk updates and, once recorded,
+    deployments and monitoring signals) are caught here. Cost allocations ask for their own
+    recompute (costs.allocation.allocate) and budgets are watched by a signal."""
     from approvals.maturity import latest_assessment, maturity_assess
     from inventory.models import UseCase
 

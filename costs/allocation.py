@@ -581,12 +581,26 @@ def allocate(*, source: CostSource | None = None, periods: list[date] | None = N
             # A period whose import went away still needs its old rows removed.
             pairs = sorted(set(pairs) | {(source.pk, p) for p in wanted})
     sources = {item.pk: item for item in CostSource.objects.filter(pk__in={s for s, _p in pairs})}
+    attributed_before = _use_cases_with_cost()
     results = []
     for number, (source_id, period) in enumerate(pairs, start=1):
         results.append(allocate_period(source=sources[source_id], period=period))
         if progress:
             progress(100 * number / len(pairs), f"{sources[source_id].name} {period:%Y-%m} allocated")
+    # "Costs are attributed" is a maturity check (approvals.maturity): the use cases that gained
+    # or lost all their cost get reassessed. Allocation rows are bulk-written, so no signal
+    # tells maturity; the rest are unchanged and left to the nightly run.
+    from approvals.maturity import request_recompute
+
+    for use_case_id in sorted(attributed_before ^ _use_cases_with_cost()):
+        request_recompute(use_case_id)
     return results
+
+
+def _use_cases_with_cost() -> set[int]:
+    return set(
+        CostAllocation.objects.filter(use_case__isnull=False).values_list("use_case_id", flat=True).distinct()
+    )
 
 
 def request_allocation(*, source: CostSource | None = None, periods: list[date] | None = None, actor=None,

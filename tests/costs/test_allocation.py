@@ -321,3 +321,34 @@ def test_top_services_and_resources_are_kept_per_use_case(tmp_path, portfolio):
     assert [d["name"] for d in drivers["resources"]] == ["model-a", "i-1", "model-b"]
     allocate_period(source=source, period=NOV)  # replaced, not doubled
     assert CostDriver.objects.filter(use_case=chatbot, kind="service").count() == 2
+
+
+def test_maturity_learns_when_a_use_case_gains_or_loses_its_cost(
+    tmp_path, portfolio, django_capture_on_commit_callbacks
+):
+    from approvals.choices import AssessmentTriggerChoices
+    from approvals.maturity import latest_assessment, maturity_assess
+
+    # Made inside a captured "commit": a recompute still pending from the use case's creation
+    # would stand for every later one of this (never committed) test transaction.
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring = make_use_case(portfolio["support"], "Churn scoring")
+        maturity_assess(use_case=scoring, trigger=AssessmentTriggerChoices.MANUAL)
+
+    def costs_attributed():
+        return latest_assessment(scoring).results["cost_visibility.costs_attributed"]["status"]
+
+    assert costs_attributed() == "unmet"
+    source = make_source()
+    # The import queues allocation; allocation rows are written in bulk, so allocate() itself
+    # asks maturity to reassess the use cases that gained or lost all their cost.
+    with django_capture_on_commit_callbacks(execute=True):
+        tag_rule = rule(
+            name="Tag to scoring", position=10, tag_key="app", tag_value="churn", target_use_case=scoring
+        )
+        import_lines(source, tmp_path, [line(NOV, "10.00", tags={"app": "churn"})])
+    assert costs_attributed() == "verified"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.allocation_rule_delete(rule=tag_rule)
+    assert costs_attributed() == "unmet"

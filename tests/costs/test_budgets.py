@@ -104,3 +104,23 @@ def test_portfolio_shows_the_forecast_of_the_last_month(client, executive, chatb
     client.force_login(executive)
     body = client.get("/costs/", {"from": "2026-10", "to": "2026-11"}).content.decode()
     assert "300.00 USD" in body and "forecast for 2026-11" in body
+
+
+def test_maturity_learns_when_a_budget_is_set_or_removed(django_capture_on_commit_callbacks):
+    from approvals.choices import AssessmentTriggerChoices
+    from approvals.maturity import latest_assessment, maturity_assess
+
+    with django_capture_on_commit_callbacks(execute=True):
+        scoring = make_use_case(make_team("Retention"), "Churn scoring")
+        maturity_assess(use_case=scoring, trigger=AssessmentTriggerChoices.MANUAL)
+
+    def budget_set():
+        return latest_assessment(scoring).results["cost_visibility.budget_set"]["status"]
+
+    assert budget_set() == "unmet"
+    with django_capture_on_commit_callbacks(execute=True):
+        budget = services.budget_save(use_case=scoring, amount=Decimal("500"), currency="USD")
+    assert budget_set() == "verified"
+    with django_capture_on_commit_callbacks(execute=True):
+        services.budget_delete(budget=budget)
+    assert budget_set() == "unmet"

@@ -23,7 +23,7 @@ from approvals.choices import (
     StageKindChoices,
 )
 from inventory.choices import RiskTierChoices
-from portal.models import AppendOnlyError
+from portal.models import AppendOnlyError, AppendOnlyModel
 from portal.querysets import AuditedQuerySet
 from portal.roles import ROLE_LABELS, Role
 
@@ -76,12 +76,14 @@ class LifecycleTransition(models.Model):
 #
 
 
-class RiskAssessment(models.Model):
+class RiskAssessment(AppendOnlyModel):
     """One answered EU AI Act questionnaire for a use case and the tier it yields.
 
     Append-only: a new answer is a new version (``approvals.services.risk_assessment_record``);
     a saved version is never changed.
     """
+
+    append_only_message = "A risk assessment is never changed: record a new version instead."
 
     use_case = models.ForeignKey(
         "inventory.UseCase", on_delete=models.CASCADE, related_name="risk_assessments"
@@ -111,11 +113,6 @@ class RiskAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.use_case.key} risk assessment v{self.version}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("A risk assessment is never changed: record a new version instead.")
-        super().save(*args, **kwargs)
 
     @property
     def tier_colour(self) -> str:
@@ -346,12 +343,14 @@ class MaturityEvidence(models.Model):
             )
 
 
-class MaturityAssessment(models.Model):
+class MaturityAssessment(AppendOnlyModel):
     """One scoring of a use case against the maturity rubric.
 
     Append-only: a recompute that changes anything is a new version
     (``approvals.maturity.maturity_assess``); a saved version is never changed.
     """
+
+    append_only_message = "A maturity assessment is never changed: record a new version instead."
 
     use_case = models.ForeignKey(
         "inventory.UseCase", on_delete=models.CASCADE, related_name="maturity_assessments"
@@ -385,11 +384,6 @@ class MaturityAssessment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.use_case.key} maturity assessment v{self.version}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("A maturity assessment is never changed: record a new version instead.")
-        super().save(*args, **kwargs)
 
     @property
     def trigger_label(self) -> str:
@@ -640,8 +634,10 @@ class ApprovalRequest(models.Model):
         )
 
 
-class ApprovalDecision(models.Model):
+class ApprovalDecision(AppendOnlyModel):
     """One reviewer's decision in one round of a request. Never changed or deleted."""
+
+    append_only_message = "A decision is never changed; a new round takes new decisions."
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="decisions")
     round = models.PositiveSmallIntegerField()
@@ -666,11 +662,6 @@ class ApprovalDecision(models.Model):
     def __str__(self) -> str:
         return f"{self.request.reference} {DecisionChoices.label(self.decision)} by {self.decided_by}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("A decision is never changed; a new round takes new decisions.")
-        super().save(*args, **kwargs)
-
     @property
     def decision_label(self) -> str:
         return DecisionChoices.label(self.decision)
@@ -680,8 +671,10 @@ class ApprovalDecision(models.Model):
         return DecisionChoices.colour(self.decision)
 
 
-class ApprovalComment(models.Model):
+class ApprovalComment(AppendOnlyModel):
     """A comment in a request's discussion; ``parent`` threads a reply. Never changed."""
+
+    append_only_message = "A comment is never changed; add another one."
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="comments")
     parent = models.ForeignKey(
@@ -699,14 +692,11 @@ class ApprovalComment(models.Model):
     def __str__(self) -> str:
         return f"{self.request.reference} comment by {self.author}"
 
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("A comment is never changed; add another one.")
-        super().save(*args, **kwargs)
 
-
-class ApprovalEvent(models.Model):
+class ApprovalEvent(AppendOnlyModel):
     """The typed, append-only history of a request: who did what, when, with which data."""
+
+    append_only_message = "Approval events are never changed."
 
     request = models.ForeignKey(ApprovalRequest, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=ApprovalEventChoices.max_length(), choices=ApprovalEventChoices)
@@ -725,11 +715,6 @@ class ApprovalEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request.reference} {ApprovalEventChoices.label(self.kind)}"
-
-    def save(self, *args, **kwargs) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError("Approval events are never changed.")
-        super().save(*args, **kwargs)
 
     @property
     def kind_label(self) -> str:

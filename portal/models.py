@@ -27,7 +27,23 @@ from portal.querysets import AuditedQuerySet
 
 
 class AppendOnlyError(Exception):
-    """Raised when code tries to change or remove an audit entry."""
+    """Raised when code tries to change a record that is written once: an audit entry, an
+    assessment version, a decision, an event."""
+
+
+class AppendOnlyModel(models.Model):
+    """A row that is written once. Saving it again raises :class:`AppendOnlyError` with
+    ``append_only_message``, which says what to do instead."""
+
+    append_only_message = "This record is never changed."
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError(self.append_only_message)
+        super().save(*args, **kwargs)
 
 
 class AuditEntryQuerySet(models.QuerySet):

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from approvals.models import LifecycleStage, LifecycleTransition
 
@@ -41,6 +42,10 @@ from approvals.models import MaturityAssessment, MaturityEvidence  # noqa: E402
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    # Read-only pages still build a form; links are https unless written otherwise (Django 6's
+    # default, asked for now so 5.2 does not warn).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
     def has_add_permission(self, request) -> bool:
         return False
 

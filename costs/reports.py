@@ -133,18 +133,30 @@ def monthly_series(
     rows: QuerySet, *, by: str, start: date, end: date, limit: int | None = None
 ) -> list[dict]:
     """One series per group and currency: effective cost per month in [start, end), biggest
-    total first. One query."""
+    total first. With ``limit``, the biggest groups are picked in SQL first, so the cost of the
+    page does not grow with the number of use cases that have cost (docs/benchmarks.md)."""
     months = months_between(start, end)
+    labels = [f"{month:%Y-%m}" for month in months]
     index = {month: position for position, month in enumerate(months)}
+    in_range = _grouping(rows.filter(period__gte=start, period__lt=end), by)
+    if limit:
+        biggest = (
+            in_range.values("g_key", "currency")
+            .annotate(total=Sum("effective_cost"))
+            .order_by("-total", "g_key")
+        )[:limit]
+        wanted = {(row["g_key"], row["currency"]) for row in biggest}
+        in_range = in_range.filter(g_key__in={key for key, _currency in wanted})
     grouped = (
-        _grouping(rows.filter(period__gte=start, period__lt=end), by)
-        .values("g_key", "g_label", "g_kind", "currency", "period")
+        in_range.values("g_key", "g_label", "g_kind", "currency", "period")
         .annotate(amount=Sum("effective_cost"))
         .order_by()
     )
     series: dict[tuple, dict] = {}
     for group in grouped:
         key = (group["g_key"], group["currency"])
+        if limit and key not in wanted:
+            continue
         entry = series.get(key)
         if entry is None:
             label = group["g_label"]
@@ -154,7 +166,7 @@ def monthly_series(
                 "key": group["g_key"],
                 "label": label,
                 "currency": group["currency"],
-                "months": [f"{month:%Y-%m}" for month in months],
+                "months": labels,  # shared, never changed: the same months for every series
                 "amounts": [ZERO] * len(months),
                 "kind": group["g_kind"],
             }

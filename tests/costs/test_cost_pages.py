@@ -180,3 +180,18 @@ def test_roi_with_zero_cost_is_not_defined(client, executive, costs):
     assert roi["roi"] is None and "not defined" in roi["formula"]
     body = client.get("/costs/value/", RANGE).content.decode()
     assert "not defined" in body and "(value \N{MINUS SIGN} cost) ÷ cost" in body
+
+
+def test_the_summary_answers_the_biggest_groups_first(client, executive, costs):
+    client.force_login(executive)
+    everything = client.get("/api/cost-allocations/summary/", RANGE).json()
+    assert [entry["total"] for entry in everything] == sorted(
+        (e["total"] for e in everything), key=Decimal, reverse=True
+    )
+    (biggest,) = client.get("/api/cost-allocations/summary/", {**RANGE, "limit": "1"}).json()
+    assert biggest == everything[0] and biggest["key"] == costs["chatbot"].key
+    two = client.get("/api/cost-allocations/summary/", {**RANGE, "limit": "2"}).json()
+    assert two == everything[:2]
+    for bad in ("0", "-3", "ten", "10001"):
+        response = client.get("/api/cost-allocations/summary/", {**RANGE, "limit": bad})
+        assert response.status_code == 400 and "limit" in response.json(), bad

@@ -42,6 +42,12 @@ WAIT_ENDS = DECISION_OUTCOMES | {ApprovalEventChoices.WITHDRAWN}
 HOURS = Decimal("0.1")
 
 
+def tier_label(tier: str) -> str:
+    """The tier a request had at submission; a use case asked for a gate before it was
+    classified has none."""
+    return RiskTierChoices.label(tier) if tier else "Not classified"
+
+
 @dataclass(frozen=True)
 class Wait:
     """One stretch of a request in the reviewers' queue."""
@@ -77,7 +83,7 @@ class DecisionTimes:
 
     @property
     def tier_label(self) -> str:
-        return RiskTierChoices.label(self.tier) if self.tier else "Not classified"
+        return tier_label(self.tier)
 
     @property
     def count(self) -> int:

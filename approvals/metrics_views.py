@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
 
 from approvals import metrics
+from approvals.metrics import tier_label
 from inventory.choices import RiskTierChoices
 from portal.permissions import may_view_coe_metrics
 
@@ -24,10 +25,6 @@ def duration(hours) -> str:
     if hours is None:
         return "—"
     return f"{hours} h" if hours < 48 else f"{hours / 24:.1f} d"
-
-
-def tier_label(tier: str) -> str:
-    return RiskTierChoices.label(tier) if tier else "Not classified"
 
 
 def chart_data(result: dict) -> dict:

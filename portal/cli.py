@@ -7,6 +7,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+    if sys.argv[1:2] == ["quickstart"]:
+        # The quick start is the development install: it alone turns DEBUG on without being
+        # told. An explicit PROPYLON_ENV wins (quickstart then refuses production itself).
+        os.environ.setdefault("PROPYLON_ENV", "development")
     import django
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line

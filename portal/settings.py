@@ -3,7 +3,9 @@
 Everything comes from environment variables with safe defaults, so the quick start needs none
 and production sets what it must. ``PROPYLON_ENV=production`` switches on the hardening that
 ``propylon check --deploy`` looks for and refuses to start without a real secret key and hosts.
-See docs/deployment.md for the full list of variables.
+``DEBUG`` is on only when ``PROPYLON_ENV=development`` says so (the quick start sets it): a start
+that names no environment gets local defaults but never Django's debug pages, which list every
+URL and setting to whoever asks. See docs/deployment.md for the full list of variables.
 """
 
 import importlib.util
@@ -17,10 +19,14 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 
-PROPYLON_ENV = env.str("PROPYLON_ENV", default="development").strip().lower()
-if PROPYLON_ENV not in {"development", "production"}:
-    raise ImproperlyConfigured(f"PROPYLON_ENV must be 'development' or 'production', not {PROPYLON_ENV!r}.")
+# Unset (empty) is neither: local defaults (SQLite, eager jobs, a generated key) with DEBUG off.
+PROPYLON_ENV = env.str("PROPYLON_ENV", default="").strip().lower()
+if PROPYLON_ENV not in {"", "development", "production"}:
+    raise ImproperlyConfigured(
+        f"PROPYLON_ENV must be 'development' or 'production' (or unset), not {PROPYLON_ENV!r}."
+    )
 IS_PRODUCTION = PROPYLON_ENV == "production"
+IS_DEVELOPMENT = PROPYLON_ENV == "development"
 
 # Local state (SQLite database, the development secret key, uploads) lives in one git-ignored
 # directory so that a fresh clone starts clean and `rm -r var/` resets a development install.
@@ -48,7 +54,7 @@ if IS_PRODUCTION:
 else:
     SECRET_KEY = env.str("SECRET_KEY", default="") or _development_secret_key()
 
-DEBUG = env.bool("DEBUG", default=not IS_PRODUCTION)
+DEBUG = env.bool("DEBUG", default=IS_DEVELOPMENT)
 
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]", "testserver"]
@@ -367,12 +373,17 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
     },
+    "filters": {
+        "permission_denied_one_line": {"()": "portal.log_filters.PermissionDeniedOneLine"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # Records logged by django.request itself pass this logger's filters before any handler.
+        "django.request": {"level": "INFO", "filters": ["permission_denied_one_line"]},
         "portal": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "inventory": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "approvals": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},

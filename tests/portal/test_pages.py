@@ -114,3 +114,26 @@ def test_static_assets_are_served_without_a_cdn(client):
     with open(finders.find("portal/css/propylon.css")) as stylesheet:
         css = stylesheet.read()
     assert "http" not in css
+
+
+def test_a_refused_page_logs_one_line_without_a_traceback(client, team_member, login):
+    """PermissionDenied is routine; the server log gets one line, not a traceback (issue 10, #26)."""
+    import logging
+
+    records = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            records.append(self.format(record))
+
+    handler = Collect()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    request_logger = logging.getLogger("django.request")
+    request_logger.addHandler(handler)
+    try:
+        login(team_member)
+        response = client.get(reverse("portal:audit-log"))
+    finally:
+        request_logger.removeHandler(handler)
+    assert response.status_code == 403
+    assert records == ["WARNING django.request: Forbidden (Permission denied): /audit/"]

@@ -1,5 +1,6 @@
 """Settings come from the environment, with safe defaults and production hardening."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -87,8 +88,39 @@ def test_defaults_are_utc_sqlite_in_the_data_directory_and_eager_jobs(tmp_path):
     result = propylon("shell", "-c", script, env=env, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     zone, use_tz, database, eager, debug = result.stdout.strip().splitlines()[-1].split()
-    assert (zone, use_tz, eager, debug) == ("UTC", "True", "True", "True")
+    # No PROPYLON_ENV: local defaults, but DEBUG stays off (a 404 must not list the URLs).
+    assert (zone, use_tz, eager, debug) == ("UTC", "True", "True", "False")
     assert database == str(tmp_path / "data" / "propylon.sqlite3")
+
+
+def test_debug_is_on_only_when_the_environment_says_development(tmp_path):
+    script = "from django.conf import settings as s; print(s.DEBUG, s.IS_PRODUCTION)"
+    development = propylon("shell", "-c", script, env={"PROPYLON_ENV": "development"}, tmp_path=tmp_path)
+    assert development.returncode == 0, development.stderr
+    assert development.stdout.strip().splitlines()[-1].split() == ["True", "False"]
+    unset = propylon("shell", "-c", script, env={"PROPYLON_ENV": ""}, tmp_path=tmp_path)
+    assert unset.returncode == 0, unset.stderr
+    assert unset.stdout.strip().splitlines()[-1].split() == ["False", "False"]
+
+
+def test_quickstart_runs_as_development(tmp_path, monkeypatch):
+    """`propylon quickstart` names the development environment itself; other commands do not."""
+    from portal import cli
+
+    seen = {}
+
+    def fake_setup():
+        seen["env"] = os.environ.get("PROPYLON_ENV")
+        raise SystemExit(0)
+
+    monkeypatch.delenv("PROPYLON_ENV", raising=False)
+    monkeypatch.setattr("django.setup", fake_setup)
+    for argv, expected in ((["propylon", "quickstart"], "development"), (["propylon", "runserver"], None)):
+        monkeypatch.setattr(sys, "argv", argv)
+        with contextlib.suppress(SystemExit):
+            cli.main()
+        assert seen["env"] == expected
+        monkeypatch.delenv("PROPYLON_ENV", raising=False)
 
 
 def test_production_turns_on_transport_security(tmp_path):

@@ -9,7 +9,7 @@ from django.utils import timezone
 from portal import audit
 from portal.choices import AuditActionChoices, ChannelChoices
 from portal.models import TokenKind, TokenScope
-from portal.throttling import login_lockout_remaining
+from portal.throttling import describe_wait, login_wait_seconds
 
 
 class AuditFilterForm(forms.Form):
@@ -66,18 +66,15 @@ class ThrottledAuthenticationForm(AuthenticationForm):
 
     error_messages = {
         **AuthenticationForm.error_messages,
-        "throttled": (
-            "Too many failed sign-in attempts for this account or from this address. "
-            "Try again in %(minutes)s minute(s)."
-        ),
+        "throttled": ("Too many failed sign-in attempts from this address. Try again in %(wait)s."),
     }
 
     def clean(self):
         username = self.cleaned_data.get("username") or ""
-        remaining = login_lockout_remaining(username=username, request=self.request)
-        if remaining:
+        wait = login_wait_seconds(username=username, request=self.request)
+        if wait:
             raise ValidationError(
-                self.error_messages["throttled"], code="throttled", params={"minutes": remaining}
+                self.error_messages["throttled"], code="throttled", params={"wait": describe_wait(wait)}
             )
         return super().clean()
 

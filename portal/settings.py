@@ -9,6 +9,7 @@ URL and setting to whoever asks. See docs/deployment.md for the full list of var
 """
 
 import importlib.util
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -395,10 +396,35 @@ LOGGING = {
 # Propylon's own knobs.
 PROPYLON_JOB_RETENTION_DAYS = env.int("PROPYLON_JOB_RETENTION_DAYS", default=90)
 PROPYLON_READYZ_BROKER_TIMEOUT = env.float("PROPYLON_READYZ_BROKER_TIMEOUT", default=2.0)
-# Behind a proxy REMOTE_ADDR is the proxy. With this on, the client address recorded for sign-ins
-# (and used by the throttle) is the right-most X-Forwarded-For entry, the one our proxy added.
-PROPYLON_USE_X_FORWARDED_FOR = env.bool("PROPYLON_USE_X_FORWARDED_FOR", default=False)
-PROPYLON_LOGIN_MAX_FAILURES_PER_USERNAME = env.int("PROPYLON_LOGIN_MAX_FAILURES_PER_USERNAME", default=5)
+# Behind a proxy REMOTE_ADDR is the proxy. X-Forwarded-For is believed only from these addresses
+# or networks (e.g. "10.0.0.5,10.1.0.0/16"); anyone else could write whatever they like in it.
+if env.bool("PROPYLON_USE_X_FORWARDED_FOR", default=False):
+    raise ImproperlyConfigured(
+        "PROPYLON_USE_X_FORWARDED_FOR is replaced by PROPYLON_TRUSTED_PROXIES: list the proxy "
+        "addresses or networks whose X-Forwarded-For header may be believed (docs/deployment.md)."
+    )
+
+
+def _trusted_proxies(values: list[str]) -> tuple:
+    networks = []
+    for value in values:
+        try:
+            networks.append(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"PROPYLON_TRUSTED_PROXIES: {value.strip()!r} is not an IP address or network "
+                "(examples: 10.0.0.5, 10.1.0.0/16, fd00::/8)."
+            ) from None
+    return tuple(networks)
+
+
+PROPYLON_TRUSTED_PROXIES = _trusted_proxies(env.list("PROPYLON_TRUSTED_PROXIES", default=[]))
+# Sign-in throttling (portal/throttling.py): a doubling delay per (account, address) pair after a
+# few failures, and a looser limit per address across accounts. No per-account lock.
+PROPYLON_LOGIN_FAILURES_BEFORE_DELAY = env.int("PROPYLON_LOGIN_FAILURES_BEFORE_DELAY", default=5)
+PROPYLON_LOGIN_DELAY_SECONDS = env.int("PROPYLON_LOGIN_DELAY_SECONDS", default=30)
+PROPYLON_LOGIN_MAX_DELAY_MINUTES = env.int("PROPYLON_LOGIN_MAX_DELAY_MINUTES", default=15)
+PROPYLON_LOGIN_PAIR_WINDOW_HOURS = env.int("PROPYLON_LOGIN_PAIR_WINDOW_HOURS", default=24)
 PROPYLON_LOGIN_MAX_FAILURES_PER_ADDRESS = env.int("PROPYLON_LOGIN_MAX_FAILURES_PER_ADDRESS", default=20)
 PROPYLON_LOGIN_LOCKOUT_MINUTES = env.int("PROPYLON_LOGIN_LOCKOUT_MINUTES", default=15)
 

@@ -12,16 +12,29 @@ that transaction commits, so a worker never races the row it is about to read. T
 the JobRun id and its keyword arguments (JSON only). A run that already finished is not run
 again, which makes redelivery (``acks_late`` + ``reject_on_worker_lost``) safe for jobs
 declared idempotent; their body must be safe to repeat after a crash half-way.
+
+A worker running a job touches ``JobRun.heartbeat_at`` every ``PROPYLON_JOB_HEARTBEAT_SECONDS``.
+The heartbeat tells a redelivered message whether the run it names is still being worked on
+elsewhere (then the copy is dropped) or lost its worker (then it starts again), and it lets
+:func:`fail_stale_job_runs` end runs whose worker died and whose message never came back.
 """
 
+import contextlib
 import logging
+import os
+import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from portal.audit import audit_context
@@ -132,8 +145,41 @@ def enqueue(
     return run
 
 
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def worker_still_on_it(run: JobRun) -> bool:
+    """Whether the process that last ran ``run`` is still working on it.
+
+    On this host the process table answers (a killed child is redelivered at once, within one
+    heartbeat); elsewhere a heartbeat within three intervals is taken as a sign of life."""
+    if not run.worker or run.heartbeat_at is None:
+        return False
+    host, _, pid = run.worker.rpartition(":")
+    if (
+        host == socket.gethostname()
+        and pid.isdigit()
+        and (int(pid) == os.getpid() or not _process_alive(int(pid)))
+    ):
+        return False
+    alive_window = timedelta(seconds=3 * settings.PROPYLON_JOB_HEARTBEAT_SECONDS)
+    return timezone.now() - run.heartbeat_at < alive_window
+
+
 def _start(run_id: int | None, task, arguments: dict) -> JobRun | None:
     """Mark the run as running; return None when there is nothing (more) to do."""
+    now = timezone.now()
     if run_id is None:
         # Started by Celery beat (or by hand with `celery call`): record it now.
         return JobRun.objects.create(
@@ -144,7 +190,9 @@ def _start(run_id: int | None, task, arguments: dict) -> JobRun | None:
             channel=ChannelChoices.SYSTEM,
             celery_task_id=task.request.id or "",
             status=JobStatusChoices.RUNNING,
-            started_at=timezone.now(),
+            started_at=now,
+            heartbeat_at=now,
+            worker=worker_identity(),
             attempts=1,
         )
     with transaction.atomic():
@@ -156,15 +204,60 @@ def _start(run_id: int | None, task, arguments: dict) -> JobRun | None:
             # A redelivered message for work that already ended: doing it again could double it.
             logger.info("job %s #%s already %s; not running it again", task.name, run_id, run.status)
             return None
+        if run.status == JobStatusChoices.RUNNING and worker_still_on_it(run):
+            # The broker's visibility timeout ran out while the job is still going: a second copy
+            # would run the same work twice at once.
+            logger.info(
+                "job %s #%s is still running on %s; this delivery is dropped", task.name, run_id, run.worker
+            )
+            return None
         run.status = JobStatusChoices.RUNNING
-        run.started_at = run.started_at or timezone.now()
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+        run.worker = worker_identity()
         run.attempts += 1
-        run.save(update_fields=["status", "started_at", "attempts"])
+        run.save(update_fields=["status", "started_at", "heartbeat_at", "worker", "attempts"])
     if run.attempts > 1:
         JobLogLine.objects.create(
             job=run, level=JobLogLevel.WARNING, message=f"Restarted (attempt {run.attempts})."
         )
     return run
+
+
+class Heartbeat:
+    """Touches the run's heartbeat from a background thread while the job body runs.
+
+    A thread rather than calls from ``run.progress()``: a job may spend minutes in one query or
+    one download without reporting progress, and must not look dead meanwhile."""
+
+    def __init__(self, run_id: int, interval: float):
+        self.run_id = run_id
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"job-heartbeat-{run_id}", daemon=True)
+
+    def beat(self) -> None:
+        JobRun.objects.filter(pk=self.run_id, status=JobStatusChoices.RUNNING).update(
+            heartbeat_at=timezone.now()
+        )
+
+    def _loop(self) -> None:
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    self.beat()
+                except Exception:  # a database hiccup must not kill the job; the next beat retries
+                    logger.warning("job #%s: heartbeat failed", self.run_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._stop.set()
+        self._thread.join(timeout=self.interval + 5)
 
 
 def _finish(run: JobRun, status: str, *, result: dict | None = None, error: str = "") -> None:
@@ -180,12 +273,22 @@ def execute(task, job_function: Callable, run_id: int | None, arguments: dict) -
     if run is None:
         return
     context = JobContext(run)
+    # Eager runs (the quick start, tests) have no broker to redeliver and share the caller's
+    # transaction, which another thread's connection could not see or would wait on.
+    heartbeat = (
+        Heartbeat(run.pk, settings.PROPYLON_JOB_HEARTBEAT_SECONDS)
+        if not task.app.conf.task_always_eager and not getattr(task.request, "is_eager", False)
+        else contextlib.nullcontext()
+    )
     try:
-        with audit_context(
-            channel=ChannelChoices.JOB,
-            user=run.actor,
-            job_run_id=run.pk,
-            label=f"job “{run.label}” #{run.pk}" + (f" for {run.actor_label}" if run.actor_label else ""),
+        with (
+            heartbeat,
+            audit_context(
+                channel=ChannelChoices.JOB,
+                user=run.actor,
+                job_run_id=run.pk,
+                label=f"job “{run.label}” #{run.pk}" + (f" for {run.actor_label}" if run.actor_label else ""),
+            ),
         ):
             outcome = job_function(context, **arguments)
     except JobCancelled:
@@ -253,3 +356,43 @@ def cancel(run: JobRun) -> bool:
     if updated:
         JobLogLine.objects.create(job=run, level=JobLogLevel.WARNING, message="Cancellation requested.")
     return bool(updated)
+
+
+STALE_JOB_ERROR = (
+    "The worker running this job stopped (no sign of life since {last:%Y-%m-%d %H:%M:%S} UTC) and "
+    "the job was not picked up again. Start it again if it is still needed."
+)
+
+
+def stale_job_cutoff():
+    return timezone.now() - timedelta(seconds=settings.PROPYLON_JOB_STALE_AFTER_SECONDS)
+
+
+def fail_stale_job_runs() -> int:
+    """End as failed every running run whose worker has given no sign of life for
+    ``PROPYLON_JOB_STALE_AFTER_SECONDS``; return how many.
+
+    The default is longer than the broker's visibility timeout, so a lost job's message has had
+    its chance to be redelivered (and to restart the run, which refreshes the heartbeat) first."""
+    cutoff = stale_job_cutoff()
+    silent = (
+        Q(heartbeat_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+        | Q(heartbeat_at__isnull=True, started_at__isnull=True, created_at__lt=cutoff)
+    )
+    stale = JobRun.objects.filter(silent, status=JobStatusChoices.RUNNING).annotate(
+        last_sign=Coalesce("heartbeat_at", "started_at", "created_at")
+    )
+    failed = 0
+    for run_id, last_sign in stale.values_list("pk", "last_sign"):
+        error = STALE_JOB_ERROR.format(last=last_sign)
+        with transaction.atomic():
+            # Re-checked in the update: a heartbeat or a finish may have landed meanwhile.
+            updated = JobRun.objects.filter(silent, pk=run_id, status=JobStatusChoices.RUNNING).update(
+                status=JobStatusChoices.FAILED, finished_at=timezone.now(), error=error
+            )
+            if updated:
+                JobLogLine.objects.create(job_id=run_id, level=JobLogLevel.ERROR, message=error)
+                logger.warning("job run #%s marked failed: its worker stopped", run_id)
+                failed += updated
+    return failed

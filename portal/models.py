@@ -199,6 +199,10 @@ class JobRun(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A running job's worker touches heartbeat_at every PROPYLON_JOB_HEARTBEAT_SECONDS: a run
+    # whose heartbeat stopped has lost its worker (portal.jobs.fail_stale_job_runs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid of the process running it.")
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -259,11 +259,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Django's LOGGING (below) decides where worker logs go, as it does for web processes.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="propylon")
-# Redis redelivers an unacknowledged message after this many seconds; it must exceed the longest
-# job, or a long import would be started a second time while the first is still running.
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=12 * 3600)
-}
+# Redis redelivers a message a worker took but never acknowledged (acks_late jobs) after this many
+# seconds: it is how a job whose whole worker was killed comes back. Kept short so that happens
+# within minutes; a job still running when its message comes back is not started twice, because
+# the redelivered copy sees the run's fresh heartbeat and is dropped (portal.jobs).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)}
+# A running job's worker touches its JobRun this often; a run silent for STALE_AFTER seconds is
+# ended as failed by the portal.fail_stale_job_runs sweep. The default leaves the redelivery
+# above five minutes to restart it first.
+PROPYLON_JOB_HEARTBEAT_SECONDS = env.int("PROPYLON_JOB_HEARTBEAT_SECONDS", default=30)
+PROPYLON_JOB_STALE_AFTER_SECONDS = env.int(
+    "PROPYLON_JOB_STALE_AFTER_SECONDS", default=CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] + 300
+)
+if PROPYLON_JOB_STALE_AFTER_SECONDS < 3 * PROPYLON_JOB_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "PROPYLON_JOB_STALE_AFTER_SECONDS must be at least three PROPYLON_JOB_HEARTBEAT_SECONDS, "
+        "or live jobs would be ended as failed between two heartbeats."
+    )
 
 #
 # REST API

@@ -2,9 +2,11 @@
 
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from portal import jobs
 from portal.choices import JobStatusChoices
 from portal.jobs import JobContext, JobInputError, job
 from portal.models import JobRun
@@ -42,6 +44,14 @@ def prune_job_runs(run: JobContext, *, older_than_days: int | None = None) -> di
         run.progress(100 * deleted / max(total, 1), f"Deleted {deleted} of {total}")
     run.log(f"Deleted {deleted} job run(s).")
     return {"deleted": deleted, "older_than_days": days}
+
+
+@shared_task(name="portal.fail_stale_job_runs", ignore_result=True)
+def fail_stale_job_runs() -> int:
+    """Every few minutes (beat): end runs whose worker died and whose message never came back.
+
+    A plain task, not a @job: a JobRun every five minutes would bury the jobs page."""
+    return jobs.fail_stale_job_runs()
 
 
 @job(

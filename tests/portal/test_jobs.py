@@ -135,3 +135,111 @@ def test_the_nightly_prune_schedule_is_stored_in_the_database():
     task = PeriodicTask.objects.get(task="portal.prune_job_runs")
     assert task.enabled
     assert (task.crontab.hour, task.crontab.minute, str(task.crontab.timezone)) == ("3", "15", "UTC")
+
+
+#
+# Runs whose worker died (issue 10, #36)
+#
+
+
+def test_a_run_whose_worker_died_is_ended_failed_by_the_sweep(settings):
+    settings.PROPYLON_JOB_STALE_AFTER_SECONDS = 900
+    now = timezone.now()
+    dead = JobRunFactory(
+        status=JobStatusChoices.RUNNING,
+        started_at=now - timedelta(hours=3),
+        heartbeat_at=now - timedelta(minutes=16),
+        worker="worker-7:4242",
+    )
+    # Started before heartbeats existed (or by a process that never beat): its start time counts.
+    silent = JobRunFactory(status=JobStatusChoices.RUNNING, started_at=now - timedelta(hours=2))
+    alive = JobRunFactory(
+        status=JobStatusChoices.RUNNING,
+        started_at=now - timedelta(hours=3),
+        heartbeat_at=now - timedelta(seconds=20),
+    )
+    queued = JobRunFactory(status=JobStatusChoices.QUEUED, created_at=now - timedelta(hours=3))
+
+    from portal.tasks import fail_stale_job_runs
+
+    assert fail_stale_job_runs.apply().get() == 2
+    for run in (dead, silent, alive, queued):
+        run.refresh_from_db()
+    assert (dead.status, silent.status) == (JobStatusChoices.FAILED, JobStatusChoices.FAILED)
+    assert dead.finished_at is not None
+    assert "The worker running this job stopped" in dead.error
+    assert dead.log_lines.get().message == dead.error
+    assert (alive.status, queued.status) == (JobStatusChoices.RUNNING, JobStatusChoices.QUEUED)
+    # A second sweep finds nothing more to do.
+    assert jobs.fail_stale_job_runs() == 0
+
+
+def test_a_redelivered_message_for_a_run_still_alive_elsewhere_is_dropped():
+    """A short visibility timeout must not start a long job twice while it runs."""
+    run = JobRunFactory(
+        task_name=count_to.name,
+        label="Count",
+        status=JobStatusChoices.RUNNING,
+        attempts=1,
+        started_at=timezone.now() - timedelta(hours=1),
+        heartbeat_at=timezone.now() - timedelta(seconds=5),
+        worker="another-machine:1234",
+    )
+    count_to.apply(kwargs={"job_run_id": run.pk, "target": 1})
+    run.refresh_from_db()
+    assert (run.status, run.attempts, run.log_lines.count()) == (JobStatusChoices.RUNNING, 1, 0)
+
+
+def test_a_redelivered_message_for_a_run_whose_worker_died_restarts_it():
+    import socket
+
+    for worker, heartbeat_age in (
+        ("another-machine:1234", timedelta(minutes=10)),  # silent for long: gone
+        (f"{socket.gethostname()}:999999999", timedelta(seconds=5)),  # fresh beat, but no such process here
+    ):
+        run = JobRunFactory(
+            task_name=count_to.name,
+            label="Count",
+            status=JobStatusChoices.RUNNING,
+            attempts=1,
+            heartbeat_at=timezone.now() - heartbeat_age,
+            worker=worker,
+        )
+        count_to.apply(kwargs={"job_run_id": run.pk, "target": 1})
+        run.refresh_from_db()
+        assert (run.status, run.attempts) == (JobStatusChoices.SUCCEEDED, 2), worker
+
+
+def test_the_heartbeat_touches_only_a_running_run():
+    run = JobRunFactory(status=JobStatusChoices.RUNNING, heartbeat_at=timezone.now() - timedelta(hours=1))
+    jobs.Heartbeat(run.pk, interval=30).beat()
+    run.refresh_from_db()
+    assert timezone.now() - run.heartbeat_at < timedelta(seconds=5)
+    finished = JobRunFactory(status=JobStatusChoices.SUCCEEDED, heartbeat_at=None)
+    jobs.Heartbeat(finished.pk, interval=30).beat()
+    finished.refresh_from_db()
+    assert finished.heartbeat_at is None
+
+
+def test_the_stale_job_sweep_is_scheduled_every_five_minutes():
+    from django_celery_beat.models import PeriodicTask
+
+    task = PeriodicTask.objects.get(task="portal.fail_stale_job_runs")
+    assert task.enabled
+    assert (task.interval.every, task.interval.period) == (5, "minutes")
+
+
+def test_a_killed_worker_s_job_comes_back_within_minutes_by_default(tmp_path):
+    """The broker redelivers an unacknowledged message after the visibility timeout; 12 hours
+    (the old default) left a dead job "running" for half a day."""
+    from tests.portal.test_settings import propylon
+
+    script = (
+        "from django.conf import settings as s; "
+        "print(s.CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout'], s.PROPYLON_JOB_STALE_AFTER_SECONDS)"
+    )
+    result = propylon("shell", "-c", script, env={}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    visibility, stale_after = map(int, result.stdout.strip().splitlines()[-1].split())
+    assert visibility <= 15 * 60
+    assert visibility < stale_after <= 30 * 60

@@ -36,6 +36,9 @@ def test_a_job_goes_through_the_broker_and_the_worker(celery_worker_process, adm
     assert not JobRun.objects.filter(pk=old.pk).exists()
     # The worker, not this process, ran it: its log names the task and the run id.
     assert f"job {prune_job_runs.name} #{run.pk}" in celery_worker_process["log"].read_text()
+    # It said who it was and beat while running, so a redelivery could tell it was alive.
+    assert run.worker.endswith(f":{celery_worker_process['process'].pid}")
+    assert run.heartbeat_at is not None
 
 
 def test_a_failing_job_in_the_worker_ends_failed_with_its_message(celery_worker_process):

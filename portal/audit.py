@@ -13,18 +13,27 @@ Integrity:   each entry stores the previous entry's hash and SHA-256 over that h
              own canonical JSON. Writers take one lock (a PostgreSQL advisory lock; SQLite's
              IMMEDIATE transactions) so the chain never forks. :func:`verify_chain` recomputes
              it and names the first entry that does not verify.
+Anchoring:   the chain alone cannot show that its newest entries were deleted. A periodic job
+             writes a signed checkpoint of the head (entry id, hash, count, time; HMAC with
+             PROPYLON_AUDIT_CHECKPOINT_KEY) to PROPYLON_AUDIT_CHECKPOINT_DIR, outside the
+             database; :func:`verify_chain` compares the chain with the latest checkpoint.
 """
 
 import hashlib
+import hmac
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections, models, router, transaction
@@ -375,6 +384,10 @@ class ChainVerification:
     head_hash: str
     broken_entry_id: int | None = None
     reason: str = ""
+    # The latest checkpoint the chain was compared with (None: none written yet), and how many
+    # entries it counted that are no longer there.
+    checkpoint: dict | None = None
+    deleted_tail_entries: int = 0
 
     def as_dict(self) -> dict:
         return {
@@ -383,26 +396,248 @@ class ChainVerification:
             "head_hash": self.head_hash,
             "broken_entry_id": self.broken_entry_id,
             "reason": self.reason,
+            "checkpoint": self.checkpoint,
+            "deleted_tail_entries": self.deleted_tail_entries,
         }
 
+    def summary(self) -> str:
+        """One line for the command, the job log and the job error."""
+        if not self.intact:
+            where = f" at entry #{self.broken_entry_id}" if self.broken_entry_id else ""
+            return f"Audit trail broken{where}: {self.reason}. {self.checked} entries before it verified."
+        line = f"Audit trail intact: {self.checked} entries, head hash {self.head_hash}"
+        if self.checkpoint is None:
+            return line + "; no checkpoint written yet."
+        return line + (
+            f"; matches the checkpoint of {self.checkpoint['created_at']} "
+            f"(entry #{self.checkpoint['entry_id']}, {self.checkpoint['count']} entries)."
+        )
 
-def verify_chain(*, chunk_size: int = 2000) -> ChainVerification:
-    """Recompute the chain in id order; report the first entry that does not verify."""
-    expected_prev = GENESIS_HASH
-    checked = 0
-    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
+
+def _walk(entries, expected_prev: str, checked: int):
+    """Check links and hashes of ``entries`` (in id order) after ``expected_prev``; return
+    (ChainVerification or None when all verify, last hash, count checked, last entry)."""
+    last = None
+    for entry in entries:
         if entry.prev_hash != expected_prev:
-            return ChainVerification(
-                False,
-                checked,
+            return (
+                ChainVerification(
+                    False,
+                    checked,
+                    expected_prev,
+                    entry.pk,
+                    "its link to the previous entry is broken: an entry before it was removed or rewritten",
+                ),
                 expected_prev,
-                entry.pk,
-                "its link to the previous entry is broken: an entry before it was removed or rewritten",
+                checked,
+                last,
             )
         if compute_hash(entry.prev_hash, entry) != entry.entry_hash:
-            return ChainVerification(
-                False, checked, expected_prev, entry.pk, "its content does not match its hash: it was altered"
+            return (
+                ChainVerification(
+                    False,
+                    checked,
+                    expected_prev,
+                    entry.pk,
+                    "its content does not match its hash: it was altered",
+                ),
+                expected_prev,
+                checked,
+                last,
             )
         expected_prev = entry.entry_hash
         checked += 1
-    return ChainVerification(True, checked, expected_prev)
+        last = entry
+    return None, expected_prev, checked, last
+
+
+def verify_chain(*, chunk_size: int = 2000) -> ChainVerification:
+    """Recompute the chain in id order; report the first entry that does not verify, then
+    compare the head with the latest signed checkpoint (deleted newest entries show there)."""
+    try:
+        checkpoint = latest_checkpoint()
+    except CheckpointError as exc:
+        # Without its anchor the trail cannot be vouched for: say so rather than "intact".
+        checkpoint, unreadable = None, str(exc)
+    else:
+        unreadable = ""
+    broken, head_hash, checked, _last = _walk(
+        AuditEntry.objects.order_by("id").iterator(chunk_size=chunk_size), GENESIS_HASH, 0
+    )
+    if broken is not None:
+        return ChainVerification(
+            False,
+            broken.checked,
+            broken.head_hash,
+            broken.broken_entry_id,
+            broken.reason,
+            checkpoint.as_dict() if checkpoint else None,
+        )
+    if unreadable:
+        return ChainVerification(False, checked, head_hash, None, unreadable)
+    if checkpoint is None:
+        return ChainVerification(True, checked, head_hash)
+    problem, deleted = _compare_with_checkpoint(checkpoint)
+    if problem:
+        return ChainVerification(False, checked, head_hash, None, problem, checkpoint.as_dict(), deleted)
+    return ChainVerification(True, checked, head_hash, checkpoint=checkpoint.as_dict())
+
+
+#
+# Checkpoints: the head, signed and kept where the database cannot reach
+#
+
+
+class CheckpointError(Exception):
+    """A checkpoint cannot be written or read; the message says why."""
+
+
+CHECKPOINT_FIELDS = ("version", "entry_id", "entry_hash", "count", "head_time", "created_at")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    entry_id: int
+    entry_hash: str
+    count: int
+    head_time: str
+    created_at: str
+    signature: str = ""
+    version: int = 1
+    file_name: str = ""
+
+    def payload(self) -> dict:
+        return {name: getattr(self, name) for name in CHECKPOINT_FIELDS}
+
+    def as_dict(self) -> dict:
+        return {**self.payload(), "signature": self.signature}
+
+    @property
+    def signature_valid(self) -> bool:
+        return hmac.compare_digest(self.signature, _sign(self.payload()))
+
+
+def _checkpoint_key() -> bytes:
+    key = settings.PROPYLON_AUDIT_CHECKPOINT_KEY
+    if key:
+        return key.encode()
+    # Derived, so an install works without configuring one; a separate key (not in the web
+    # processes' SECRET_KEY) is better, and docs/audit-trail.md says so.
+    return hmac.new(settings.SECRET_KEY.encode(), b"propylon.audit.checkpoint", hashlib.sha256).digest()
+
+
+def _sign(payload: dict) -> str:
+    message = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    return hmac.new(_checkpoint_key(), message, hashlib.sha256).hexdigest()
+
+
+def checkpoint_dir() -> Path:
+    return Path(settings.PROPYLON_AUDIT_CHECKPOINT_DIR)
+
+
+def _read_checkpoint(path: Path) -> Checkpoint:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Checkpoint(
+            entry_id=int(data["entry_id"]),
+            entry_hash=str(data["entry_hash"]),
+            count=int(data["count"]),
+            head_time=str(data["head_time"]),
+            created_at=str(data["created_at"]),
+            signature=str(data.get("signature", "")),
+            version=int(data.get("version", 1)),
+            file_name=path.name,
+        )
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"checkpoint file {path} cannot be read: {exc}") from exc
+
+
+def latest_checkpoint() -> Checkpoint | None:
+    """The newest checkpoint file, or None when none has been written. A file that cannot be
+    read is an error, not "no checkpoint": removing the anchor must not silence verification."""
+    directory = checkpoint_dir()
+    try:
+        names = sorted(path.name for path in directory.glob("checkpoint-*.json"))
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint directory {directory} cannot be read: {exc}") from exc
+    return _read_checkpoint(directory / names[-1]) if names else None
+
+
+def _compare_with_checkpoint(checkpoint: Checkpoint) -> tuple[str, int]:
+    """What is wrong between the table and the checkpoint ("" when nothing), and how many of the
+    entries the checkpoint counted are gone."""
+    if not checkpoint.signature_valid:
+        return (
+            f"the latest checkpoint ({checkpoint.file_name}) does not carry a valid signature: "
+            "it was forged or altered, or PROPYLON_AUDIT_CHECKPOINT_KEY changed",
+            0,
+        )
+    present = AuditEntry.objects.filter(id__lte=checkpoint.entry_id).count()
+    deleted = max(0, checkpoint.count - present)
+    anchor = AuditEntry.objects.filter(id=checkpoint.entry_id).values_list("entry_hash", flat=True).first()
+    if anchor is None or deleted:
+        head = AuditEntry.objects.order_by("-id").values_list("id", flat=True).first()
+        return (
+            f"entries were deleted from the end of the trail: the checkpoint of {checkpoint.created_at} "
+            f"counted {checkpoint.count} entries up to #{checkpoint.entry_id}, of which {present} remain "
+            f"(the trail now ends at #{head or 'nothing'})",
+            deleted or 1,
+        )
+    if anchor != checkpoint.entry_hash:
+        return (
+            f"entry #{checkpoint.entry_id} no longer has the hash the checkpoint of "
+            f"{checkpoint.created_at} recorded: the trail up to it was rewritten",
+            0,
+        )
+    return "", 0
+
+
+def write_checkpoint() -> Checkpoint | None:
+    """Sign the current head and store it; None when the trail is empty.
+
+    Only a trail that extends the previous checkpoint is anchored: the entries since then are
+    verified first (cheap: only the new ones), so a tampered tail is reported, not blessed."""
+    head = AuditEntry.objects.order_by("-id").first()
+    if head is None:
+        return None
+    previous = latest_checkpoint()
+    if previous is not None:
+        problem, _deleted = _compare_with_checkpoint(previous)
+        if problem:
+            raise CheckpointError(f"not writing a checkpoint: {problem}")
+        broken, _hash, _checked, _last = _walk(
+            AuditEntry.objects.filter(id__gt=previous.entry_id, id__lte=head.pk)
+            .order_by("id")
+            .iterator(chunk_size=2000),
+            previous.entry_hash,
+            0,
+        )
+        if broken is not None:
+            raise CheckpointError(
+                f"not writing a checkpoint: entry #{broken.broken_entry_id} does not verify: {broken.reason}"
+            )
+        if previous.entry_id == head.pk:
+            return previous  # nothing new since: no file per quiet quarter-hour
+    created = timezone.now().astimezone(UTC)
+    checkpoint = Checkpoint(
+        entry_id=head.pk,
+        entry_hash=head.entry_hash,
+        count=AuditEntry.objects.filter(id__lte=head.pk).count(),
+        head_time=head.time.astimezone(UTC).isoformat(),
+        created_at=created.isoformat(),
+    )
+    checkpoint = Checkpoint(**{**checkpoint.payload(), "signature": _sign(checkpoint.payload())})
+    directory = checkpoint_dir()
+    name = f"checkpoint-{created:%Y%m%dT%H%M%S%fZ}-{head.pk}.json"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        # Written aside and renamed: a reader never sees half a file.
+        with tempfile.NamedTemporaryFile(
+            "w", dir=directory, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as f:
+            json.dump(checkpoint.as_dict(), f, sort_keys=True, indent=1)
+            temporary = f.name
+        os.replace(temporary, directory / name)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint directory {directory} is not writable: {exc}") from exc
+    return Checkpoint(**{**checkpoint.payload(), "signature": checkpoint.signature, "file_name": name})

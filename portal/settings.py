@@ -406,6 +406,13 @@ LOGGING = {
 }
 
 # Propylon's own knobs.
+# Signed checkpoints of the audit trail's head (portal/audit.py) go to a directory the database's
+# users cannot write, so deleting the newest entries in the database is detected. The key signs
+# them; without one it is derived from SECRET_KEY (docs/audit-trail.md: better set your own).
+PROPYLON_AUDIT_CHECKPOINT_DIR = Path(
+    env.str("PROPYLON_AUDIT_CHECKPOINT_DIR", default=str(DATA_DIR / "audit-checkpoints"))
+)
+PROPYLON_AUDIT_CHECKPOINT_KEY = env.str("PROPYLON_AUDIT_CHECKPOINT_KEY", default="")
 PROPYLON_JOB_RETENTION_DAYS = env.int("PROPYLON_JOB_RETENTION_DAYS", default=90)
 PROPYLON_READYZ_BROKER_TIMEOUT = env.float("PROPYLON_READYZ_BROKER_TIMEOUT", default=2.0)
 # Behind a proxy REMOTE_ADDR is the proxy. X-Forwarded-For is believed only from these addresses

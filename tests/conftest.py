@@ -24,6 +24,26 @@ def _fast_and_quiet(settings):
 
 
 @pytest.fixture(autouse=True)
+def _audit_checkpoints_in_a_scratch_directory(settings, tmp_path):
+    # Never into the checkout's var/, and no test sees another's checkpoints.
+    settings.PROPYLON_AUDIT_CHECKPOINT_DIR = tmp_path / "audit-checkpoints"
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests reset PostgreSQL with TRUNCATE, which the audit trail's trigger
+    (portal/0010) refuses; in the test database only, it is off. The test of the trigger turns
+    it on inside its own transaction."""
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "ALTER TABLE portal_auditentry DISABLE TRIGGER portal_auditentry_refuse_truncate"
+                )
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _eager_unless_real_worker(request):
     """Tests run jobs in-process unless they ask for the real broker and worker."""
     if request.node.get_closest_marker("real_worker"):

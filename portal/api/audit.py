@@ -70,6 +70,23 @@ VerificationSerializer = inline_serializer(
         "head_hash": serializers.CharField(),
         "broken_entry_id": serializers.IntegerField(allow_null=True),
         "reason": serializers.CharField(),
+        "checkpoint": inline_serializer(
+            "AuditCheckpoint",
+            fields={
+                "version": serializers.IntegerField(),
+                "entry_id": serializers.IntegerField(),
+                "entry_hash": serializers.CharField(),
+                "count": serializers.IntegerField(),
+                "head_time": serializers.DateTimeField(),
+                "created_at": serializers.DateTimeField(),
+                "signature": serializers.CharField(help_text="HMAC-SHA256 over the other fields."),
+            },
+            allow_null=True,
+            help_text="The latest signed checkpoint the chain was compared with; null before the first.",
+        ),
+        "deleted_tail_entries": serializers.IntegerField(
+            help_text="Entries the checkpoint counted that are no longer in the trail."
+        ),
     },
 )
 
@@ -91,5 +108,6 @@ class AuditEntryViewSet(RestrictedReadOnlyViewSet):
     @extend_schema(responses=VerificationSerializer)
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def verify(self, request):
-        """Recompute the hash chain: "intact", or the first entry that does not verify and why."""
+        """Recompute the hash chain and compare it with the latest signed checkpoint: "intact", or
+        the first entry that does not verify, or the entries deleted from the end, and why."""
         return Response(verify_chain().as_dict())

@@ -1,5 +1,8 @@
 """The audit log for auditors and admins, per-object history for everyone who can see the object."""
 
+import json
+import logging
+
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -14,6 +17,8 @@ from portal.models import JobRun
 from portal.permissions import restrict
 from portal.roles import Role, has_role
 from portal.selectors import audit_entries_visible_to, history_for
+
+logger = logging.getLogger(__name__)
 
 ENTRIES_PER_PAGE = 50
 
@@ -72,10 +77,58 @@ def audit_export(request, fmt: str):
         message=f"Audit log exported as {fmt.upper()}",
         extra={"filters": {k: v for k, v in request.GET.items() if v}, "rows": entries.count()},
     )
+    checkpoint = _latest_checkpoint_for_export()
     rows = entries.iterator(chunk_size=2000)
     if fmt == "csv":
-        return csv_response("propylon-audit-log.csv", AUDIT_CSV_HEADER, (_entry_row(e) for e in rows))
-    return json_response("propylon-audit-log.json", (_entry_record(e) for e in rows))
+        return csv_response(
+            "propylon-audit-log.csv",
+            AUDIT_CSV_HEADER,
+            _rows_then_checkpoint((_entry_row(e) for e in rows), checkpoint),
+        )
+    response = json_response("propylon-audit-log.json", (_entry_record(e) for e in rows))
+    response.streaming_content = _wrapped_with_checkpoint(response.streaming_content, checkpoint)
+    return response
+
+
+def _latest_checkpoint_for_export() -> dict | None:
+    """The latest signed checkpoint travels with every export, so whoever holds the file can
+    tell that entries up to it existed even if they later vanish from the database."""
+    try:
+        checkpoint = audit.latest_checkpoint()
+    except audit.CheckpointError:
+        logger.warning("audit export without a checkpoint", exc_info=True)
+        return None
+    return checkpoint.as_dict() if checkpoint else None
+
+
+def _wrapped_with_checkpoint(entries_json, checkpoint: dict | None):
+    yield '{"checkpoint": ' + json.dumps(checkpoint, sort_keys=True) + ',\n"entries": '
+    for chunk in entries_json:
+        yield chunk if isinstance(chunk, str) else chunk.decode()
+    yield "}\n"
+
+
+def _rows_then_checkpoint(rows, checkpoint: dict | None):
+    yield from rows
+    if checkpoint is not None:
+        # One last row, told apart by its action and its empty id; extra holds the signed JSON.
+        yield [
+            "",
+            checkpoint["created_at"],
+            "checkpoint",
+            "",
+            "",
+            "",
+            "",
+            "",
+            str(checkpoint["entry_id"]),
+            "",
+            "",
+            f"Signed checkpoint: {checkpoint['count']} entries up to #{checkpoint['entry_id']}",
+            json.dumps(checkpoint, sort_keys=True),
+            "",
+            checkpoint["entry_hash"],
+        ]
 
 
 AUDIT_CSV_HEADER = [

@@ -1,6 +1,7 @@
 """The audit trail: what is recorded, who it is attributed to, and that it cannot be rewritten."""
 
 import itertools
+import json
 import os
 import subprocess
 import sys
@@ -356,3 +357,167 @@ def test_someone_who_is_admin_and_auditor_only_views_in_the_admin_site(make_user
     client.force_login(both)
     assert client.get("/admin/costs/costsource/").status_code == 200
     assert client.get("/admin/costs/costsource/add/").status_code == 403
+
+
+#
+# Signed checkpoints of the head, and TRUNCATE (issue 10, #35)
+#
+
+
+def _checkpointed_trail(entries: int = 4):
+    for index in range(entries):
+        BusinessUnitFactory(name=f"Unit {index}")
+    return audit.write_checkpoint()
+
+
+def test_a_checkpoint_signs_the_head_outside_the_database(settings):
+    checkpoint = _checkpointed_trail()
+    head = AuditEntry.objects.order_by("-id").first()
+    assert (checkpoint.entry_id, checkpoint.entry_hash, checkpoint.count) == (
+        head.pk,
+        head.entry_hash,
+        AuditEntry.objects.count(),
+    )
+    files = list(Path(settings.PROPYLON_AUDIT_CHECKPOINT_DIR).glob("checkpoint-*.json"))
+    assert [f.name for f in files] == [checkpoint.file_name]
+    assert checkpoint.signature_valid
+    # Nothing new: no second file. Something new: a new checkpoint after the old one.
+    assert audit.write_checkpoint() == audit.latest_checkpoint()
+    BusinessUnitFactory(name="Later")
+    newer = audit.write_checkpoint()
+    assert newer.entry_id > checkpoint.entry_id
+    assert audit.latest_checkpoint().entry_id == newer.entry_id
+    result = verify_chain()
+    assert result.intact and result.checkpoint["entry_id"] == newer.entry_id
+    assert "matches the checkpoint of" in result.summary()
+
+
+def test_deleting_the_newest_entries_is_detected_against_the_checkpoint(capsys, auditor, run_job):
+    """Before, a superuser deleting the tail left a shorter chain that verified "intact"."""
+    from portal.tasks import verify_audit_trail
+
+    checkpoint = _checkpointed_trail()
+    ids = list(AuditEntry.objects.order_by("id").values_list("id", flat=True))
+    _tamper("DELETE FROM portal_auditentry WHERE id >= %s", [ids[-2]])
+    result = verify_chain()
+    assert not result.intact
+    assert result.deleted_tail_entries == 2
+    assert "entries were deleted from the end of the trail" in result.reason
+    assert f"counted {checkpoint.count} entries up to #{checkpoint.entry_id}" in result.reason
+    with pytest.raises(CommandError, match="entries were deleted from the end"):
+        call_command("verify_audit_trail")
+    client = APIClient()
+    client.force_authenticate(auditor)
+    body = client.get("/api/audit/verify/").json()
+    assert (body["status"], body["deleted_tail_entries"]) == ("broken", 2)
+    assert body["checkpoint"]["entry_hash"] == checkpoint.entry_hash
+    run = run_job(verify_audit_trail)
+    assert run.status == "failed" and "deleted from the end" in run.error
+    # A tampered tail is reported, never anchored by a new checkpoint.
+    with pytest.raises(audit.CheckpointError, match="not writing a checkpoint"):
+        audit.write_checkpoint()
+
+
+def test_deleting_the_tail_then_writing_on_is_still_detected():
+    checkpoint = _checkpointed_trail()
+    _tamper("DELETE FROM portal_auditentry WHERE id = %s", [checkpoint.entry_id])
+    BusinessUnitFactory(name="Written after the deletion")  # links to the new, shorter head
+    result = verify_chain()
+    assert not result.intact and "deleted from the end" in result.reason
+
+
+def test_a_forged_or_unreadable_checkpoint_is_reported_not_trusted(settings):
+    checkpoint = _checkpointed_trail()
+    path = Path(settings.PROPYLON_AUDIT_CHECKPOINT_DIR) / checkpoint.file_name
+    forged = json.loads(path.read_text())
+    forged["count"] = 1
+    path.write_text(json.dumps(forged))
+    result = verify_chain()
+    assert not result.intact and "does not carry a valid signature" in result.reason
+    path.write_text("{not json")
+    result = verify_chain()
+    assert not result.intact and "cannot be read" in result.reason
+
+
+def test_the_checkpoint_task_is_scheduled_and_writes_one():
+    from django_celery_beat.models import PeriodicTask
+
+    from portal.tasks import checkpoint_audit_trail
+
+    task = PeriodicTask.objects.get(task="portal.checkpoint_audit_trail")
+    assert task.enabled and (task.interval.every, task.interval.period) == (15, "minutes")
+    BusinessUnitFactory()
+    assert checkpoint_audit_trail.apply().get() == AuditEntry.objects.order_by("-id").first().pk
+    assert audit.latest_checkpoint().count == AuditEntry.objects.count()
+
+
+def test_the_checkpoint_command(capsys):
+    call_command("checkpoint_audit_trail")
+    assert "nothing to checkpoint" in capsys.readouterr().out
+    BusinessUnitFactory()
+    call_command("checkpoint_audit_trail")
+    assert f"entry #{AuditEntry.objects.order_by('-id').first().pk}" in capsys.readouterr().out
+
+
+def test_exports_carry_the_latest_checkpoint(login, auditor):
+    import csv
+    import io
+
+    checkpoint = _checkpointed_trail(2)
+    client = login(auditor)
+    body = json.loads(b"".join(client.get("/audit/export.json").streaming_content))
+    assert body["checkpoint"] == checkpoint.as_dict()
+    assert any(entry["entry_hash"] == checkpoint.entry_hash for entry in body["entries"])
+    text = b"".join(client.get("/audit/export.csv").streaming_content).decode().lstrip("\ufeff")
+    last = list(csv.DictReader(io.StringIO(text)))[-1]
+    assert (last["id"], last["action"], last["entry_hash"]) == ("", "checkpoint", checkpoint.entry_hash)
+    assert json.loads(last["extra"]) == checkpoint.as_dict()
+
+
+@pytest.mark.postgres
+def test_postgres_trigger_refuses_truncate():
+    require_postgres()
+    from django.db.utils import DatabaseError
+
+    BusinessUnitFactory()
+    # The test database runs with it off (tests/conftest.py); on for this transaction only.
+    _raw_sql("ALTER TABLE portal_auditentry ENABLE TRIGGER portal_auditentry_refuse_truncate")
+    with pytest.raises(DatabaseError, match="TRUNCATE on portal_auditentry refused"), transaction.atomic():
+        _raw_sql("TRUNCATE portal_auditentry")
+    assert AuditEntry.objects.exists()
+
+
+def _offline_script(tmp_path) -> Path:
+    """The verification script exactly as docs/audit-trail.md prints it."""
+    text = (REPO_ROOT / "docs" / "audit-trail.md").read_text()
+    start = text.index('```python\n"""Verify a JSON export') + len("```python\n")
+    script = tmp_path / "verify_audit_export.py"
+    script.write_text(text[start : text.index("```", start)])
+    return script
+
+
+def test_the_documented_offline_script_checks_the_export_s_checkpoint(login, auditor, settings, tmp_path):
+    settings.PROPYLON_AUDIT_CHECKPOINT_KEY = "offline-test-key"
+    checkpoint = _checkpointed_trail(3)
+    client = login(auditor)
+    export = tmp_path / "export.json"
+
+    def export_and_check(key: str):
+        export.write_bytes(b"".join(client.get("/audit/export.json").streaming_content))
+        env = {**os.environ, "PROPYLON_AUDIT_CHECKPOINT_KEY": key}
+        return subprocess.run(
+            [sys.executable, str(_offline_script(tmp_path)), str(export)],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+
+    good = export_and_check("offline-test-key")
+    assert good.returncode == 0, good.stderr
+    assert f"(entry {checkpoint.entry_id}) matches" in good.stdout
+    assert "the checkpoint's signature does not verify" in export_and_check("another-key").stderr
+    # The newest entries deleted in the database: the export no longer holds the signed head.
+    _tamper("DELETE FROM portal_auditentry WHERE id >= %s", [checkpoint.entry_id])
+    gone = export_and_check("offline-test-key")
+    assert gone.returncode == 1
+    assert f"entry {checkpoint.entry_id} is not in the export as signed" in gone.stderr

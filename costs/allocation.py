@@ -304,13 +304,17 @@ class PeriodResult:
 
 def _window(period: date, items: QuerySet) -> tuple[date | None, date | None, int]:
     """(data_through, run-rate window start, days in the window): data is complete up to the
-    midnight at or before the latest charge end, capped at the month's end."""
+    midnight at or before the latest charge end, kept within the month.
+
+    Late-billed usage (charged in a later billing period than it was used: FOCUS says so with
+    a charge period before the billing period) can be all a period holds; its latest charge end
+    is then before the month starts, and the month simply has no complete day yet."""
     latest = items.aggregate(latest=Max("charge_period_end"))["latest"]
     if latest is None:
         return None, None, 0
-    through = min(latest.date(), next_month(period))
+    through = min(max(latest.date(), period), next_month(period))
     start = max(through - timedelta(days=RUN_RATE_DAYS), period)
-    return through, start, (through - start).days
+    return through, start, max((through - start).days, 0)
 
 
 def _aware(day: date) -> datetime:

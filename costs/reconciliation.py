@@ -200,22 +200,18 @@ def _judge(lines, *, sources: QuerySet, period_start: date | None, period_end: d
             continue  # rows left without a current import: the mismatch says it
         if other_imports - {None}:
             reasons.append(
-                f"The allocation rows come from import #{', #'.join(str(i) for i in sorted(other_imports - {None}))}, "
-                f"not from the current import #{line.import_id}."
+                f"Rows from import #{', #'.join(str(i) for i in sorted(other_imports - {None}))}, "
+                f"not the current #{line.import_id}."
             )
         if state is None or state.computed_at is None:
             if line.allocated_import_ids:
-                reasons.append("This allocation was computed before Propylon recorded the rules it used.")
+                reasons.append("Computed before Propylon recorded the rules it used.")
             else:
                 reasons.append("Not allocated yet.")
             continue
         if state.cost_import_id != line.import_id and not other_imports:
-            reasons.append(
-                f"Import #{line.import_id} became current after the allocation was computed "
-                f"({state.computed_at:%Y-%m-%d %H:%M} UTC)."
-            )
+            reasons.append(f"Import #{line.import_id} became current after it was computed.")
         if state.rules_fingerprint != fingerprints.get(line.source_id):
             reasons.append(
-                f"Allocation rules or shared pools changed after the allocation was computed "
-                f"({state.computed_at:%Y-%m-%d %H:%M} UTC)."
+                f"Rules or pools changed since it was computed ({state.computed_at:%Y-%m-%d %H:%M} UTC)."
             )

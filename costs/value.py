@@ -84,7 +84,7 @@ class Roi:
     @property
     def formula(self) -> str:
         if not self.has_value:
-            return "no value recorded: ROI needs a KPI reading with a money value (or a value per unit)"
+            return "no value recorded (no KPI reading worth money)"
         cost, value, net = cents(self.cost), cents(self.value), cents(self.net)
         if not self.cost:
             return f"cost is 0 {self.currency}: ROI is not defined"

@@ -129,7 +129,7 @@ def test_allocation_gone_stale_against_rules_pools_and_imports_is_reported(tmp_p
     rule = services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
     (line_,) = reconcile(sources=CostSource.objects.all())
     assert not line_.ok and line_.status == "stale"
-    assert any("rules or shared pools changed" in reason for reason in line_.stale_reasons)
+    assert any("Rules or pools changed since it was computed" in reason for reason in line_.stale_reasons)
     allocate()
     assert reconcile(sources=CostSource.objects.all())[0].ok
 

@@ -3,6 +3,7 @@ from django.db import models
 
 from costs.models import (
     AllocationRule,
+    AllocationState,
     Budget,
     BudgetAlert,
     CostAllocation,
@@ -73,6 +74,12 @@ class SharedPoolAdmin(_ReadOnlyAdmin):
 class CostAllocationAdmin(_ReadOnlyAdmin):
     list_display = ("period", "source", "currency", "bucket", "use_case", "team", "effective_cost")
     list_filter = ("bucket", "cost_kind", "currency", "source")
+
+
+@admin.register(AllocationState)
+class AllocationStateAdmin(_ReadOnlyAdmin):
+    list_display = ("period", "source", "status", "cost_import", "computed_at", "attempted_at")
+    list_filter = ("status", "source")
 
 
 @admin.register(Budget)

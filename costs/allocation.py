@@ -18,6 +18,9 @@ twice gives the same rows (DESIGN.md §4.6), and every (source, period, currency
 import's totals (§4.4; :func:`costs.testing.assert_reconciles`).
 """
 
+import hashlib
+import json
+import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +49,7 @@ from django.utils import timezone
 from costs.choices import (
     AllocationBucketChoices,
     AllocationRuleKindChoices,
+    AllocationStateChoices,
     AllocationTargetKindChoices,
     CostKindChoices,
     ResourcePatternKindChoices,
@@ -53,14 +57,18 @@ from costs.choices import (
 )
 from costs.models import (
     AllocationRule,
+    AllocationState,
     CostAllocation,
     CostDriver,
     CostImport,
     CostLineItem,
     CostSource,
     SharedPool,
+    SharedPoolMember,
 )
+from costs.money import cents
 
+logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
 # ISO 4217 minor units where they are not two (the rest have cents).
 MINOR_UNITS = {
@@ -229,6 +237,54 @@ def rules_for(source: CostSource | None) -> list[AllocationRule]:
     return list(rules.order_by("position", "pk"))
 
 
+# What of a rule decides where money goes (and the rule name the rows keep).
+_RULE_FINGERPRINT_FIELDS = (
+    "pk", "position", "kind", "source_id", "tag_key", "tag_value", "billing_account_id", "sub_account_id",
+    "resource_pattern", "resource_pattern_kind", "service_name", "provider", "target_kind",
+    "target_use_case_id", "target_team_id", "target_pool_id", "name",
+)  # fmt: skip
+
+
+def _pool_members(pool_ids) -> dict[int, list]:
+    members: dict[int, list] = defaultdict(list)
+    rows = (
+        SharedPoolMember.objects.filter(pool_id__in=pool_ids)
+        .order_by("pool_id", "pk")
+        .values_list("pool_id", "use_case_id", "team_id", "percentage")
+    )
+    for pool_id, use_case_id, team_id, percentage in rows:
+        members[pool_id].append([use_case_id, team_id, None if percentage is None else f"{percentage:f}"])
+    return members
+
+
+def rules_fingerprint(rules: list[AllocationRule], members: dict[int, list] | None = None) -> str:
+    """A digest of the rules (in order) and of the pools they send money to, with their split
+    and members: two allocations with the same fingerprint and import give the same rows.
+    Reconciliation compares it with the current one to tell an allocation computed under rules
+    that have since changed (and whose recomputation has not run, or failed)."""
+    if members is None:
+        members = _pool_members({rule.target_pool_id for rule in rules if rule.target_pool_id})
+    parts = []
+    for rule in rules:
+        parts.append([getattr(rule, name) for name in _RULE_FINGERPRINT_FIELDS])
+        if rule.target_pool_id:
+            parts.append(["pool", rule.target_pool_id, rule.target_pool.split_method,
+                          members.get(rule.target_pool_id, [])])  # fmt: skip
+    return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def current_fingerprints(source_ids) -> dict[int, str]:
+    """source id → the fingerprint its allocation would be computed with now (two queries)."""
+    rules = list(
+        AllocationRule.objects.filter(enabled=True).select_related("target_pool").order_by("position", "pk")
+    )
+    members = _pool_members({rule.target_pool_id for rule in rules if rule.target_pool_id})
+    return {
+        source_id: rules_fingerprint([rule for rule in rules if rule.source_id in (None, source_id)], members)
+        for source_id in source_ids
+    }
+
+
 #
 # Splitting
 #
@@ -300,17 +356,22 @@ class PeriodResult:
     period: date
     rows: int = 0
     currencies: dict = field(default_factory=dict)
+    error: str = ""  # why this (source, period) could not be allocated; the others still were
 
 
 def _window(period: date, items: QuerySet) -> tuple[date | None, date | None, int]:
     """(data_through, run-rate window start, days in the window): data is complete up to the
-    midnight at or before the latest charge end, capped at the month's end."""
+    midnight at or before the latest charge end, kept within the month.
+
+    Late-billed usage (charged in a later billing period than it was used: FOCUS says so with
+    a charge period before the billing period) can be all a period holds; its latest charge end
+    is then before the month starts, and the month simply has no complete day yet."""
     latest = items.aggregate(latest=Max("charge_period_end"))["latest"]
     if latest is None:
         return None, None, 0
-    through = min(latest.date(), next_month(period))
+    through = min(max(latest.date(), period), next_month(period))
     start = max(through - timedelta(days=RUN_RATE_DAYS), period)
-    return through, start, (through - start).days
+    return through, start, max((through - start).days, 0)
 
 
 def _aware(day: date) -> datetime:
@@ -340,8 +401,9 @@ def _decimal(value) -> Decimal:
     return ZERO if value is None else Decimal(str(value)).quantize(Decimal("1e-10"))
 
 
-def allocate_period(*, source: CostSource, period: date) -> PeriodResult:
-    """Recompute the allocation of one source's billing period; see the module docstring."""
+def allocate_period(*, source: CostSource, period: date, job_run=None) -> PeriodResult:
+    """Recompute the allocation of one source's billing period; see the module docstring. The
+    (source, period)'s :class:`~costs.models.AllocationState` records the import and rules used."""
     from inventory.models import UseCase
 
     period = month_start(period)
@@ -355,10 +417,12 @@ def allocate_period(*, source: CostSource, period: date) -> PeriodResult:
         ).first()
         CostAllocation.objects.filter(source=source, period=period).delete()
         CostDriver.objects.filter(source=source, period=period).delete()
+        rules = rules_for(source)
+        _record_state(source, period, cost_import=cost_import, fingerprint=rules_fingerprint(rules),
+                      job_run=job_run)  # fmt: skip
         if cost_import is None:
             return result
         items = CostLineItem.objects.filter(cost_import=cost_import)
-        rules = rules_for(source)
         by_id = {rule.pk: rule for rule in rules}
         through, window_start, window_days = _window(period, items)
 
@@ -462,6 +526,31 @@ def allocate_period(*, source: CostSource, period: date) -> PeriodResult:
             currency: str(values["billed"]) for currency, values in cost_import.totals.items()
         }
     return result
+
+
+def _record_state(source: CostSource, period: date, *, cost_import, fingerprint: str, job_run) -> None:
+    # Replaced, not updated: two queries, inside the period's transaction (under its lock).
+    now = timezone.now()
+    AllocationState.objects.filter(source=source, period=period).delete()
+    AllocationState.objects.create(
+        source=source, period=period, status=AllocationStateChoices.OK, cost_import=cost_import,
+        rules_fingerprint=fingerprint, computed_at=now, attempted_at=now, job_run=job_run,
+    )  # fmt: skip
+
+
+def _record_failure(source: CostSource, period: date, *, error: str, job_run) -> None:
+    """The failed run's error on its own (source, period); what the last good run recorded
+    (import, rules, time) stays, and so do its rows."""
+    AllocationState.objects.update_or_create(
+        source=source,
+        period=period,
+        defaults={
+            "status": AllocationStateChoices.FAILED,
+            "error": error,
+            "attempted_at": timezone.now(),
+            "job_run": job_run,
+        },
+    )
 
 
 def _drivers(source: CostSource, period: date, items: QuerySet, rules: list[AllocationRule]) -> list:
@@ -571,8 +660,11 @@ def current_periods(source: CostSource | None = None) -> list[tuple[int, date]]:
     return sorted(set(imports.values_list("source_id", "billing_period_start")))
 
 
-def allocate(*, source: CostSource | None = None, periods: list[date] | None = None, progress=None) -> list:
-    """Recompute every current (source, period), or those given."""
+def allocate(*, source: CostSource | None = None, periods: list[date] | None = None, progress=None,
+             job_run=None) -> list[PeriodResult]:  # fmt: skip
+    """Recompute every current (source, period), or those given. Each (source, period) is its
+    own transaction: one that fails is rolled back, recorded with its error on its
+    AllocationState (and in the result's ``error``) and the others still run."""
     pairs = current_periods(source)
     if periods:
         wanted = {month_start(p) for p in periods}
@@ -584,9 +676,16 @@ def allocate(*, source: CostSource | None = None, periods: list[date] | None = N
     attributed_before = _use_cases_with_cost()
     results = []
     for number, (source_id, period) in enumerate(pairs, start=1):
-        results.append(allocate_period(source=sources[source_id], period=period))
+        source_ = sources[source_id]
+        try:
+            results.append(allocate_period(source=source_, period=period, job_run=job_run))
+        except Exception as exc:  # any failure is this period's: record it, go on with the rest
+            logger.exception("allocation of %s %s failed", source_, period)
+            error = f"Allocation of {source_.name} {period:%Y-%m} failed: {type(exc).__name__}: {exc}."
+            _record_failure(source_, period, error=error, job_run=job_run)
+            results.append(PeriodResult(source_id=source_id, period=period, error=error))
         if progress:
-            progress(100 * number / len(pairs), f"{sources[source_id].name} {period:%Y-%m} allocated")
+            progress(100 * number / len(pairs), f"{source_.name} {period:%Y-%m} done")
     # "Costs are attributed" is a maturity check (approvals.maturity): the use cases that gained
     # or lost all their cost get reassessed. Allocation rows are bulk-written, so no signal
     # tells maturity; the rest are unchanged and left to the nightly run.
@@ -647,8 +746,6 @@ def preview_rule(rule: AllocationRule, *, period: date | None = None) -> dict:
         .annotate(effective=Sum("effective_cost"), lines=Count("pk"))
         .order_by("billing_currency")
     )
-    currencies = {
-        row["billing_currency"]: _decimal(row["effective"]).quantize(Decimal("0.01")) for row in summary
-    }
+    currencies = {row["billing_currency"]: cents(_decimal(row["effective"])) for row in summary}
     rows = sum(row["lines"] for row in summary)
     return {"period": period, "rows": rows, "currencies": currencies}

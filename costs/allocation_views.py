@@ -117,6 +117,11 @@ def reconciliation(request):
                 "start": start,
                 "last": reports.previous_month(end),
                 "all_ok": all(line.ok for line in lines),
+                # One entry per failed (source, period), not per currency line.
+                "failures": list(
+                    {(line.source_id, line.period): line for line in lines if line.failure}.values()
+                ),
+                "stale_count": sum(1 for line in lines if line.is_stale),
                 "may_curate": _may_curate(request.user),
             },
         ),

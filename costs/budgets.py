@@ -29,9 +29,9 @@ from django.db.models.functions import Coalesce
 
 from costs.allocation import month_start, next_month
 from costs.models import Budget, BudgetAlert, CostAllocation
+from costs.money import cents
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 
 
 @dataclass
@@ -97,11 +97,11 @@ class BudgetStatus:
 
     @property
     def actual(self) -> Decimal:
-        return self.spend.actual.quantize(CENT)
+        return cents(self.spend.actual)
 
     @property
     def forecast(self) -> Decimal | None:
-        return None if self.spend.forecast is None else self.spend.forecast.quantize(CENT)
+        return None if self.spend.forecast is None else cents(self.spend.forecast)
 
     @property
     def percent(self) -> Decimal:

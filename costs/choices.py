@@ -135,6 +135,18 @@ class CostKindChoices(ChoiceSet):
     ]
 
 
+class AllocationStateChoices(ChoiceSet):
+    """How the last allocation run of one (source, billing period) ended."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+    CHOICES = [
+        (OK, "Allocated", "green"),
+        (FAILED, "Allocation failed", "red"),
+    ]
+
+
 class SplitMethodChoices(ChoiceSet):
     """How a shared pool is split among its members each period (Kubecost's shareSplit)."""
 

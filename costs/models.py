@@ -15,6 +15,7 @@ from django.utils import timezone
 from costs.choices import (
     AllocationBucketChoices,
     AllocationRuleKindChoices,
+    AllocationStateChoices,
     AllocationTargetKindChoices,
     ChargeCategoryChoices,
     CostImportStatusChoices,
@@ -516,6 +517,41 @@ class CostAllocation(models.Model):
     def __str__(self) -> str:
         target = self.use_case or self.team or "unallocated"
         return f"{self.period:%Y-%m} {target} {self.effective_cost} {self.currency}"
+
+
+class AllocationState(models.Model):
+    """The last allocation run of one (source, billing period), kept so that reconciliation can
+    tell a failed run (its error, while the rows of the last good run stay) and an allocation
+    gone stale: computed from another import than the current one, or under other rules and
+    pools (``rules_fingerprint``, see :func:`costs.allocation.rules_fingerprint`)."""
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="allocation_states")
+    period = models.DateField(help_text="First day of the billing month.")
+    status = models.CharField(max_length=AllocationStateChoices.max_length(), choices=AllocationStateChoices)
+    error = models.TextField(blank=True, help_text="Why the last run failed (empty when it worked).")
+    # What the last successful run used; the rows it wrote stay until the next one works.
+    cost_import = models.ForeignKey(
+        CostImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="allocation_states"
+    )
+    rules_fingerprint = models.CharField(max_length=64, blank=True)
+    computed_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(default=timezone.now)
+    job_run = models.ForeignKey(
+        "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="allocation_states"
+    )
+
+    class Meta:
+        ordering = ["-period", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "period"], name="costs_allocation_state_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.period:%Y-%m}: {self.status}"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == AllocationStateChoices.FAILED
 
 
 class CostDriver(models.Model):

@@ -5,7 +5,13 @@
 and the same for effective cost. Direct is what rules sent to use cases and teams, shared is
 what pools split among them, unallocated is what no rule matched (or a pool with nobody to
 split among). Totals come from the current import (summed in Decimal while its rows were
-written); the allocation side from the CostAllocation rows. Two aggregate queries in all.
+written); the allocation side from the CostAllocation rows.
+
+A line is also not OK when its allocation cannot be trusted even if the sums agree: the last
+allocation run of the (source, period) failed (its error is shown), or the allocation is stale
+— computed from another import than the current one, or under allocation rules and shared
+pools that have changed since (costs.models.AllocationState). A handful of queries in all,
+whatever the number of sources, periods or line items.
 """
 
 from dataclasses import dataclass, field
@@ -15,14 +21,14 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from costs.choices import AllocationBucketChoices, CostKindChoices
-from costs.models import CostAllocation, CostImport
+from costs.models import AllocationState, CostAllocation, CostImport
+from costs.money import cents
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 
 
 def _cents(value: Decimal) -> Decimal:
-    return value.quantize(CENT)
+    return cents(value)
 
 
 @dataclass
@@ -39,6 +45,8 @@ class ReconciliationLine:
     unallocated: Decimal = ZERO
     effective_allocated: Decimal = ZERO
     allocated_import_ids: set = field(default_factory=set)
+    failure: str = ""  # the error of the (source, period)'s last allocation run
+    stale_reasons: list = field(default_factory=list)
 
     @property
     def allocated(self) -> Decimal:
@@ -54,14 +62,29 @@ class ReconciliationLine:
 
     @property
     def is_stale(self) -> bool:
-        """Allocation rows from another import than the current one (recomputation pending)."""
-        return bool(self.allocated_import_ids - {self.import_id})
+        """The allocation does not follow the current import, rules and pools (a recomputation
+        is pending, or failed)."""
+        return bool(self.stale_reasons)
 
     @property
     def ok(self) -> bool:
         # Compared as a difference rounded to the cent, not as two rounded totals, so that sums
         # a hair either side of a half cent do not flip a cent.
-        return not self.difference and not self.effective_difference and not self.is_stale
+        return (
+            not self.difference and not self.effective_difference and not self.is_stale and not self.failure
+        )
+
+    @property
+    def status(self) -> str:
+        if self.ok:
+            return "ok"
+        if self.failure:
+            return "failed"
+        if self.is_stale:
+            return "stale"
+        if self.import_id is None:
+            return "no_import"
+        return "mismatch"
 
     @property
     def unallocated_share(self) -> Decimal | None:
@@ -85,6 +108,9 @@ class ReconciliationLine:
             "difference": str(self.difference),
             "effective_difference": str(self.effective_difference),
             "stale": self.is_stale,
+            "stale_reasons": list(self.stale_reasons),
+            "failure": self.failure or None,
+            "status": self.status,
             "ok": self.ok,
         }
 
@@ -144,6 +170,48 @@ def reconcile(*, sources: QuerySet, period_start: date | None = None, period_end
             line.direct += billed
         line.effective_allocated += Decimal(str(group["effective"] or 0))
         line.allocated_import_ids.add(group["cost_import_id"])
+    _judge(lines.values(), sources=sources, period_start=period_start, period_end=period_end)
     return sorted(
         lines.values(), key=lambda line: (-line.period.toordinal(), line.source_name, line.currency)
     )
+
+
+def _judge(lines, *, sources: QuerySet, period_start: date | None, period_end: date | None) -> None:
+    """Fill in each line's failure and the reasons its allocation is stale."""
+    from costs.allocation import current_fingerprints
+
+    lines = list(lines)
+    if not lines:
+        return
+    states_query = AllocationState.objects.filter(source__in=sources)
+    if period_start:
+        states_query = states_query.filter(period__gte=period_start)
+    if period_end:
+        states_query = states_query.filter(period__lt=period_end)
+    states = {(state.source_id, state.period): state for state in states_query}
+    fingerprints = current_fingerprints({line.source_id for line in lines})
+    for line in lines:
+        state = states.get((line.source_id, line.period))
+        if state is not None and state.failed:
+            line.failure = state.error
+        reasons = line.stale_reasons
+        other_imports = line.allocated_import_ids - {line.import_id}
+        if line.import_id is None:
+            continue  # rows left without a current import: the mismatch says it
+        if other_imports - {None}:
+            reasons.append(
+                f"Rows from import #{', #'.join(str(i) for i in sorted(other_imports - {None}))}, "
+                f"not the current #{line.import_id}."
+            )
+        if state is None or state.computed_at is None:
+            if line.allocated_import_ids:
+                reasons.append("Computed before Propylon recorded the rules it used.")
+            else:
+                reasons.append("Not allocated yet.")
+            continue
+        if state.cost_import_id != line.import_id and not other_imports:
+            reasons.append(f"Import #{line.import_id} became current after it was computed.")
+        if state.rules_fingerprint != fingerprints.get(line.source_id):
+            reasons.append(
+                f"Rules or pools changed since it was computed ({state.computed_at:%Y-%m-%d %H:%M} UTC)."
+            )

@@ -15,16 +15,16 @@ from decimal import Decimal
 from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from costs.allocation import _decimal, month_start, next_month
+from costs.allocation import month_start, next_month
 from costs.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
 from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
+from costs.money import cents, exact
 from costs.reconciliation import reconcile
 from costs.value import portfolio_roi, roi_by_use_case, unit_costs
 from portal.permissions import PORTFOLIO_READERS, Action, restrict
 from portal.roles import has_role
 
-CENT = Decimal("0.01")
 ZERO = Decimal(0)
 GROUPINGS = ("use_case", "team", "business_unit")
 DEFAULT_MONTHS = 6
@@ -46,12 +46,17 @@ def last_month(end: date) -> date:
 
 def month_range(start: date | None, last: date | None) -> tuple[date, date]:
     """[start, end) from an inclusive first and last month; default: the six months up to the
-    latest month with billing data (this month once it has data)."""
+    latest month with billing data (this month once it has data), starting no earlier than the
+    first month with billing data — months before it would be drawn as zeros, and every line
+    would seem to ramp up from nothing."""
     end = next_month(month_start(last)) if last else next_month(budget_period())
     if start is None:
         start = end
         for _ in range(DEFAULT_MONTHS):
             start = previous_month(start)
+        first = first_period()
+        if first is not None and start < first < end:
+            start = first
     start = month_start(start)
     if start >= end:
         start = previous_month(end)
@@ -75,7 +80,8 @@ def sees_whole_bill(user) -> bool:
 
 
 def _money(value) -> Decimal:
-    return _decimal(value).quantize(CENT)
+    """An exact sum (never rounded here: figures are rounded once, when shown; costs.money)."""
+    return exact(value)
 
 
 #
@@ -259,7 +265,7 @@ def portfolio_overview(user, *, start: date, end: date, team: str = "", business
     for entry in totals:
         spend = spends.get((1, entry["currency"]))
         entry["forecast_month"] = last
-        entry["forecast"] = None if spend is None or spend.forecast is None else spend.forecast.quantize(CENT)
+        entry["forecast"] = None if spend is None or spend.forecast is None else cents(spend.forecast)
         entry["forecast_complete"] = spend is not None and spend.complete
     by_business_unit = monthly_series(rows, by="business_unit", start=start, end=end)
     by_team = monthly_series(rows, by="team", start=start, end=end)
@@ -434,7 +440,7 @@ def budget_status_dict(status: BudgetStatus) -> dict:
         "period": f"{status.period:%Y-%m}",
         "amount": str(budget.amount),
         "currency": budget.currency,
-        "actual": str(status.actual),
+        "actual": str(status.actual),  # already rounded once (BudgetStatus)
         "percent": str(status.percent),
         "forecast": None if status.forecast is None else str(status.forecast),
         "forecast_percent": None if status.forecast_percent is None else str(status.forecast_percent),
@@ -502,6 +508,16 @@ def budget_period() -> date:
     return latest or this_month()
 
 
+def first_period() -> date | None:
+    """The first month with billing data (a current import)."""
+    return (
+        CostImport.objects.filter(is_current=True, billing_period_start__isnull=False)
+        .order_by("billing_period_start")
+        .values_list("billing_period_start", flat=True)
+        .first()
+    )
+
+
 def preview_period() -> date | None:
     """The latest complete month with data (else the latest month with data)."""
     periods = sorted(
@@ -514,9 +530,9 @@ def preview_period() -> date | None:
 
 def cost_to_date(user, use_case) -> list[dict] | None:
     """What the use case has cost since its first allocated month, per currency (direct and
-    its share of pools): the gate review page's "cost so far". Each month is rounded to the cent
-    before adding up, as on the Costs tab, so the two pages agree. None when the person may not
-    see the use case's cost; an empty list when nothing is attributed yet."""
+    its share of pools): the gate review page's "cost so far". Exact sums, rounded once when
+    shown, as on the Costs tab, so the two pages agree. None when the person may not see the
+    use case's cost; an empty list when nothing is attributed yet."""
     if not may_see_costs_of(user, use_case):
         return None
     grouped = (

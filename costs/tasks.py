@@ -10,6 +10,7 @@ from costs.models import CostSource
 from costs.services import cost_import_run, is_stored_upload
 from portal.choices import ChannelChoices
 from portal.jobs import JobContext, JobInputError, enqueue, job
+from portal.models import JobLogLevel
 
 
 @job(
@@ -105,12 +106,24 @@ def allocate_costs(
         months = [date.fromisoformat(p) for p in periods] if periods else None
     except ValueError:
         raise JobInputError(f"periods must be dates such as 2026-11-01 (got {periods!r}).") from None
-    results = allocate(source=source, periods=months, progress=run.progress)
+    results = allocate(source=source, periods=months, progress=run.progress, job_run=run.run)
+    failed = [result for result in results if result.error]
     for result in results:
-        run.log(f"Source #{result.source_id} {result.period:%Y-%m}: {result.rows} allocation row(s).")
-    alerts = check_budget_alerts(periods=sorted({result.period for result in results}))
+        if result.error:
+            run.log(result.error, JobLogLevel.ERROR)
+        else:
+            run.log(f"Source #{result.source_id} {result.period:%Y-%m}: {result.rows} allocation row(s).")
+    alerts = check_budget_alerts(periods=sorted({result.period for result in results if not result.error}))
     if alerts:
         run.log(f"{len(alerts)} budget alert(s) sent.")
+    if failed:
+        # The other periods are allocated and committed; the run still fails, so nobody reads
+        # "succeeded" while a period keeps its old (or no) allocation.
+        raise JobInputError(
+            f"{len(failed)} of {len(results)} period(s) could not be allocated (the others were): "
+            + " ".join(result.error for result in failed)
+            + " See the reconciliation page and the source."
+        )
     return {
         "periods": [f"{result.source_id}:{result.period:%Y-%m}" for result in results],
         "rows": sum(result.rows for result in results),

@@ -61,7 +61,8 @@ def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True
                 f"{line.currency}: billed {line.billed_total} vs allocated {line.allocated} "
                 f"(direct {line.direct} + shared {line.shared} + unallocated {line.unallocated}), "
                 f"difference {line.difference}; effective difference {line.effective_difference}"
-                + ("; allocation rows come from another import" if line.is_stale else "")
+                + "".join(f"; stale: {reason}" for reason in line.stale_reasons)
+                + (f"; {line.failure}" if line.failure else "")
             )
     missing = set(current.totals) - seen
     if missing:

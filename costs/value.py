@@ -7,8 +7,11 @@ with cost billed in that currency — currencies are never converted.
 
     ROI = (value - cost) ÷ cost
 
-for a use case over the months chosen, and for the portfolio over every visible use case. A cost
-of zero makes ROI "not defined" (``None``), never a division error.
+for a use case over the months chosen, and for the portfolio over every visible use case that
+has value recorded. A use case with no KPI reading worth money in those months has "no value
+recorded" (``None`` with the reason), not an ROI of -100 %; a cost of zero makes ROI "not
+defined" (``None``), never a division error. Cost and value are exact sums, rounded once when
+shown (costs.money).
 """
 
 from dataclasses import dataclass
@@ -20,9 +23,9 @@ from django.db.models import DecimalField, ExpressionWrapper, F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
 from costs.models import KpiReading
+from costs.money import cents, exact
 
 ZERO = Decimal(0)
-CENT = Decimal("0.01")
 
 
 def reporting_currency() -> str:
@@ -37,23 +40,36 @@ def reading_money():
     return Coalesce(F("monetized_value"), product, output_field=DecimalField(max_digits=36, decimal_places=8))
 
 
-def _money(value) -> Decimal:
-    return ZERO if value is None else Decimal(str(value)).quantize(CENT)
-
-
 @dataclass
 class Roi:
+    """Cost and value of a use case (or the portfolio) over some months, exact: rounded once,
+    when shown. ``has_value``: some KPI reading of the months has a money value; without one,
+    ROI is not -100 % but "no value recorded" (``ratio`` None, ``reason`` "no_value")."""
+
     cost: Decimal
     value: Decimal
     currency: str
+    has_value: bool = True
+    # Portfolio only: cost of the use cases with no value recorded, left out of its ROI.
+    unvalued_cost: Decimal = ZERO
+    unvalued_count: int = 0
 
     @property
     def net(self) -> Decimal:
         return self.value - self.cost
 
     @property
-    def ratio(self) -> Decimal | None:
+    def reason(self) -> str | None:
+        """Why ROI is not defined: "no_value" or "zero_cost"; None when it is."""
+        if not self.has_value:
+            return "no_value"
         if not self.cost:
+            return "zero_cost"
+        return None
+
+    @property
+    def ratio(self) -> Decimal | None:
+        if self.reason:
             return None
         return (self.net / self.cost).quantize(Decimal("0.0001"))
 
@@ -62,22 +78,27 @@ class Roi:
         return None if self.ratio is None else (self.ratio * 100).quantize(Decimal("0.1"))
 
     @property
+    def total_cost(self) -> Decimal:
+        return self.cost + self.unvalued_cost
+
+    @property
     def formula(self) -> str:
+        if not self.has_value:
+            return "no value recorded (no KPI reading worth money)"
+        cost, value, net = cents(self.cost), cents(self.value), cents(self.net)
         if not self.cost:
             return f"cost is 0 {self.currency}: ROI is not defined"
-        return (
-            f"({self.value} - {self.cost}) ÷ {self.cost} = {self.net} ÷ {self.cost} = {self.ratio} "
-            f"({self.percent} %)"
-        )
+        return f"({value} - {cost}) ÷ {cost} = {net} ÷ {cost} = {self.ratio} ({self.percent} %)"
 
     def as_dict(self) -> dict:
         return {
             "currency": self.currency,
-            "cost": str(self.cost),
-            "value": str(self.value),
-            "net": str(self.net),
+            "cost": str(cents(self.cost)),
+            "value": str(cents(self.value)) if self.has_value else None,
+            "net": str(cents(self.net)) if self.has_value else None,
             "roi": None if self.ratio is None else str(self.ratio),
             "roi_percent": None if self.percent is None else str(self.percent),
+            "roi_reason": self.reason,
             "formula": self.formula,
         }
 
@@ -92,6 +113,7 @@ def roi_by_use_case(*, allocations: QuerySet, readings: QuerySet, start: date, e
         .annotate(total=Sum("effective_cost"))
         .values_list("use_case_id", "total")
     )
+    # NULL when none of the use case's readings has a money value.
     values = dict(
         readings.filter(period__gte=start, period__lt=end)
         .values("kpi__use_case_id")
@@ -100,17 +122,27 @@ def roi_by_use_case(*, allocations: QuerySet, readings: QuerySet, start: date, e
     )
     return {
         use_case_id: Roi(
-            cost=_money(costs.get(use_case_id)), value=_money(values.get(use_case_id)), currency=currency
+            cost=exact(costs.get(use_case_id)),
+            value=exact(values.get(use_case_id)),
+            currency=currency,
+            has_value=values.get(use_case_id) is not None,
         )
         for use_case_id in set(costs) | set(values)
     }
 
 
 def portfolio_roi(per_use_case: dict[int, Roi]) -> Roi:
+    """The portfolio's ROI over the use cases with value recorded; the cost of the others is
+    kept apart (``unvalued_cost``) rather than counted as money that earned nothing."""
+    valued = [roi for roi in per_use_case.values() if roi.has_value]
+    unvalued = [roi for roi in per_use_case.values() if not roi.has_value]
     return Roi(
-        cost=sum((roi.cost for roi in per_use_case.values()), ZERO),
-        value=sum((roi.value for roi in per_use_case.values()), ZERO),
+        cost=sum((roi.cost for roi in valued), ZERO),
+        value=sum((roi.value for roi in valued), ZERO),
         currency=reporting_currency(),
+        has_value=bool(valued),
+        unvalued_cost=sum((roi.cost for roi in unvalued), ZERO),
+        unvalued_count=len(unvalued),
     )
 
 
@@ -118,8 +150,8 @@ def unit_costs(*, use_case, allocations: QuerySet, start: date, end: date) -> li
     """Cost per KPI unit for each reading of the use case's KPIs in [start, end): the month's
     allocated cost (reporting currency) ÷ the reading's value; undefined for a zero reading."""
     currency = reporting_currency()
-    # Summed per month and kind of cost at cents, as the "Costs" tab shows them, so that the
-    # cost divided here is the one on the page.
+    # The month's exact cost, as the "Costs" tab sums it: the cost divided here is the one on
+    # the page (both rounded once, when shown).
     monthly: dict = {}
     parts = (
         allocations.filter(use_case=use_case, currency=currency, period__gte=start, period__lt=end)
@@ -128,7 +160,7 @@ def unit_costs(*, use_case, allocations: QuerySet, start: date, end: date) -> li
         .order_by()
     )
     for part in parts:
-        monthly[part["period"]] = monthly.get(part["period"], ZERO) + _money(part["total"])
+        monthly[part["period"]] = monthly.get(part["period"], ZERO) + exact(part["total"])
     rows = []
     readings = KpiReading.objects.filter(kpi__use_case=use_case, period__gte=start, period__lt=end)
     for reading in readings.select_related("kpi").order_by("-period", "kpi__name"):

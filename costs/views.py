@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from costs import selectors, services
-from costs.choices import CostImportStatusChoices, ImportFormatChoices
+from costs.choices import AllocationStateChoices, CostImportStatusChoices, ImportFormatChoices
 from costs.forms import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
-from costs.models import CostImport, CostSource
+from costs.models import AllocationState, CostImport, CostSource
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
@@ -51,12 +51,17 @@ def source_detail(request, pk: int):
     source = get_restricted_object_or_404(CostSource.objects.all(), request.user, pk=pk)
     imports = selectors.imports_visible_to(request.user).filter(source=source)[:24]
     may_import = can_add(request.user, CostImport)
+    # Periods whose last allocation run failed: the person who imports sees it where they look.
+    allocation_failures = AllocationState.objects.filter(
+        source=source, status=AllocationStateChoices.FAILED
+    ).select_related("job_run")
     return render(
         request,
         "costs/source_detail.html",
         {
             "source": source,
             "imports": imports,
+            "allocation_failures": allocation_failures,
             "can_change": can(request.user, Action.CHANGE, source),
             "can_import": may_import and source.enabled,
             "can_upload": may_import and source.import_format == ImportFormatChoices.FOCUS,

@@ -3,6 +3,7 @@ recomputation), budgets, budget alerts and KPI readings. Writes go through costs
 through portal.permissions.restrict."""
 
 from datetime import date
+from decimal import ROUND_HALF_UP
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
@@ -132,7 +133,9 @@ class AllocationRuleSerializer(RestrictedChoicesMixin, serializers.ModelSerializ
 class RulePreviewSerializer(serializers.Serializer):
     period = serializers.DateField(allow_null=True, help_text="The month previewed (first day).")
     rows = serializers.IntegerField(help_text="Line items the rule matches in that month.")
-    currencies = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
+    currencies = serializers.DictField(
+        child=serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    )
 
 
 class AllocationRuleViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
@@ -294,8 +297,10 @@ class SeriesSerializer(serializers.Serializer):
     label = serializers.CharField()
     currency = serializers.CharField()
     months = serializers.ListField(child=serializers.CharField())
-    amounts = serializers.ListField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
-    total = serializers.DecimalField(max_digits=24, decimal_places=2)
+    amounts = serializers.ListField(
+        child=serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    )
+    total = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
 
 
 class _KeywordNames:
@@ -313,25 +318,37 @@ class ReconciliationLineSerializer(_KeywordNames, serializers.Serializer):
     import_ = serializers.IntegerField(
         allow_null=True, help_text="The current import (answered as “import”)."
     )
-    billed_total = serializers.DecimalField(max_digits=24, decimal_places=2)
-    effective_total = serializers.DecimalField(max_digits=24, decimal_places=2)
-    direct = serializers.DecimalField(max_digits=24, decimal_places=2)
-    shared = serializers.DecimalField(max_digits=24, decimal_places=2)
-    unallocated = serializers.DecimalField(max_digits=24, decimal_places=2)
-    allocated = serializers.DecimalField(max_digits=24, decimal_places=2)
-    difference = serializers.DecimalField(max_digits=24, decimal_places=2)
-    effective_difference = serializers.DecimalField(max_digits=24, decimal_places=2)
-    stale = serializers.BooleanField()
+    billed_total = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    effective_total = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    direct = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    shared = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    unallocated = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    allocated = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    difference = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    effective_difference = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    stale = serializers.BooleanField(
+        help_text="The allocation does not follow the current import, rules or pools."
+    )
+    stale_reasons = serializers.ListField(child=serializers.CharField())
+    failure = serializers.CharField(allow_null=True, help_text="Why the period's last allocation run failed.")
+    status = serializers.ChoiceField(choices=["ok", "failed", "stale", "no_import", "mismatch"])
     ok = serializers.BooleanField()
 
 
 class RoiSerializer(serializers.Serializer):
     currency = serializers.CharField()
-    cost = serializers.DecimalField(max_digits=24, decimal_places=2)
-    value = serializers.DecimalField(max_digits=24, decimal_places=2)
-    net = serializers.DecimalField(max_digits=24, decimal_places=2)
+    cost = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
+    value = serializers.DecimalField(
+        max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP, allow_null=True,
+        help_text="Null when no KPI reading of the months has a money value.",
+    )  # fmt: skip
+    net = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP, allow_null=True)
     roi = serializers.DecimalField(max_digits=12, decimal_places=4, allow_null=True)
     roi_percent = serializers.DecimalField(max_digits=12, decimal_places=1, allow_null=True)
+    roi_reason = serializers.ChoiceField(
+        choices=["no_value", "zero_cost"], allow_null=True,
+        help_text="Why roi is null: no value recorded, or a cost of zero (ROI not defined).",
+    )  # fmt: skip
     formula = serializers.CharField()
 
 
@@ -344,7 +361,10 @@ class RoiReportSerializer(_KeywordNames, serializers.Serializer):
 
 RANGE_PARAMETERS = [
     OpenApiParameter(
-        "from", OpenApiTypes.STR, description="First month, YYYY-MM (default: five months before the last)."
+        "from",
+        OpenApiTypes.STR,
+        description="First month, YYYY-MM (default: five months before the last, or the first month "
+        "with billing data if later).",
     ),
     OpenApiParameter(
         "to",
@@ -430,7 +450,8 @@ class CostAllocationViewSet(RestrictedReadOnlyViewSet):
     @action(detail=False, methods=["get"], filter_backends=[], pagination_class=None)
     def roi(self, request):
         """ROI = (value - cost) ÷ cost per visible use case and for the portfolio, with the
-        numbers and the formula; ``roi`` is null when cost is zero (not defined)."""
+        numbers and the formula; ``roi`` is null, with ``roi_reason``, when no value is recorded
+        (``no_value``: never -100 %) or cost is zero (``zero_cost``: not defined)."""
         start, end = _range(request)
         report = reports.roi_report(request.user, start=start, end=end)
         return Response(
@@ -485,9 +506,11 @@ class BudgetStatusSerializer(serializers.Serializer):
     period = serializers.CharField()
     amount = serializers.DecimalField(max_digits=18, decimal_places=2)
     currency = serializers.CharField()
-    actual = serializers.DecimalField(max_digits=24, decimal_places=2)
+    actual = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP)
     percent = serializers.DecimalField(max_digits=12, decimal_places=1)
-    forecast = serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
+    forecast = serializers.DecimalField(
+        max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP, allow_null=True
+    )
     forecast_percent = serializers.DecimalField(max_digits=12, decimal_places=1, allow_null=True)
     thresholds_reached = serializers.ListField(child=serializers.IntegerField())
     state = serializers.CharField()
@@ -563,7 +586,7 @@ class KpiReadingSerializer(RestrictedChoicesMixin, serializers.ModelSerializer):
     restricted_fields = ("kpi",)
     kpi = serializers.PrimaryKeyRelatedField(queryset=Kpi.objects.all())
     period = month_field()
-    money = serializers.DecimalField(max_digits=24, decimal_places=2, read_only=True, allow_null=True,
+    money = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP, read_only=True, allow_null=True,
                                      help_text="monetized_value, else value * the KPI's value per unit.")  # fmt: skip
     recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 

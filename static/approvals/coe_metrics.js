@@ -4,6 +4,17 @@
 (function () {
   "use strict";
 
+  // Plotly renders every label as a subset of HTML (<a href>, <b>, <br>…): a business unit named
+  // '<a href="//evil">x</a>' would be a link in every viewer's chart. It shows entities as the
+  // characters they stand for, so escaped labels read literally. Every label goes through here.
+  function text(value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function texts(values) {
+    return (values || []).map(text);
+  }
+
   // The badge colours of the stylesheet, as Plotly needs them.
   var COLOURS = {
     red: "#c92a2a", amber: "#e67700", blue: "#1c7ed6", green: "#2b8a3e", grey: "#868e96",
@@ -25,8 +36,8 @@
         queue,
         data.queue.map(function (tier) {
           return {
-            type: "scatter", mode: "lines", stackgroup: "tiers", name: tier.tier,
-            x: data.days, y: tier.counts, line: { color: COLOURS[tier.colour] || COLOURS.grey, shape: "hv" }
+            type: "scatter", mode: "lines", stackgroup: "tiers", name: text(tier.tier),
+            x: texts(data.days), y: tier.counts, line: { color: COLOURS[tier.colour] || COLOURS.grey, shape: "hv" }
           };
         }),
         {
@@ -40,7 +51,7 @@
 
     var decisions = document.getElementById("coe-decision-chart");
     if (decisions) {
-      var labels = data.decisions.map(function (group) { return group.label; });
+      var labels = data.decisions.map(function (group) { return text(group.label); });
       window.Plotly.newPlot(
         decisions,
         [

@@ -4,6 +4,17 @@
 (function () {
   "use strict";
 
+  // Plotly renders every label as a subset of HTML (<a href>, <b>, <br>…): a business unit named
+  // '<a href="//evil">x</a>' would be a link in every viewer's chart. It shows entities as the
+  // characters they stand for, so escaped labels read literally. Every label goes through here.
+  function text(value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function texts(values) {
+    return (values || []).map(text);
+  }
+
   function draw() {
     var source = document.getElementById("maturity-chart-data");
     if (!source || typeof window.Plotly === "undefined") {
@@ -18,8 +29,8 @@
       window.Plotly.newPlot(
         vector,
         [
-          { type: "bar", name: "Possible", x: data.dimensions, y: data.max, marker: { color: "#e3e7f1" }, hoverinfo: "y" },
-          { type: "bar", name: "Score", x: data.dimensions, y: data.scores, marker: { color: "#3b5bdb" } }
+          { type: "bar", name: "Possible", x: texts(data.dimensions), y: data.max, marker: { color: "#e3e7f1" }, hoverinfo: "y" },
+          { type: "bar", name: "Score", x: texts(data.dimensions), y: data.scores, marker: { color: "#3b5bdb" } }
         ],
         {
           barmode: "overlay",
@@ -38,10 +49,10 @@
     var trend = document.getElementById("maturity-trend");
     if (trend) {
       var traces = [
-        { type: "scatter", mode: "lines+markers", name: "Readiness", x: data.trend.labels, y: data.trend.readiness, line: { width: 4, color: "#c92a2a" } }
+        { type: "scatter", mode: "lines+markers", name: "Readiness", x: texts(data.trend.labels), y: data.trend.readiness, line: { width: 4, color: "#c92a2a" } }
       ];
       data.trend.series.forEach(function (series) {
-        traces.push({ type: "scatter", mode: "lines", name: series.name, x: data.trend.labels, y: series.values, opacity: 0.6 });
+        traces.push({ type: "scatter", mode: "lines", name: text(series.name), x: texts(data.trend.labels), y: series.values, opacity: 0.6 });
       });
       window.Plotly.newPlot(
         trend,

@@ -6,6 +6,17 @@
 (function () {
   "use strict";
 
+  // Plotly renders every label as a subset of HTML (<a href>, <b>, <br>…): a business unit named
+  // '<a href="//evil">x</a>' would be a link in every viewer's chart. It shows entities as the
+  // characters they stand for, so escaped labels read literally. Every label goes through here.
+  function text(value) {
+    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  }
+
+  function texts(values) {
+    return (values || []).map(text);
+  }
+
   function draw() {
     var source = document.getElementById("cost-chart-data");
     if (!source || typeof window.Plotly === "undefined") {
@@ -20,11 +31,11 @@
       }
       var traces = chart.series.map(function (series) {
         var trace = {
-          name: series.name,
-          x: series.x,
+          name: text(series.name),
+          x: texts(series.x),
           y: series.y.map(Number),
           type: chart.type === "line" ? "scatter" : "bar",
-          hovertemplate: "%{x}: %{y:,.2f}" + (chart.currency ? " " + chart.currency : "") + "<extra>%{fullData.name}</extra>"
+          hovertemplate: "%{x}: %{y:,.2f}" + (chart.currency ? " " + text(chart.currency) : "") + "<extra>%{fullData.name}</extra>"
         };
         if (chart.type === "line") {
           trace.mode = "lines+markers";
@@ -38,7 +49,7 @@
           barmode: chart.stacked ? "stack" : "group",
           font: { family: "inherit", size: 12 },
           margin: { t: 10, r: 10, b: 40, l: 60 },
-          yaxis: { rangemode: "tozero", title: chart.currency || "" },
+          yaxis: { rangemode: "tozero", title: text(chart.currency || "") },
           xaxis: { type: "category" },
           legend: { orientation: "h", y: -0.2 }
         },

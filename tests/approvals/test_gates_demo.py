@@ -61,13 +61,15 @@ def test_the_review_page_shows_the_cost_so_far_to_those_who_may_see_it(client):
 
     call_command("quickstart", "--no-serve", stdout=StringIO())
     chatbot = ApprovalRequest.objects.get(use_case__key="UC-0001")
-    # The Costs tab's arithmetic: each month and kind rounded to the cent, then added up.
+    # The Costs tab's arithmetic: the exact sum, rounded to the cent once (costs.money).
+    from costs.money import cents, exact
+
     monthly = (
         CostAllocation.objects.filter(use_case=chatbot.use_case)
         .values("period", "cost_kind")
         .annotate(amount=Sum("effective_cost"))
     )
-    allocated = sum(row["amount"].quantize(Decimal("0.01")) for row in monthly)
+    allocated = cents(sum((exact(row["amount"]) for row in monthly), Decimal(0)))
     assert allocated > 0
 
     client.force_login(get_user_model().objects.get(username="reviewer"))

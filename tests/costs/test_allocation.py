@@ -256,7 +256,7 @@ def test_allocation_query_count_does_not_grow_with_line_items(
     keys = [portfolio[name].key for name in ("chatbot", "summarizer", "search")]
     many = [line(NOV, "1.10", day=1 + i % 28, tags={"use-case": keys[i % 3]}) for i in range(300)]
     import_lines(source, tmp_path, [*many, line(NOV, "9.00", account="PLATFORM")])
-    with django_assert_max_num_queries(20):
+    with django_assert_max_num_queries(23):  # + the AllocationState (pool members, replace)
         allocate_period(source=source, period=NOV)
     assert_reconciles(source, NOV, allocate=False)
 

@@ -165,7 +165,9 @@ def test_summary_and_roi_api(client, executive, costs):
     support = next(entry for entry in series if entry["key"] == costs["support"].slug)
     assert support["months"] == ["2026-10", "2026-11"] and support["amounts"] == ["120.00", "120.00"]
     roi = client.get("/api/cost-allocations/roi/", RANGE).json()
-    assert roi["use_cases"][costs["chatbot"].key]["roi"] == "-1.0000"
+    # No KPI reading worth money: no value recorded, not -100 % (issue 10 item 7).
+    chatbot_roi = roi["use_cases"][costs["chatbot"].key]
+    assert chatbot_roi["roi"] is None and chatbot_roi["roi_reason"] == "no_value"
     assert client.get("/api/cost-allocations/summary/", {"by": "planet"}).status_code == 400
     assert client.get("/api/cost-allocations/roi/", {"from": "2026-13"}).status_code == 400
 

@@ -34,7 +34,7 @@ def test_a_team_lead_assembles_a_release_and_offers_it_to_a_gate(page):
     assert "Reply drafter 2026-11 added" in page.get_by_role("status").inner_text()
 
     page.get_by_role("link", name="Assemble a release").click()
-    page.get_by_label("Version", exact=True).fill("1.0.0")
+    page.locator("input[name=version]").fill("1.0.0")  # "Version" alone also matches "Model versions"
     page.get_by_label("Code ref").fill("git:5e1f00d")
     page.get_by_label("Model versions").select_option(label="Reply drafter 2026-11")
     page.get_by_role("button", name="Assemble release").click()

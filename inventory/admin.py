@@ -63,21 +63,27 @@ class TeamOwnedAdmin(admin.ModelAdmin):
 
 
 class FrozenPinsMixin:
-    """A version a frozen release pins is what an approval covered: read-only here too."""
+    """A version a frozen release pins is what an approval covered. Inline permissions are asked
+    per parent, so once any version of the asset is pinned by a frozen release, its versions are
+    read-only here (new versions can still be added); pinned versions are never deleted."""
+
+    def _versions(self, obj):
+        return self.model.objects.filter(**{self.fk_name: obj})
 
     def has_change_permission(self, request, obj=None):
-        if obj is not None and obj.pk and obj.releases.filter(frozen_at__isnull=False).exists():
+        if obj is not None and self._versions(obj).filter(releases__frozen_at__isnull=False).exists():
             return False
         return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.pk and obj.releases.exists():
+        if obj is not None and self._versions(obj).filter(releases__isnull=False).exists():
             return False
         return super().has_delete_permission(request, obj)
 
 
 class ModelVersionInline(FrozenPinsMixin, admin.TabularInline):
     model = ModelVersion
+    fk_name = "model"
     extra = 0
     fields = ("version", "sha256", "artifact_uri", "registry_url", "created_at")
     formfield_overrides = HTTPS_URLS
@@ -85,6 +91,7 @@ class ModelVersionInline(FrozenPinsMixin, admin.TabularInline):
 
 class PromptVersionInline(FrozenPinsMixin, admin.StackedInline):
     model = PromptVersion
+    fk_name = "template"
     extra = 0
     fields = ("version", "content", "content_sha256", "created_at")
     readonly_fields = ("content_sha256",)
@@ -92,6 +99,7 @@ class PromptVersionInline(FrozenPinsMixin, admin.StackedInline):
 
 class DatasetVersionInline(FrozenPinsMixin, admin.StackedInline):
     model = DatasetVersion
+    fk_name = "dataset"
     extra = 0
     fields = ("version", "sha256", "location", "lineage", "created_at")
 

@@ -207,3 +207,25 @@ def test_a_member_of_the_owning_team_may_too(client, chatbot, support_team, make
     assert response.status_code == 302
     with pytest.raises(ValidationError):
         services.asset_create(actor=member, kind="nonsense", owning_team=support_team, name="X")
+
+
+def test_the_admin_shows_a_frozen_release_read_only(client, chatbot, support_team, admin_user):
+    model = _model(support_team)
+    pinned = services.model_version_create(actor=support_team.lead, model=model, version="1", sha256=DIGEST)
+    release = services.release_create(use_case=chatbot, actor=support_team.lead, version="1", code_ref="git:a",
+                                      model_versions=[pinned])  # fmt: skip
+    client.force_login(admin_user)
+    change = reverse("admin:inventory_release_change", args=[release.pk])
+    assert 'name="_save"' in client.get(change).content.decode()
+    services.release_freeze(release=release, reason="gate request #1")
+    page = client.get(change)
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
+    assert client.post(change, {"version": "2", "code_ref": "git:b"}).status_code == 403
+    assert (
+        client.post(reverse("admin:inventory_release_delete", args=[release.pk]), {"post": "yes"}).status_code
+        == 403
+    )
+    model_page = client.get(reverse("admin:inventory_model_change", args=[model.pk])).content.decode()
+    assert 'name="versions-0-sha256"' not in model_page  # the pinned version's digest is not editable
+    release.refresh_from_db()
+    assert release.code_ref == "git:a"

@@ -229,3 +229,29 @@ def test_the_admin_shows_a_frozen_release_read_only(client, chatbot, support_tea
     assert 'name="versions-0-sha256"' not in model_page  # the pinned version's digest is not editable
     release.refresh_from_db()
     assert release.code_ref == "git:a"
+
+
+def test_the_releases_tab_costs_the_same_queries_however_many_releases(client, chatbot, support_team):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    model = _model(support_team)
+    client.force_login(support_team.lead)
+    url = reverse("inventory:usecase-detail", args=[chatbot.key]) + "?tab=releases"
+
+    def add_releases(count):
+        for _ in range(count):
+            number = chatbot.releases.count() + 1
+            pinned = services.model_version_create(actor=support_team.lead, model=model, version=str(number))
+            services.release_create(use_case=chatbot, actor=support_team.lead, version=str(number),
+                                    code_ref=f"git:{number}", model_versions=[pinned])  # fmt: skip
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    add_releases(2)
+    few = queries()
+    add_releases(6)
+    assert queries() == few

@@ -121,3 +121,24 @@ OWNERSHIP_ROLES = (
     ("data_steward", "Data steward", "Answers for the data it uses: quality, lineage, access."),
     ("escalation_contact", "Escalation contact", "Who to call when it misbehaves out of hours."),
 )
+
+
+class AssetKindChoices(ChoiceSet):
+    """What a use case is built from; the value is the URL segment of the asset's form."""
+
+    MODEL = "model"
+    PROMPT = "prompt"
+    DATASET = "dataset"
+    DATA_SOURCE = "data-source"
+    COMPONENT = "component"
+
+    CHOICES = [
+        (MODEL, "Model", "violet"),
+        (PROMPT, "Prompt template", "blue"),
+        (DATASET, "Dataset", "teal"),
+        (DATA_SOURCE, "Data source", "grey"),
+        (COMPONENT, "Shared component", "grey"),
+    ]
+
+    # Kinds whose versions a release pins (data sources and components have no versions).
+    VERSIONED = (MODEL, PROMPT, DATASET)

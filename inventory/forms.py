@@ -1,8 +1,16 @@
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db import models
 
-from inventory.choices import AIKindChoices, DataSensitivityChoices, HumanOversightChoices, VisibilityChoices
-from inventory.models import BusinessUnit, Team
+from inventory.choices import (
+    AIKindChoices,
+    AssetKindChoices,
+    DataSensitivityChoices,
+    HumanOversightChoices,
+    VisibilityChoices,
+)
+from inventory.models import BusinessUnit, DatasetVersion, ModelVersion, PromptVersion, Team
+from inventory.services import asset_model
 from portal.permissions import restrict_form_fields
 from portal.roles import Role, has_role
 
@@ -202,4 +210,133 @@ class ReassignOwnersForm(forms.Form):
             self.fields[name].label_from_instance = lambda person: (
                 f"{person.display_name} ({person.username})"
             )
+        restrict_form_fields(self, user)
+
+
+#
+# What a use case is built from (the Releases tab): assets, versions, releases. The forms parse
+# input; inventory.services decides (permissions, one version per asset, frozen releases).
+#
+
+ASSET_FIELDS = {
+    AssetKindChoices.MODEL: ("provider", "vendor", "registry_url"),
+    AssetKindChoices.PROMPT: (),
+    AssetKindChoices.DATASET: ("sensitivity", "sources"),
+    AssetKindChoices.DATA_SOURCE: ("system", "sensitivity"),
+    AssetKindChoices.COMPONENT: ("repository_url",),
+}
+
+
+def _https_urls(model_field, **kwargs):
+    """Addresses typed without a scheme are https (Django 6's default, and what people mean)."""
+    if isinstance(model_field, models.URLField):
+        kwargs["assume_scheme"] = "https"
+    return model_field.formfield(**kwargs)
+
+
+class AssetForm(forms.Form):
+    """Register a model, prompt template, dataset, data source or shared component."""
+
+    owning_team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), label="Team", help_text="The team that maintains it."
+    )
+
+    def __init__(self, *args, kind: str, user, use_case, **kwargs):
+        super().__init__(*args, **kwargs)
+        model_class = asset_model(kind)
+        self.fields.update(
+            forms.fields_for_model(
+                model_class,
+                fields=["name", "slug", "description", *ASSET_FIELDS[kind]],
+                formfield_callback=_https_urls,
+            )
+        )
+        self.fields["slug"].required = False
+        self.fields[
+            "slug"
+        ].help_text = "Stable key for URLs and imports; left empty, it is made from the name."
+        self.fields["description"].widget.attrs["rows"] = 3
+        teams = Team.objects.order_by("name")
+        if not has_role(user, Role.ADMIN):
+            teams = teams.filter(group__user=user)
+        self.fields["owning_team"].queryset = teams
+        self.initial.setdefault("owning_team", use_case.owning_team_id)
+        restrict_form_fields(self, user)
+        self.order_fields(["name", "owning_team", "slug", "description"])
+
+
+class VersionForm(forms.Form):
+    """A version of a model (artifact + digest), prompt template (its text) or dataset (where it
+    is, its digest and lineage)."""
+
+    FIELDS = {
+        AssetKindChoices.MODEL: (ModelVersion, ("version", "sha256", "artifact_uri", "registry_url")),
+        AssetKindChoices.PROMPT: (PromptVersion, ("version", "content")),
+        AssetKindChoices.DATASET: (
+            DatasetVersion,
+            ("version", "sha256", "location", "lineage", "derived_from"),
+        ),
+    }
+
+    def __init__(self, *args, kind: str, asset, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        model_class, fields = self.FIELDS[kind]
+        self.fields.update(
+            forms.fields_for_model(model_class, fields=list(fields), formfield_callback=_https_urls)
+        )
+        self.fields["version"].help_text = "Its name in your registry, e.g. 3.2.0 or 2026-10."
+        if "sha256" in self.fields:
+            self.fields["sha256"] = forms.CharField(
+                required=False,
+                max_length=71,
+                label="SHA-256 digest",
+                help_text="64 hexadecimal characters (a “sha256:” prefix is fine). A release needs it to pass a gate.",
+            )
+        if "lineage" in self.fields:
+            self.fields["lineage"].widget.attrs["rows"] = 3
+        if "content" in self.fields:
+            self.fields["content"].widget.attrs["rows"] = 8
+            self.fields["content"].help_text = "The prompt's text; its SHA-256 digest is computed from it."
+        if "derived_from" in self.fields:
+            self.fields["derived_from"].queryset = DatasetVersion.objects.select_related("dataset")
+            self.fields["derived_from"].required = False
+            self.fields["derived_from"].help_text = "Earlier dataset versions this one was produced from."
+        restrict_form_fields(self, user)
+
+
+class ReleaseForm(forms.Form):
+    """Assemble a release: a code ref plus one version of each model, prompt and dataset."""
+
+    version = forms.CharField(max_length=80, help_text="The release's name, e.g. 2026.11.1 or v3.")
+    code_ref = forms.CharField(max_length=200, label="Code ref", help_text="Git commit, tag or image digest.")
+    notes = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="What changed, for reviewers."
+    )
+    model_versions = forms.ModelMultipleChoiceField(
+        queryset=ModelVersion.objects.none(), required=False, label="Model versions",
+        widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="One version of each model it runs. Hold Ctrl (⌘ on a Mac) to pick several.",
+    )  # fmt: skip
+    prompt_versions = forms.ModelMultipleChoiceField(
+        queryset=PromptVersion.objects.none(), required=False, label="Prompt versions",
+        widget=forms.SelectMultiple(attrs={"size": 4}),
+    )  # fmt: skip
+    dataset_versions = forms.ModelMultipleChoiceField(
+        queryset=DatasetVersion.objects.none(), required=False, label="Dataset versions",
+        widget=forms.SelectMultiple(attrs={"size": 4}), help_text="The data it was trained or evaluated on.",
+    )  # fmt: skip
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = {
+            "model_versions": (ModelVersion.objects.select_related("model").order_by("model__name", "-created_at"),
+                               lambda v: f"{v.model.name} {v.version}" + ("" if v.sha256 else " (no digest)")),
+            "prompt_versions": (PromptVersion.objects.select_related("template").order_by("template__name", "-created_at"),
+                                lambda v: f"{v.template.name} {v.version}"),
+            "dataset_versions": (DatasetVersion.objects.select_related("dataset").order_by("dataset__name", "-created_at"),
+                                 lambda v: f"{v.dataset.name} {v.version}" + ("" if v.sha256 else " (no digest)")),
+        }  # fmt: skip
+        for name, (queryset, label) in labels.items():
+            self.fields[name].queryset = queryset
+            self.fields[name].label_from_instance = label
         restrict_form_fields(self, user)

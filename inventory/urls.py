@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 
 from inventory.views import organisation as views
-from inventory.views import people, transfer, usecases
+from inventory.views import people, releases, transfer, usecases
 
 app_name = "inventory"
 
@@ -31,5 +31,13 @@ urlpatterns = [
     path("use-cases/<str:key>/submit/", usecases.usecase_submit, name="usecase-submit"),
     path("use-cases/<str:key>/delete/", usecases.usecase_delete, name="usecase-delete"),
     path("use-cases/<str:key>/reassign/", usecases.usecase_reassign, name="usecase-reassign"),
+    path("use-cases/<str:key>/assets/new/<slug:kind>/", releases.asset_new, name="asset-add"),
+    path(
+        "use-cases/<str:key>/assets/<slug:kind>/<slug:slug>/versions/new/",
+        releases.version_new,
+        name="version-add",
+    ),
+    path("use-cases/<str:key>/releases/new/", releases.release_new, name="release-add"),
+    path("use-cases/<str:key>/releases/<int:pk>/edit/", releases.release_edit, name="release-edit"),
     path("use-cases/<str:key>/descriptor.yaml", transfer.usecase_descriptor, name="usecase-descriptor"),
 ]

@@ -35,6 +35,7 @@ from inventory.api.transfer import (
     SimilarQuerySerializer,
     import_report,
 )
+from inventory.choices import AssetKindChoices
 from inventory.descriptors import descriptor_filename, dump_descriptor
 from inventory.exporting import EXPORT_FORMATS, XLSX_CONTENT_TYPE, export_use_cases
 from inventory.filtersets import UseCaseFilterSet
@@ -298,6 +299,8 @@ class TeamOwnedViewSet(RestrictedModelViewSet):
     search_fields = ["name", "description", "slug"]
     ordering_fields = ["name", "created_at"]
 
+    kind: str = ""  # an AssetKindChoices value: which asset inventory.services registers
+
     def _check_team(self, team) -> None:
         if not may_file_for_team(self.request.user, team):
             raise exceptions.PermissionDenied("Assets belong to a team you are a member of.")
@@ -305,32 +308,28 @@ class TeamOwnedViewSet(RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         self._check_team(serializer.validated_data["owning_team"])
-        self._save(serializer)
+        data = dict(serializer.validated_data)
+        try:
+            serializer.instance = services.asset_create(actor=self.request.user, kind=self.kind, **data)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         if "owning_team" in serializer.validated_data:
             self._check_team(serializer.validated_data["owning_team"])
-        self._save(serializer)
-
-    def _save(self, serializer):
-        many = {name: serializer.validated_data.pop(name) for name in list(serializer.validated_data)
-                if isinstance(serializer.fields[name], serializers.ManyRelatedField)}  # fmt: skip
-        instance = serializer.instance or serializer.Meta.model()
-        for name, value in serializer.validated_data.items():
-            setattr(instance, name, value)
+        data = dict(serializer.validated_data)
         try:
-            instance.full_clean()
+            serializer.instance = services.asset_update(
+                actor=self.request.user, asset=serializer.instance, **data
+            )
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
-        instance.save()
-        for name, value in many.items():
-            getattr(instance, name).set(value)
-        serializer.instance = instance
 
 
 class ComponentViewSet(TeamOwnedViewSet):
     """Shared, reusable parts use cases depend on."""
 
+    kind = AssetKindChoices.COMPONENT
     queryset = Component.objects.select_related("owning_team")
     serializer_class = ComponentSerializer
 
@@ -338,6 +337,7 @@ class ComponentViewSet(TeamOwnedViewSet):
 class DataSourceViewSet(TeamOwnedViewSet):
     """Systems of record data comes from."""
 
+    kind = AssetKindChoices.DATA_SOURCE
     queryset = DataSource.objects.select_related("owning_team")
     serializer_class = DataSourceSerializer
 
@@ -345,16 +345,19 @@ class DataSourceViewSet(TeamOwnedViewSet):
 class ModelViewSet(TeamOwnedViewSet):
     """Models, in house or from a provider; their versions are under /api/model-versions/."""
 
+    kind = AssetKindChoices.MODEL
     queryset = Model.objects.select_related("owning_team")
     serializer_class = ModelSerializer
 
 
 class PromptTemplateViewSet(TeamOwnedViewSet):
+    kind = AssetKindChoices.PROMPT
     queryset = PromptTemplate.objects.select_related("owning_team")
     serializer_class = PromptTemplateSerializer
 
 
 class DatasetViewSet(TeamOwnedViewSet):
+    kind = AssetKindChoices.DATASET
     queryset = Dataset.objects.select_related("owning_team").prefetch_related("sources")
     serializer_class = DatasetSerializer
 
@@ -392,24 +395,58 @@ class ChildViewSet(RestrictedModelViewSet):
             raise api_error(exc) from exc
 
 
-class ModelVersionViewSet(ChildViewSet):
+class VersionViewSet(ChildViewSet):
+    """Versions are created and corrected through inventory.services (digests normalised, a
+    version a frozen release pins stays as it was)."""
+
+    create_service = None
+
+    def create_child(self, serializer):
+        data = dict(serializer.validated_data)
+        parent = data.pop(self.parent_field)
+        try:
+            serializer.instance = type(self).create_service(
+                actor=self.request.user, **{self.parent_field: parent}, **data
+            )
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if self.parent_field in data and data[self.parent_field] != getattr(
+            serializer.instance, self.parent_field
+        ):
+            raise exceptions.ValidationError({self.parent_field: ["A version cannot move to another asset."]})
+        data.pop(self.parent_field, None)
+        try:
+            serializer.instance = services.version_update(
+                actor=self.request.user, item=serializer.instance, **data
+            )
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+
+class ModelVersionViewSet(VersionViewSet):
     queryset = ModelVersion.objects.select_related("model")
     serializer_class = ModelVersionSerializer
     parent_field = "model"
+    create_service = staticmethod(services.model_version_create)
     filterset_fields = {"model__slug": ["exact"]}
 
 
-class PromptVersionViewSet(ChildViewSet):
+class PromptVersionViewSet(VersionViewSet):
     queryset = PromptVersion.objects.select_related("template")
     serializer_class = PromptVersionSerializer
     parent_field = "template"
+    create_service = staticmethod(services.prompt_version_create)
     filterset_fields = {"template__slug": ["exact"]}
 
 
-class DatasetVersionViewSet(ChildViewSet):
+class DatasetVersionViewSet(VersionViewSet):
     queryset = DatasetVersion.objects.select_related("dataset").prefetch_related("derived_from")
     serializer_class = DatasetVersionSerializer
     parent_field = "dataset"
+    create_service = staticmethod(services.dataset_version_create)
     filterset_fields = {"dataset__slug": ["exact"]}
 
 
@@ -428,6 +465,17 @@ class ReleaseViewSet(ChildViewSet):
         data = dict(serializer.validated_data)
         try:
             serializer.instance = services.release_create(actor=self.request.user, **data)
+        except DjangoValidationError as exc:
+            raise api_error(exc) from exc
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        if "use_case" in data and data.pop("use_case") != serializer.instance.use_case:
+            raise exceptions.ValidationError({"use_case": ["A release cannot move to another use case."]})
+        try:
+            serializer.instance = services.release_update(
+                release=serializer.instance, actor=self.request.user, **data
+            )
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 

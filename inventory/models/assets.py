@@ -234,9 +234,17 @@ class Release(models.Model):
         return self.frozen_at is not None
 
     @property
+    def pin_count(self) -> int:
+        return self.model_versions.count() + self.prompt_versions.count() + self.dataset_versions.count()
+
+    @property
     def pins_digests(self) -> bool:
-        """Every pinned model and dataset version carries its digest (maturity reads this)."""
-        return (
-            not self.model_versions.filter(sha256="").exists()
-            and not self.dataset_versions.filter(sha256="").exists()
+        """It pins something, and every pinned version carries its digest (gates and the API read
+        this). A release that pins nothing pins no digest: "all of none" must not read as true."""
+        if not self.pin_count:
+            return False
+        return not (
+            self.model_versions.filter(sha256="").exists()
+            or self.prompt_versions.filter(content_sha256="").exists()
+            or self.dataset_versions.filter(sha256="").exists()
         )

@@ -10,10 +10,17 @@ from django.views.decorators.http import require_POST
 
 from approvals.selectors import risk_overview
 from inventory import services
-from inventory.choices import OWNERSHIP_ROLES
+from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices
 from inventory.forms import ReassignOwnersForm, UseCaseForm
 from inventory.models import NotDuplicate, UseCase
-from inventory.selectors import attach_ownership_health, use_case_for, use_case_list, use_cases_visible_to
+from inventory.selectors import (
+    attach_ownership_health,
+    built_from,
+    releases_with_changes,
+    use_case_for,
+    use_case_list,
+    use_cases_visible_to,
+)
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
 from portal.roles import Role, has_role
@@ -122,9 +129,9 @@ def usecase_detail(request, key: str):
         ],
     }
     if tab == "releases":
-        context["releases"] = use_case.releases.prefetch_related(
-            "model_versions__model", "prompt_versions__template", "dataset_versions__dataset"
-        )
+        context["releases"] = releases_with_changes(use_case)
+        context["built_from"] = built_from(user=request.user, use_case=use_case)
+        context["asset_kinds"] = AssetKindChoices.pairs()
     elif tab == "data":
         context["dataset_versions"] = (
             use_case.releases.values_list("dataset_versions__dataset__name", "dataset_versions__version")

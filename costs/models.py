@@ -150,9 +150,17 @@ class CostImport(models.Model):
         default=dict, blank=True, help_text="Per currency: billed, effective, list (decimal strings), rows."
     )
     error_message = models.TextField(blank=True)
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="What the import noticed but did not refuse, one sentence each."
+    )
     job_run = models.ForeignKey(
         "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_imports"
     )
+    # A running import proves it is alive: the process that writes it (host and pid) and when it
+    # last wrote. A crash that skipped the cleanup (kill -9) leaves a stale beat; the next import
+    # or the nightly run fails it and deletes its rows (costs.services.cost_imports_reap_abandoned).
+    worker = models.CharField(max_length=300, blank=True, help_text="host:pid of the writing process.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_by = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

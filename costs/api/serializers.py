@@ -1,6 +1,7 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from costs.ingest.normalize import money_text
 from costs.models import CostImport, CostSource
 
 
@@ -74,6 +75,7 @@ class CostImportSerializer(serializers.ModelSerializer):
             "row_count",
             "totals",
             "error_message",
+            "warnings",
             "job_run",
             "started_by",
             "started_at",
@@ -88,8 +90,15 @@ class CostImportSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DictField(child=CurrencyTotalsSerializer()))
     def get_totals(self, cost_import: CostImport) -> dict:
-        """Per ISO 4217 currency; amounts are decimal strings (never floats)."""
-        return cost_import.totals
+        """Per ISO 4217 currency; amounts are exact decimal strings (never floats, never an
+        exponent such as ``0E-11``, never ``-0``)."""
+        return {
+            currency: {
+                **values,
+                **{key: money_text(values[key]) for key in ("billed", "effective", "list") if key in values},
+            }
+            for currency, values in cost_import.totals.items()
+        }
 
 
 class ImportRunSerializer(serializers.Serializer):

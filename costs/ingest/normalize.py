@@ -284,3 +284,12 @@ def tags_from_json(value: Any, column: str) -> TagMap:
             continue
         tags.add(str(key), _tag_value(str(key), item, column))
     return tags
+
+
+def money_text(value: Any) -> str:
+    """An amount as exact fixed-point text, the way totals are stored and the API answers:
+    never an exponent (``Decimal`` sums print ``0E-11``) and never a negative zero."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if number.is_zero():
+        number = abs(number)
+    return format(number, "f")

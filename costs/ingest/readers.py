@@ -26,7 +26,35 @@ PARQUET = "parquet"
 PARQUET_BATCH_ROWS = 5_000
 COPY_CHUNK_BYTES = 1024 * 1024
 # Tag JSON and CUR product maps can be long; the csv module's default limit is 128 KiB.
-csv.field_size_limit(16 * 1024 * 1024)
+MAX_ROW_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(MAX_ROW_CHARS)
+
+
+class RowTooLong(Exception):
+    pass
+
+
+class _BoundedLines:
+    """Lines for ``csv.reader``, never more than ``limit`` characters per CSV row (a row may span
+    lines inside quotes). ``readline`` alone would read a file without line breaks whole before
+    the field limit applies: memory stays bounded by the limit whatever the input."""
+
+    def __init__(self, text: io.TextIOBase, limit: int = MAX_ROW_CHARS):
+        self.text = text
+        self.limit = limit
+        self.used = 0  # characters of the row being read; the caller resets it after each row
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(self.limit - self.used + 1)
+        if not line:
+            raise StopIteration
+        self.used += len(line)
+        if self.used > self.limit:
+            raise RowTooLong
+        return line
 
 
 def file_kind(name: str) -> str | None:
@@ -208,11 +236,13 @@ def _csv_records(input_file: InputFile) -> Iterator[tuple[int, list[str], Record
         if input_file.kind == CSV_GZ:
             binary = gzip.GzipFile(fileobj=binary, mode="rb")
         # utf-8-sig: Excel and Azure exports start with a byte-order mark.
-        reader = csv.reader(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+        lines = _BoundedLines(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+        reader = csv.reader(lines)
         try:
             header = [column.strip() for column in next(reader)]
         except StopIteration:
             raise CostImportError("is empty: it has no header row.", file=input_file.name, row=1) from None
+        lines.used = 0
         row_number = 1
         if len(set(header)) != len(header):
             duplicated = sorted({c for c in header if header.count(c) > 1})
@@ -222,6 +252,7 @@ def _csv_records(input_file: InputFile) -> Iterator[tuple[int, list[str], Record
         width = len(header)
         yield 1, header, None
         for cells in reader:
+            lines.used = 0
             row_number += 1
             if not cells:
                 continue  # a blank line is not a row
@@ -236,6 +267,13 @@ def _csv_records(input_file: InputFile) -> Iterator[tuple[int, list[str], Record
                 input_file.progress = min(raw.bytes_read / input_file.size, 1.0)
             yield row_number, header, dict(zip(header, cells, strict=True))
         # Reading to the end also drains the gzip trailer, so a cut-off stream fails here.
+    except RowTooLong:
+        raise CostImportError(
+            f"the line (or row) is longer than {MAX_ROW_CHARS:,} characters without ending: no billing "
+            "row is that long, so the file is not a CSV export with line breaks (or it is damaged).",
+            file=input_file.name,
+            row=row_number + 1,
+        ) from None
     except EOFError:
         raise CostImportError(
             "the gzip stream ends early: the file is truncated (an interrupted upload or copy).",

@@ -790,6 +790,14 @@ def _import_unit(
                             f"{Path(part.name).name}: {done:,} line items written",
                         )
             writer.flush()
+        files = [p.record() for p in unit.parts]
+        if not writer.imports and not unit.period_start:
+            empty = writer.record_empty(files)
+            outcome.empty.append(empty)
+            logger.warning("cost import #%s: %s", empty.pk, empty.warnings[0])
+            return
+        # Inside the try: a commit refused (taken for abandoned meanwhile) or failing leaves no rows.
+        committed = writer.commit(files)
     except CostImportError as exc:
         writer.abandon(str(exc.located(file=part_name)), [p.record() for p in unit.parts])
         raise
@@ -798,13 +806,6 @@ def _import_unit(
         # the traceback; the import keeps a one-line reason).
         writer.abandon(f"Stopped before the end: {type(exc).__name__}.", [p.record() for p in unit.parts])
         raise
-    files = [p.record() for p in unit.parts]
-    if not writer.imports and not unit.period_start:
-        empty = writer.record_empty(files)
-        outcome.empty.append(empty)
-        logger.warning("cost import #%s: %s", empty.pk, empty.warnings[0])
-        return
-    committed = writer.commit(files)
     for item in committed:
         for warning in item.warnings:
             logger.warning("cost import #%s: %s", item.pk, warning)

@@ -34,7 +34,7 @@ from costs.choices import CostImportStatusChoices, ImportFormatChoices
 from costs.ingest import cost_explorer, cur, focus, readers
 from costs.ingest.errors import CostImportError
 from costs.ingest.normalize import money_text, normalized_tags_checked
-from costs.models import CostImport, CostLineItem, CostSource
+from costs.models import CostImport, CostLineItem, CostSource, cost_import_root
 from portal import audit
 from portal.choices import AuditActionChoices
 
@@ -203,7 +203,7 @@ def _plan_focus(source: CostSource, location: str) -> list[ImportUnit]:
     if location.startswith("s3://"):
         files = readers.s3_files(_client(source, "s3"), location)
     else:
-        files = readers.local_files(location)
+        files = readers.local_files(location, roots=local_roots())
     return [
         ImportUnit(
             format=ImportFormatChoices.FOCUS,
@@ -230,8 +230,14 @@ def manifest_locations(location: str, fmt: str, periods: list[date]) -> list[str
     return found
 
 
+def local_roots() -> list[Path]:
+    """Where an import may read local files: the configured import root, and the folder that
+    keeps uploads until their import job has read them."""
+    return [cost_import_root(), upload_directory()]
+
+
 def _read_local_manifest(location: str) -> bytes:
-    path = Path(location).expanduser()
+    path = readers.confined(Path(location), local_roots(), location)
     if not path.is_file():
         raise CostImportError("does not exist.", file=location)
     return path.read_bytes()
@@ -260,7 +266,7 @@ def _plan_cur(
                 skipped.append(f"{address}: no manifest delivered yet")
                 continue
         else:
-            path = Path(address).expanduser()
+            path = readers.confined(Path(address), local_roots(), address)
             if not path.is_file():
                 if explicit:
                     raise CostImportError("does not exist.", file=address)
@@ -293,14 +299,19 @@ def _manifest_file(client, manifest: cur.Manifest, key: str, address: str) -> re
     # A local copy of the bucket (``aws s3 sync``): the key is relative to some folder above
     # the manifest; the manifest's own folder is the last resort.
     relative = re.sub(r"^s3://[^/]+/", "", key)
-    manifest_path = Path(address).expanduser().resolve()
+    roots = local_roots()
+    manifest_path = readers.confined(Path(address), roots, address)
+    real_roots = [root.expanduser().resolve() for root in roots]
     for folder in manifest_path.parents:
+        if not any(folder == root or root in folder.parents for root in real_roots):
+            break  # folders above the import root are not searched
         candidate = folder / relative
         if candidate.is_file():
-            return readers.local_file(candidate)
+            # Checked again: a key with ../ or a link must not lead out of the root either.
+            return readers.local_file(candidate, roots=roots)
     candidate = manifest_path.parent / Path(relative).name
     if candidate.is_file():
-        return readers.local_file(candidate)
+        return readers.local_file(candidate, roots=roots)
     raise CostImportError(f"lists {key}, which is not there.", file=address, column=key)
 
 

@@ -11,6 +11,7 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -123,28 +124,58 @@ class InputFile:
         return {"name": self.name, "sha256": self.sha256, "bytes": self.bytes_read, "rows": self.rows}
 
 
-def local_file(path: Path, kind: str | None = None) -> InputFile:
+def confined(path: Path, roots: list[Path], shown: str | None = None) -> Path:
+    """``path`` with symbolic links resolved, if it lies in one of ``roots``; else an error.
+
+    Local imports read only below the configured import root (PROPYLON_COST_IMPORT_ROOT), so a
+    source's location cannot make the server read any folder it can see; a link inside the
+    root that leads outside it is refused like the place it leads to."""
+    shown = shown or str(path)
+    real = path.expanduser().resolve()
+    real_roots = [root.expanduser().resolve() for root in roots]
+    if any(real == root or root in real.parents for root in real_roots):
+        return real
+    allowed = " or ".join(str(root) for root in real_roots)
+    literal = Path(os.path.abspath(path.expanduser()))
+    if any(literal == root or root in literal.parents for root in real_roots):
+        raise CostImportError(
+            f"is a symbolic link to {real}, outside the cost import folder {allowed}; local billing "
+            "files are read only below it.",
+            file=shown,
+        )
+    raise CostImportError(
+        f"is outside the cost import folder {allowed}; local billing files are read only below it "
+        "(an administrator sets it with PROPYLON_COST_IMPORT_ROOT).",
+        file=shown,
+    )
+
+
+def local_file(path: Path, kind: str | None = None, *, roots: list[Path]) -> InputFile:
     kind = kind or file_kind(path.name)
     if kind is None:
         raise CostImportError(
             "is neither .csv, .csv.gz nor .parquet; billing exports come in these formats.", file=str(path)
         )
-    if not path.is_file():
+    real = confined(path, roots)
+    if not real.is_file():
         raise CostImportError("does not exist or is not a file.", file=str(path))
-    return InputFile(name=str(path), kind=kind, size=path.stat().st_size, opener=lambda: path.open("rb"))
+    # Opened by its resolved path: a link swapped after the check cannot lead elsewhere.
+    return InputFile(name=str(path), kind=kind, size=real.stat().st_size, opener=lambda: real.open("rb"))
 
 
-def local_files(location: str) -> list[InputFile]:
-    """A file, or every billing file under a folder (sorted, so the order is stable)."""
+def local_files(location: str, *, roots: list[Path]) -> list[InputFile]:
+    """A file, or every billing file under a folder (sorted, so the order is stable), all below
+    one of ``roots``."""
     path = Path(location).expanduser()
+    confined(path, roots, location)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and file_kind(p.name))
         if not found:
             raise CostImportError("holds no .csv, .csv.gz or .parquet file.", file=str(path))
-        return [local_file(p) for p in found]
+        return [local_file(p, roots=roots) for p in found]
     if not path.exists():
         raise CostImportError("does not exist.", file=str(path))
-    return [local_file(path)]
+    return [local_file(path, roots=roots)]
 
 
 def s3_object(client, bucket: str, key: str, kind: str | None = None) -> InputFile:

@@ -41,7 +41,8 @@ from portal.choices import AuditActionChoices
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
-# A running import writes its heartbeat this often; one silent for ABANDONED_AFTER is dead.
+# A running import writes its heartbeat this often; one silent for
+# PROPYLON_COST_IMPORT_ABANDONED_MINUTES is taken as abandoned (cost_imports_reap_abandoned).
 HEARTBEAT_SECONDS = 30
 MAX_TAG_COLLISION_WARNINGS = 20
 # AWS may restate a closed month during the first two weeks after it ends (Data Exports docs).

@@ -101,3 +101,12 @@ def test_an_import_taken_for_abandoned_meanwhile_cannot_become_current(tmp_path,
     current.refresh_from_db()
     assert current.is_current
     assert set(CostLineItem.objects.values_list("cost_import", flat=True)) == {current.pk}
+
+
+def test_a_running_import_page_shows_its_last_sign_of_life(current, admin_user, client):
+    running = running_import(current, worker="worker-8:4243:99", minutes_ago=3)
+    client.force_login(admin_user)
+    body = client.get(f"/costs/imports/{running.pk}/").content.decode()
+    assert "Last sign of life" in body and f"{running.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC" in body
+    assert "from worker-8:4243:99" in body
+    CostLineItem.objects.filter(cost_import=running).delete()

@@ -10,7 +10,7 @@ import functools
 import json
 import re
 from datetime import UTC, date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from costs.ingest.errors import CostImportError
@@ -43,6 +43,8 @@ NULL_TEXTS = frozenset({"", "NULL", "null", "Null"})
 # CostLineItem money columns hold 10 integer digits (max_digits 20, decimal_places 10).
 MONEY_LIMIT = Decimal(10) ** 10
 QUANTITY_LIMIT = Decimal(10) ** 18
+DECIMAL_PLACES = 10  # of the money and quantity columns
+PLACES = Decimal(10) ** -DECIMAL_PLACES
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 # Lengths of the CharFields the values go into: longer values are refused, not cut.
 TEXT_LIMITS = {
@@ -123,6 +125,11 @@ def decimal(value: Any, column: str, *, required: bool, limit: Decimal = MONEY_L
         raise CostImportError(f"“{value}” is not a finite number.", column=column)
     if abs(number) >= limit:
         raise CostImportError(f"{number} is too large for a single line item.", column=column)
+    if number.as_tuple().exponent < -DECIMAL_PLACES:
+        # The columns keep 10 decimal places and the database would round the rest away after
+        # the totals were summed; rounding here (half to even, as the database does) keeps the
+        # stored totals equal to the sum of the stored line items.
+        number = number.quantize(PLACES, rounding=ROUND_HALF_EVEN)
     return number
 
 

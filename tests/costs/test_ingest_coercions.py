@@ -145,3 +145,19 @@ def test_numeric_text_and_decimal_columns_are_still_money():
     assert normalize.decimal(0.1, "BilledCost", required=True) == Decimal("0.1")
     with pytest.raises(CostImportError, match="holds a true/false value"):
         normalize.decimal(False, "BilledCost", required=True)
+
+
+def test_amounts_beyond_ten_places_are_rounded_before_the_totals_are_summed(tmp_path, make_source):
+    # A Parquet double such as 0.1 + 0.2 has 17 decimal places; the column keeps 10. The totals
+    # used to add the unrounded values while the database stored rounded ones.
+    rows = focus_rows(NOV, count=3)
+    path = parquet_with(
+        tmp_path / "doubles.parquet", "BilledCost", [0.1 + 0.2, 1.00000000004999, 2e-11], pa.float64()
+    )
+    source = make_source(location=str(tmp_path))
+    (item,) = services.cost_import_run(source=source, location=path).imports
+    stored = sorted(CostLineItem.objects.filter(cost_import=item).values_list("billed_cost", flat=True))
+    assert stored == [Decimal("0E-10"), Decimal("0.3000000000"), Decimal("1.0000000000")]
+    assert Decimal(item.totals[rows[0]["BillingCurrency"]]["billed"]) == sum(stored)
+    assert normalize.decimal("0.00000000005", "BilledCost", required=True) == Decimal("0E-10")  # half to even
+    assert normalize.decimal("0.00000000015", "BilledCost", required=True) == Decimal("2E-10")

@@ -45,12 +45,15 @@ class CostImportStatusChoices(ChoiceSet):
     SUCCEEDED = "succeeded"
     SUPERSEDED = "superseded"
     FAILED = "failed"
+    # The input was read whole but held no line item (a header-only file): nothing to replace.
+    EMPTY = "empty"
 
     CHOICES = [
         (RUNNING, "Running", "blue"),
         (SUCCEEDED, "Current", "green"),
         (SUPERSEDED, "Replaced by a later import", "grey"),
         (FAILED, "Failed", "red"),
+        (EMPTY, "No line items", "amber"),
     ]
 
 

@@ -19,10 +19,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from django.conf import settings
-
-from costs.models import CostSource
-from costs.services import cost_import_run, cost_source_create
+from costs.models import CostSource, cost_import_root
+from costs.services import cost_import_run, cost_source_create, cost_source_update
 
 SOURCE_NAME = "Demo FOCUS export (AWS)"
 PAYER_ACCOUNT = "210987654321"
@@ -168,7 +166,8 @@ def write_demo_export(folder: Path, months: list[date]) -> Path:
 
 
 def load_costs(people: dict) -> None:
-    folder = Path(settings.DATA_DIR) / "demo-billing"
+    # Below the import root: a local source may read only there (docs/deployment.md).
+    folder = cost_import_root() / "demo-billing"
     path = write_demo_export(folder, demo_months())
     source = CostSource.objects.filter(name=SOURCE_NAME).first() or cost_source_create(
         name=SOURCE_NAME,
@@ -176,4 +175,7 @@ def load_costs(people: dict) -> None:
         location=str(folder),
         description="Generated FOCUS 1.x export of the demo company's AWS payer account.",
     )
+    if source.location != str(folder):
+        # A demo made before the import root existed kept its folder outside it.
+        source = cost_source_update(source=source, location=str(folder))
     cost_import_run(source=source, location=str(path), actor=people.get("admin"))

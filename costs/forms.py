@@ -1,6 +1,6 @@
 from django import forms
 
-from costs.models import CostSource
+from costs.models import CostSource, cost_import_root
 from costs.services import MAX_UPLOAD_BYTES
 
 
@@ -41,13 +41,14 @@ class CostSourceForm(forms.ModelForm):
         help_texts = {
             "name": "How people and the command line (--source) call this feed.",
             "enabled": "Enabled sources with a location (or Cost Explorer) are imported every day.",
-            "location": "FOCUS: a folder or s3://bucket/prefix (or empty for uploads). CUR: "
-            "s3://bucket/prefix/report-name; the manifest of each month is read from there.",
+            "location": "FOCUS: a folder below the cost import folder, or s3://bucket/prefix (or empty "
+            "for uploads). CUR: s3://bucket/prefix/report-name; the manifest of each month is read from there.",
         }
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["location"].help_text += f" Local folders: only below {cost_import_root()}."
         if not (self.instance and self.instance.has_secret):
             del self.fields["forget_secret"]
 

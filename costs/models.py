@@ -6,7 +6,9 @@ items are the whole period, and its stored totals are the sum of those line item
 """
 
 from decimal import Decimal
+from pathlib import Path
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -31,6 +33,13 @@ from portal.querysets import AuditedQuerySet
 MONEY = {"max_digits": 20, "decimal_places": 10}
 QUANTITY = {"max_digits": 28, "decimal_places": 10}
 DEFAULT_USE_CASE_TAG_KEY = "use-case"
+
+
+def cost_import_root() -> Path:
+    """The folder below which local billing files may be read (PROPYLON_COST_IMPORT_ROOT, by
+    default DATA_DIR/cost-imports; docs/deployment.md)."""
+    configured = str(settings.PROPYLON_COST_IMPORT_ROOT or "").strip()
+    return Path(configured).expanduser() if configured else Path(settings.DATA_DIR) / "cost-imports"
 
 
 class CostSource(models.Model):
@@ -100,6 +109,14 @@ class CostSource(models.Model):
             raise ValidationError(
                 {"location": "Give an absolute folder path or an s3://bucket/prefix address."}
             )
+        if location and not location.startswith("s3://"):
+            from costs.ingest.errors import CostImportError
+            from costs.ingest.readers import confined
+
+            try:
+                confined(Path(location), [cost_import_root()], location)
+            except CostImportError as exc:
+                raise ValidationError({"location": str(exc)}) from None
         if bool(self.access_key_id) != bool(self.secret_access_key):
             raise ValidationError(
                 {"access_key_id": "Give both the access key ID and the secret access key, or neither."}
@@ -151,9 +168,17 @@ class CostImport(models.Model):
         default=dict, blank=True, help_text="Per currency: billed, effective, list (decimal strings), rows."
     )
     error_message = models.TextField(blank=True)
+    warnings = models.JSONField(
+        default=list, blank=True, help_text="What the import noticed but did not refuse, one sentence each."
+    )
     job_run = models.ForeignKey(
         "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_imports"
     )
+    # A running import proves it is alive: the process that writes it (host and pid) and when it
+    # last wrote. A crash that skipped the cleanup (kill -9) leaves a stale beat; the next import
+    # or the nightly run fails it and deletes its rows (costs.services.cost_imports_reap_abandoned).
+    worker = models.CharField(max_length=300, blank=True, help_text="host:pid of the writing process.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_by = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

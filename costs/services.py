@@ -15,7 +15,10 @@ The rules (DESIGN.md §4.4, docs/costs.md):
 import hashlib
 import json
 import logging
+import os
 import re
+import socket
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,14 +33,18 @@ from django.utils import timezone
 from costs.choices import CostImportStatusChoices, ImportFormatChoices
 from costs.ingest import cost_explorer, cur, focus, readers
 from costs.ingest.errors import CostImportError
-from costs.ingest.normalize import normalized_tags
-from costs.models import CostImport, CostLineItem, CostSource
+from costs.ingest.normalize import money_text, normalized_tags_checked
+from costs.models import CostImport, CostLineItem, CostSource, cost_import_root
 from portal import audit
 from portal.choices import AuditActionChoices
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 5_000
+# A running import writes its heartbeat this often; one silent for
+# PROPYLON_COST_IMPORT_ABANDONED_MINUTES is taken as abandoned (cost_imports_reap_abandoned).
+HEARTBEAT_SECONDS = 30
+MAX_TAG_COLLISION_WARNINGS = 20
 # AWS may restate a closed month during the first two weeks after it ends (Data Exports docs).
 RESTATEMENT_WINDOW_DAYS = 15
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024 * 1024
@@ -89,9 +96,18 @@ class ImportOutcome:
     imports: list[CostImport] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    empty: list[CostImport] = field(default_factory=list)  # read whole, no line item in it
+
+    @property
+    def warnings(self) -> list[str]:
+        return [
+            f"Import #{item.pk}: {text}" for item in [*self.imports, *self.empty] for text in item.warnings
+        ]
 
     def as_dict(self) -> dict:
         return {
+            "empty_imports": [item.pk for item in self.empty],
+            "warnings": self.warnings,
             "imports": [item.pk for item in self.imports],
             "periods": [f"{item.billing_period_start:%Y-%m}" for item in self.imports],
             "rows": sum(item.row_count for item in self.imports),
@@ -188,7 +204,7 @@ def _plan_focus(source: CostSource, location: str) -> list[ImportUnit]:
     if location.startswith("s3://"):
         files = readers.s3_files(_client(source, "s3"), location)
     else:
-        files = readers.local_files(location)
+        files = readers.local_files(location, roots=local_roots())
     return [
         ImportUnit(
             format=ImportFormatChoices.FOCUS,
@@ -215,8 +231,14 @@ def manifest_locations(location: str, fmt: str, periods: list[date]) -> list[str
     return found
 
 
+def local_roots() -> list[Path]:
+    """Where an import may read local files: the configured import root, and the folder that
+    keeps uploads until their import job has read them."""
+    return [cost_import_root(), upload_directory()]
+
+
 def _read_local_manifest(location: str) -> bytes:
-    path = Path(location).expanduser()
+    path = readers.confined(Path(location), local_roots(), location)
     if not path.is_file():
         raise CostImportError("does not exist.", file=location)
     return path.read_bytes()
@@ -245,7 +267,7 @@ def _plan_cur(
                 skipped.append(f"{address}: no manifest delivered yet")
                 continue
         else:
-            path = Path(address).expanduser()
+            path = readers.confined(Path(address), local_roots(), address)
             if not path.is_file():
                 if explicit:
                     raise CostImportError("does not exist.", file=address)
@@ -278,14 +300,19 @@ def _manifest_file(client, manifest: cur.Manifest, key: str, address: str) -> re
     # A local copy of the bucket (``aws s3 sync``): the key is relative to some folder above
     # the manifest; the manifest's own folder is the last resort.
     relative = re.sub(r"^s3://[^/]+/", "", key)
-    manifest_path = Path(address).expanduser().resolve()
+    roots = local_roots()
+    manifest_path = readers.confined(Path(address), roots, address)
+    real_roots = [root.expanduser().resolve() for root in roots]
     for folder in manifest_path.parents:
+        if not any(folder == root or root in folder.parents for root in real_roots):
+            break  # folders above the import root are not searched
         candidate = folder / relative
         if candidate.is_file():
-            return readers.local_file(candidate)
+            # Checked again: a key with ../ or a link must not lead out of the root either.
+            return readers.local_file(candidate, roots=roots)
     candidate = manifest_path.parent / Path(relative).name
     if candidate.is_file():
-        return readers.local_file(candidate)
+        return readers.local_file(candidate, roots=roots)
     raise CostImportError(f"lists {key}, which is not there.", file=address, column=key)
 
 
@@ -394,6 +421,10 @@ class _Writer:
         self.rows: dict[date, int] = defaultdict(int)
         self.account_currency: dict[tuple[date, str], tuple[str, str, object]] = {}
         self.first_failed_period = unit.period_start
+        # (period, normalised key, kept raw key, dropped raw key) → [line items, file, row]
+        self.tag_collisions: dict[tuple, list] = {}
+        self.worker = worker_identity()
+        self.last_beat = time.monotonic()
 
     def _import_for(self, period: date, period_end: date | None) -> CostImport:
         cost_import = self.imports.get(period)
@@ -409,6 +440,8 @@ class _Writer:
                 job_run=self.job_run,
                 started_by=self.started_by[:200],
                 is_estimated=self.unit.estimated,
+                worker=self.worker[:300],
+                heartbeat_at=timezone.now(),
             )
             self.imports[period] = cost_import
         return cost_import
@@ -448,10 +481,46 @@ class _Writer:
         totals["list"] += row["list_cost"] or 0
         totals["rows"] += 1
         self.rows[period] += 1
-        row["tags_normalized"] = normalized_tags(row["tags"])
+        row["tags_normalized"], collisions = normalized_tags_checked(row["tags"])
+        for collision in collisions:
+            if (
+                len(self.tag_collisions) >= MAX_TAG_COLLISION_WARNINGS
+                and (period, *collision) not in self.tag_collisions
+            ):
+                continue
+            seen = self.tag_collisions.setdefault((period, *collision), [0, file, where])
+            seen[0] += 1
         self.pending.append((cost_import.pk, self.source.pk, period, *(row[name] for name in ROW_FIELDS)))
 
+    def beat(self) -> None:
+        """Say the import is alive, at most every HEARTBEAT_SECONDS (reading can be slow)."""
+        now = time.monotonic()
+        if now - self.last_beat < HEARTBEAT_SECONDS or not self.imports:
+            return
+        self.last_beat = now
+        CostImport.objects.filter(pk__in=[i.pk for i in self.imports.values()]).update(
+            heartbeat_at=timezone.now()
+        )
+
+    def warnings_for(self, period: date | None) -> list[str]:
+        found = []
+        for (at, normal, kept, dropped), (count, file, where) in self.tag_collisions.items():
+            if at != period:
+                continue
+            if kept == dropped:
+                what = f"Tag key “{kept}” appears twice in a row"
+            else:
+                what = f"Tag keys “{kept}” and “{dropped}” both normalise to “{normal}”"
+            found.append(
+                f"{what} on {count} line item(s), first in {file}, row {where}: the first value "
+                f"(of “{kept}”) was kept, the other ignored for allocation."
+            )
+        if len(self.tag_collisions) >= MAX_TAG_COLLISION_WARNINGS:
+            found.append(f"More tag keys collide; only the first {MAX_TAG_COLLISION_WARNINGS} are listed.")
+        return found
+
     def flush(self) -> None:
+        self.beat()
         if not self.pending:
             return
         # Line items are data, not governed records: no per-row audit (the import gets one
@@ -503,6 +572,26 @@ class _Writer:
                 failed.append(cost_import)
         return failed
 
+    def record_empty(self, files: list[dict]) -> CostImport:
+        """Input read whole without a single line item and no period known (a header-only FOCUS
+        file): nothing can be replaced, but the attempt is kept and says so."""
+        names = ", ".join(f["name"] for f in files) or self.unit.location
+        return CostImport.objects.create(
+            source=self.source,
+            format=self.unit.format,
+            identifier=self.unit.identifier,
+            location=self.unit.location[:1000],
+            status=CostImportStatusChoices.EMPTY,
+            files=files,
+            warnings=[
+                f"No line items: {names} holds a header but no rows. Nothing was imported; "
+                "the current data of every period stays as it was."
+            ],
+            job_run=self.job_run,
+            started_by=self.started_by[:200],
+            finished_at=timezone.now(),
+        )
+
     def commit(self, files: list[dict]) -> list[CostImport]:
         self.flush()
         if not self.imports and self.unit.period_start:
@@ -512,6 +601,16 @@ class _Writer:
         with transaction.atomic():
             # One swap at a time per source, so two runs cannot both make their import current.
             CostSource.objects.select_for_update().filter(pk=self.source.pk).first()
+            stopped = (
+                CostImport.objects.filter(pk__in=[i.pk for i in self.imports.values()])
+                .exclude(status=CostImportStatusChoices.RUNNING)
+                .first()
+            )
+            if stopped is not None:
+                # Taken for abandoned meanwhile (its heartbeat went stale): what it wrote is gone.
+                raise CostImportError(
+                    f"was stopped meanwhile: {stopped.error_message}", file=self.unit.location
+                )
             for period, cost_import in sorted(self.imports.items()):
                 previous = (
                     CostImport.objects.select_for_update()
@@ -530,6 +629,13 @@ class _Writer:
                 cost_import.totals = _totals_json(self.totals.get(period, {}))
                 cost_import.files = files
                 cost_import.finished_at = timezone.now()
+                cost_import.warnings = self.warnings_for(period)
+                if not cost_import.row_count:
+                    cost_import.warnings.insert(
+                        0,
+                        f"No line items: {cost_import.location} lists no billed rows for {period:%Y-%m}; "
+                        "the period's current data is now empty.",
+                    )
                 cost_import.save()
                 audit.record(
                     AuditActionChoices.IMPORT,
@@ -549,18 +655,94 @@ class _Writer:
                         "rows": cost_import.row_count,
                         "totals": cost_import.totals,
                         "replaced_import": previous.pk if previous else None,
+                        "warnings": cost_import.warnings,
                     },
                 )
                 committed.append(cost_import)
         return committed
 
 
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or "" where unknown: with the
+    pid it tells a process from a later one that reused the pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def worker_identity() -> str:
+    """host:pid:start of this process, as a running import records it."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
+
+
+def _worker_is_gone(worker: str) -> bool:
+    """True only when the writing process ran on this host and is certainly not running now.
+    (Containers sharing a host name must share the process table, as they do by default.)"""
+    host, _, rest = worker.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return bool(start) and _process_start(pid) not in ("", start)
+
+
+def cost_imports_reap_abandoned() -> list[CostImport]:
+    """Fail every import left "running" by a process that died without cleaning up (kill -9, out
+    of memory, a lost machine) and delete its line items. Called when an import starts and by the
+    nightly run. An import is abandoned when its process is gone from this host, or when it has
+    not written a heartbeat for ``PROPYLON_COST_IMPORT_ABANDONED_MINUTES`` (any host)."""
+    cutoff = timezone.now() - timedelta(minutes=settings.PROPYLON_COST_IMPORT_ABANDONED_MINUTES)
+    reaped = []
+    for item in CostImport.objects.filter(status=CostImportStatusChoices.RUNNING).order_by("pk"):
+        last_sign = item.heartbeat_at or item.started_at
+        if _worker_is_gone(item.worker):
+            reason = f"the process that ran it ({item.worker.rsplit(':', 1)[0]}) is gone"
+        elif last_sign < cutoff:
+            reason = f"no sign of life since {last_sign:%Y-%m-%d %H:%M:%S} UTC"
+        else:
+            continue
+        with transaction.atomic():
+            locked = (
+                CostImport.objects.select_for_update()
+                .filter(pk=item.pk, status=CostImportStatusChoices.RUNNING)
+                .first()
+            )
+            if locked is None:
+                continue  # it finished meanwhile
+            deleted, _ = CostLineItem.objects.filter(cost_import=locked).delete()
+            locked.status = CostImportStatusChoices.FAILED
+            locked.is_current = False
+            locked.error_message = (
+                f"Abandoned: {reason}; it stopped without finishing (killed, out of memory or a lost "
+                f"machine). Its {deleted:,} line item(s) written so far were deleted; the previous "
+                "import of the period, if any, stays current."
+            )
+            locked.row_count = 0
+            locked.totals = {}
+            locked.finished_at = timezone.now()
+            locked.save()
+        logger.warning("cost import #%s: %s", locked.pk, locked.error_message)
+        reaped.append(locked)
+    return reaped
+
+
 def _totals_json(totals: dict[str, dict]) -> dict[str, dict]:
     return {
         currency: {
-            "billed": str(values["billed"]),
-            "effective": str(values["effective"]),
-            "list": str(values["list"]),
+            "billed": money_text(values["billed"]),
+            "effective": money_text(values["effective"]),
+            "list": money_text(values["list"]),
             "rows": values["rows"],
         }
         for currency, values in sorted(totals.items())
@@ -610,6 +792,7 @@ def _import_unit(
             part_name = part.name
             for where, row in part.rows():
                 writer.add(row, file=part.name, where=where)
+                writer.beat()
                 if len(writer.pending) >= BATCH_SIZE:
                     writer.flush()
                     if progress:
@@ -619,6 +802,14 @@ def _import_unit(
                             f"{Path(part.name).name}: {done:,} line items written",
                         )
             writer.flush()
+        files = [p.record() for p in unit.parts]
+        if not writer.imports and not unit.period_start:
+            empty = writer.record_empty(files)
+            outcome.empty.append(empty)
+            logger.warning("cost import #%s: %s", empty.pk, empty.warnings[0])
+            return
+        # Inside the try: a commit refused (taken for abandoned meanwhile) or failing leaves no rows.
+        committed = writer.commit(files)
     except CostImportError as exc:
         writer.abandon(str(exc.located(file=part_name)), [p.record() for p in unit.parts])
         raise
@@ -627,7 +818,10 @@ def _import_unit(
         # the traceback; the import keeps a one-line reason).
         writer.abandon(f"Stopped before the end: {type(exc).__name__}.", [p.record() for p in unit.parts])
         raise
-    outcome.imports.extend(writer.commit([p.record() for p in unit.parts]))
+    for item in committed:
+        for warning in item.warnings:
+            logger.warning("cost import #%s: %s", item.pk, warning)
+    outcome.imports.extend(committed)
 
 
 def cost_import_run(
@@ -655,6 +849,7 @@ def cost_import_run(
     if fmt != ImportFormatChoices.COST_EXPLORER and not location:
         raise CostImportError(f"{source.name} has no location: give a folder, a file or an s3:// address.")
     started_by = actor.get_username() if getattr(actor, "is_authenticated", False) else str(actor or "system")
+    cost_imports_reap_abandoned()
     outcome = ImportOutcome()
     try:
         if fmt == ImportFormatChoices.FOCUS:

@@ -7,7 +7,8 @@ from pathlib import Path
 from costs.choices import ImportFormatChoices
 from costs.ingest.errors import CostImportError
 from costs.models import CostSource
-from costs.services import cost_import_run, is_stored_upload
+from costs.services import cost_import_run, cost_imports_reap_abandoned, is_stored_upload
+from costs.templatetags.cost_import_tags import money
 from portal.choices import ChannelChoices
 from portal.jobs import JobContext, JobInputError, enqueue, job
 from portal.models import JobLogLevel
@@ -52,7 +53,13 @@ def import_cost_source(
         if remove_after and location and is_stored_upload(location):
             Path(location).unlink(missing_ok=True)
     for item in outcome.imports:
-        run.log(f"{item.billing_period_start:%Y-%m}: {item.row_count:,} line items, import #{item.pk}.")
+        totals = "; ".join(f"billed {money(v['billed'])} {c}" for c, v in item.totals.items())
+        run.log(
+            f"{item.billing_period_start:%Y-%m}: {item.row_count:,} line items, import #{item.pk}"
+            + (f" ({totals})." if totals else ".")
+        )
+    for line in outcome.warnings:
+        run.log(line, JobLogLevel.WARNING)
     for line in outcome.unchanged:
         run.log(f"Unchanged: {line}")
     for line in outcome.skipped:
@@ -67,6 +74,8 @@ def import_cost_source(
     on_demand=True,
 )
 def import_all_sources(run: JobContext) -> dict:
+    for item in cost_imports_reap_abandoned():
+        run.log(f"Import #{item.pk} of {item.source.name}: {item.error_message}", JobLogLevel.WARNING)
     started = []
     for source in CostSource.objects.filter(enabled=True).order_by("name"):
         if source.import_format != ImportFormatChoices.COST_EXPLORER and not source.location:

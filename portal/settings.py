@@ -453,6 +453,11 @@ PROPYLON_BASE_URL = env.str("PROPYLON_BASE_URL", default="http://127.0.0.1:8000"
 PROPYLON_SLACK_WEBHOOK_URL = env.str("PROPYLON_SLACK_WEBHOOK_URL", default="")
 PROPYLON_TEAMS_WEBHOOK_URL = env.str("PROPYLON_TEAMS_WEBHOOK_URL", default="")
 PROPYLON_WEBHOOK_TIMEOUT = env.float("PROPYLON_WEBHOOK_TIMEOUT", default=5.0)
+# Cost imports (docs/deployment.md): local files are read only below this folder, and a running
+# import silent for this many minutes is taken as abandoned (its process died) and cleaned up.
+# Empty: DATA_DIR/cost-imports (costs.models.cost_import_root).
+PROPYLON_COST_IMPORT_ROOT = env.str("PROPYLON_COST_IMPORT_ROOT", default="")
+PROPYLON_COST_IMPORT_ABANDONED_MINUTES = env.int("PROPYLON_COST_IMPORT_ABANDONED_MINUTES", default=15)
 # Value (KPI readings) is in this currency and ROI compares it with cost billed in it; other
 # currencies are never converted (docs/costs.md, "Value and ROI").
 PROPYLON_REPORTING_CURRENCY = env.str("PROPYLON_REPORTING_CURRENCY", default="USD").upper()

@@ -1,7 +1,12 @@
+from pathlib import Path
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from costs.models import CostImport, CostSource
+from costs.ingest import readers
+from costs.ingest.errors import CostImportError
+from costs.ingest.normalize import money_text
+from costs.models import CostImport, CostSource, cost_import_root
 
 
 class CostSourceSerializer(serializers.ModelSerializer):
@@ -74,6 +79,7 @@ class CostImportSerializer(serializers.ModelSerializer):
             "row_count",
             "totals",
             "error_message",
+            "warnings",
             "job_run",
             "started_by",
             "started_at",
@@ -88,8 +94,15 @@ class CostImportSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.DictField(child=CurrencyTotalsSerializer()))
     def get_totals(self, cost_import: CostImport) -> dict:
-        """Per ISO 4217 currency; amounts are decimal strings (never floats)."""
-        return cost_import.totals
+        """Per ISO 4217 currency; amounts are exact decimal strings (never floats, never an
+        exponent such as ``0E-11``, never ``-0``)."""
+        return {
+            currency: {
+                **values,
+                **{key: money_text(values[key]) for key in ("billed", "effective", "list") if key in values},
+            }
+            for currency, values in cost_import.totals.items()
+        }
 
 
 class ImportRunSerializer(serializers.Serializer):
@@ -99,6 +112,17 @@ class ImportRunSerializer(serializers.Serializer):
         allow_blank=True,
         help_text="File, folder, manifest or s3:// address; default the source's.",
     )
+
+    def validate_location(self, value: str) -> str:
+        """A local path must lie below the import root (checked again when the job reads it)."""
+        value = value.strip()
+        if value and not value.startswith("s3://"):
+            try:
+                readers.confined(Path(value), [cost_import_root()], value)
+            except CostImportError as exc:
+                raise serializers.ValidationError(str(exc)) from None
+        return value
+
     periods = serializers.ListField(
         child=serializers.RegexField(r"^\d{4}-\d{2}$"),
         required=False,

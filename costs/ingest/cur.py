@@ -184,16 +184,16 @@ def parse_row(record: dict, layout: Layout) -> dict:
         raise CostImportError("is empty.", column=layout.name("line_item_type"))
     unblended = n.decimal(cell("unblended_cost"), layout.name("unblended_cost"), required=True)
     ri_arn = n.text(cell("ri_arn"))
-    start = n.timestamp(cell("billing_period_start"), layout.name("billing_period_start"))
-    tags = {}
+    start = n.period_date(cell("billing_period_start"), layout.name("billing_period_start"))
+    tags = n.TagMap()
     if "tags_map" in layout.columns:
-        tags.update(n.tags_from_json(cell("tags_map"), layout.name("tags_map")))
+        tags = n.tags_from_json(cell("tags_map"), layout.name("tags_map"))
     for column, key in layout.tag_columns.items():
         value = record.get(column)
         if not n.is_null(value):
-            tags[key] = str(value).strip()
+            tags.add(key, n.text(value, column).strip())
     row = {
-        "billing_period_start": start.date(),
+        "billing_period_start": start,
         "billing_period_end": (
             n.period_date(cell("billing_period_end"), layout.name("billing_period_end"))
             if not n.is_null(cell("billing_period_end"))

@@ -9,8 +9,8 @@ several exporters write means an empty cell.
 import functools
 import json
 import re
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, date, datetime, time
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any
 
 from costs.ingest.errors import CostImportError
@@ -43,6 +43,8 @@ NULL_TEXTS = frozenset({"", "NULL", "null", "Null"})
 # CostLineItem money columns hold 10 integer digits (max_digits 20, decimal_places 10).
 MONEY_LIMIT = Decimal(10) ** 10
 QUANTITY_LIMIT = Decimal(10) ** 18
+DECIMAL_PLACES = 10  # of the money and quantity columns
+PLACES = Decimal(10) ** -DECIMAL_PLACES
 CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
 # Lengths of the CharFields the values go into: longer values are refused, not cut.
 TEXT_LIMITS = {
@@ -64,9 +66,30 @@ def is_null(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() in NULL_TEXTS)
 
 
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a true/false value"
+    if isinstance(value, float):
+        return "a floating-point number"
+    if isinstance(value, datetime | date):
+        return "a date"
+    if isinstance(value, bytes | bytearray):
+        return "binary data"
+    if isinstance(value, dict | list | tuple):
+        return "a list or map"
+    if isinstance(value, int):
+        return "an integer"
+    return f"a value of type {type(value).__name__}"
+
+
 def text(value: Any, column: str = "", field: str = "") -> str:
+    """Text as written. Integers (Parquet int64 account ids) are exact as text; floats, booleans,
+    dates, bytes and nested values are refused: ``str()`` would change them (``1.1e+11``,
+    ``True``, ``b'…'``) and the changed text would then be matched on as if it were the value."""
     if is_null(value):
         return ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise CostImportError(f"holds {_type_name(value)}; text is expected here.", column=column)
     result = str(value).strip()
     limit = TEXT_LIMITS.get(field)
     if limit and len(result) > limit:
@@ -79,6 +102,13 @@ def decimal(value: Any, column: str, *, required: bool, limit: Decimal = MONEY_L
         if required:
             raise CostImportError("is empty; a number is required.", column=column)
         return None
+    # bool is an int to Python: True would silently become 1 (issue 10, item 5). Money and
+    # quantities are numeric or decimal columns, or numeric text; nothing else is a number.
+    if isinstance(value, bool) or not isinstance(value, Decimal | float | int | str):
+        raise CostImportError(
+            f"holds {_type_name(value)}; a number (numeric or decimal column, or numeric text) is required.",
+            column=column,
+        )
     if isinstance(value, Decimal):
         number = value
     elif isinstance(value, float):
@@ -95,6 +125,11 @@ def decimal(value: Any, column: str, *, required: bool, limit: Decimal = MONEY_L
         raise CostImportError(f"“{value}” is not a finite number.", column=column)
     if abs(number) >= limit:
         raise CostImportError(f"{number} is too large for a single line item.", column=column)
+    if number.as_tuple().exponent < -DECIMAL_PLACES:
+        # The columns keep 10 decimal places and the database would round the rest away after
+        # the totals were summed; rounding here (half to even, as the database does) keeps the
+        # stored totals equal to the sum of the stored line items.
+        number = number.quantize(PLACES, rounding=ROUND_HALF_EVEN)
     return number
 
 
@@ -108,8 +143,14 @@ def timestamp(value: Any, column: str, *, required: bool = True) -> datetime | N
         moment = value
     elif isinstance(value, date):
         moment = datetime(value.year, value.month, value.day, tzinfo=UTC)
+    elif not isinstance(value, str):
+        # A number is not a date: 20261101 would otherwise be read as yyyymmdd.
+        raise CostImportError(
+            f"holds {_type_name(value)}, not a date and time (a timestamp column or ISO 8601 text).",
+            column=column,
+        )
     else:
-        raw = str(value).strip()
+        raw = value.strip()
         moment = _parse_time_text(raw)
         if moment is None:
             raise CostImportError(f"“{raw[:40]}” is not a date and time (ISO 8601 expected).", column=column)
@@ -132,8 +173,15 @@ def _parse_time_text(raw: str) -> datetime | None:
 
 
 def period_date(value: Any, column: str) -> date:
-    """A billing period boundary as a date (UTC midnight in every format we read)."""
-    return timestamp(value, column).date()
+    """A billing period boundary as a date (UTC midnight in every format we read). A boundary at
+    another time of day is refused rather than cut to its date, which would move the period."""
+    moment = timestamp(value, column)
+    if moment.time() != time(0):
+        raise CostImportError(
+            f"{moment:%Y-%m-%dT%H:%M:%S}Z is not midnight UTC; billing periods start and end at midnight UTC.",
+            column=column,
+        )
+    return moment.date()
 
 
 def currency(value: Any, column: str) -> str:
@@ -163,26 +211,92 @@ def normalize_tag_key(key: str) -> str:
 
 
 def normalized_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {normalize_tag_key(key): value.strip().lower() for key, value in tags.items()}
+    return normalized_tags_checked(tags)[0]
 
 
-def tags_from_json(value: Any, column: str) -> dict[str, str]:
+def normalized_tags_checked(tags: dict[str, str]) -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """The normalised tags, and every key that lost to an earlier one normalising the same way
+    (``org`` and `` org``): ``(normalised key, kept raw key, dropped raw key)``. The first key in
+    the row wins, as a person reading the row left to right would expect."""
+    result: dict[str, str] = {}
+    kept_by: dict[str, str] = {}
+    collisions = [(normalize_tag_key(key), key, key) for key in getattr(tags, "duplicates", ())]
+    for key, value in tags.items():
+        normal = normalize_tag_key(key)
+        if normal in result:
+            collisions.append((normal, kept_by[normal], key))
+            continue
+        result[normal] = value.strip().lower()
+        kept_by[normal] = key
+    return result, collisions
+
+
+class TagMap(dict):
+    """Tags as the source wrote them; ``duplicates`` are keys written twice in one row (the first
+    value is kept), for the import's warnings."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.duplicates: list[str] = []
+
+    def add(self, key: str, value: str) -> None:
+        if key in self:
+            self.duplicates.append(key)
+        else:
+            self[key] = value
+
+
+class _Pairs(list):
+    """A JSON object as its (key, value) pairs, in order, duplicates included."""
+
+
+def _tag_value(key: str, item: Any, column: str) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, _Pairs | list | dict):
+        raise CostImportError(f"tag “{key}” holds a list or map; a tag value is text.", column=column)
+    if isinstance(item, bool | int | float | Decimal):
+        # FOCUS allows numbers and booleans as tag values; keep their JSON spelling (true, 3.5),
+        # not Python's (True).
+        return json.dumps(item if not isinstance(item, Decimal) else str(item))
+    raise CostImportError(f"tag “{key}” holds {_type_name(item)}; a tag value is text.", column=column)
+
+
+def tags_from_json(value: Any, column: str) -> TagMap:
     """FOCUS ``Tags`` (a JSON object) or CUR 2.0 ``resource_tags`` (a JSON object in CSV, a map
-    in Parquet). Empty values are dropped: a tag without a value attributes nothing."""
+    in Parquet). Empty values are dropped: a tag without a value attributes nothing. A key
+    written twice keeps its first value (json.loads would keep the last, silently)."""
+    tags = TagMap()
     if is_null(value):
-        return {}
+        return tags
     if isinstance(value, dict):
-        data = value
-    elif isinstance(value, list):
+        pairs = list(value.items())
+    elif isinstance(value, list) and all(isinstance(pair, tuple | list) and len(pair) == 2 for pair in value):
         # pyarrow returns a map column as a list of (key, value) pairs.
-        data = dict(value)
-    else:
+        pairs = [tuple(pair) for pair in value]
+    elif isinstance(value, str):
         try:
-            data = json.loads(str(value))
+            data = json.loads(value, object_pairs_hook=_Pairs)
         except json.JSONDecodeError as exc:
             raise CostImportError(f"is not a JSON object ({exc.msg}).", column=column) from None
         if data is None:
-            return {}
-        if not isinstance(data, dict):
+            return tags
+        if not isinstance(data, _Pairs):
             raise CostImportError("is not a JSON object of tag keys and values.", column=column)
-    return {str(key): str(item) for key, item in data.items() if not is_null(item) and str(key).strip()}
+        pairs = data
+    else:
+        raise CostImportError(f"holds {_type_name(value)}, not a JSON object of tags.", column=column)
+    for key, item in pairs:
+        if is_null(item) or not str(key).strip():
+            continue
+        tags.add(str(key), _tag_value(str(key), item, column))
+    return tags
+
+
+def money_text(value: Any) -> str:
+    """An amount as exact fixed-point text, the way totals are stored and the API answers:
+    never an exponent (``Decimal`` sums print ``0E-11``) and never a negative zero."""
+    number = value if isinstance(value, Decimal) else Decimal(str(value))
+    if number.is_zero():
+        number = abs(number)
+    return format(number, "f")

@@ -11,6 +11,7 @@ import csv
 import gzip
 import hashlib
 import io
+import os
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -26,7 +27,35 @@ PARQUET = "parquet"
 PARQUET_BATCH_ROWS = 5_000
 COPY_CHUNK_BYTES = 1024 * 1024
 # Tag JSON and CUR product maps can be long; the csv module's default limit is 128 KiB.
-csv.field_size_limit(16 * 1024 * 1024)
+MAX_ROW_CHARS = 16 * 1024 * 1024
+csv.field_size_limit(MAX_ROW_CHARS)
+
+
+class RowTooLong(Exception):
+    pass
+
+
+class _BoundedLines:
+    """Lines for ``csv.reader``, never more than ``limit`` characters per CSV row (a row may span
+    lines inside quotes). ``readline`` alone would read a file without line breaks whole before
+    the field limit applies: memory stays bounded by the limit whatever the input."""
+
+    def __init__(self, text: io.TextIOBase, limit: int = MAX_ROW_CHARS):
+        self.text = text
+        self.limit = limit
+        self.used = 0  # characters of the row being read; the caller resets it after each row
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line = self.text.readline(self.limit - self.used + 1)
+        if not line:
+            raise StopIteration
+        self.used += len(line)
+        if self.used > self.limit:
+            raise RowTooLong
+        return line
 
 
 def file_kind(name: str) -> str | None:
@@ -95,28 +124,58 @@ class InputFile:
         return {"name": self.name, "sha256": self.sha256, "bytes": self.bytes_read, "rows": self.rows}
 
 
-def local_file(path: Path, kind: str | None = None) -> InputFile:
+def confined(path: Path, roots: list[Path], shown: str | None = None) -> Path:
+    """``path`` with symbolic links resolved, if it lies in one of ``roots``; else an error.
+
+    Local imports read only below the configured import root (PROPYLON_COST_IMPORT_ROOT), so a
+    source's location cannot make the server read any folder it can see; a link inside the
+    root that leads outside it is refused like the place it leads to."""
+    shown = shown or str(path)
+    real = path.expanduser().resolve()
+    real_roots = [root.expanduser().resolve() for root in roots]
+    if any(real == root or root in real.parents for root in real_roots):
+        return real
+    allowed = " or ".join(str(root) for root in real_roots)
+    literal = Path(os.path.abspath(path.expanduser()))
+    if any(literal == root or root in literal.parents for root in real_roots):
+        raise CostImportError(
+            f"is a symbolic link to {real}, outside the cost import folder {allowed}; local billing "
+            "files are read only below it.",
+            file=shown,
+        )
+    raise CostImportError(
+        f"is outside the cost import folder {allowed}; local billing files are read only below it "
+        "(an administrator sets it with PROPYLON_COST_IMPORT_ROOT).",
+        file=shown,
+    )
+
+
+def local_file(path: Path, kind: str | None = None, *, roots: list[Path]) -> InputFile:
     kind = kind or file_kind(path.name)
     if kind is None:
         raise CostImportError(
             "is neither .csv, .csv.gz nor .parquet; billing exports come in these formats.", file=str(path)
         )
-    if not path.is_file():
+    real = confined(path, roots)
+    if not real.is_file():
         raise CostImportError("does not exist or is not a file.", file=str(path))
-    return InputFile(name=str(path), kind=kind, size=path.stat().st_size, opener=lambda: path.open("rb"))
+    # Opened by its resolved path: a link swapped after the check cannot lead elsewhere.
+    return InputFile(name=str(path), kind=kind, size=real.stat().st_size, opener=lambda: real.open("rb"))
 
 
-def local_files(location: str) -> list[InputFile]:
-    """A file, or every billing file under a folder (sorted, so the order is stable)."""
+def local_files(location: str, *, roots: list[Path]) -> list[InputFile]:
+    """A file, or every billing file under a folder (sorted, so the order is stable), all below
+    one of ``roots``."""
     path = Path(location).expanduser()
+    confined(path, roots, location)
     if path.is_dir():
         found = sorted(p for p in path.rglob("*") if p.is_file() and file_kind(p.name))
         if not found:
             raise CostImportError("holds no .csv, .csv.gz or .parquet file.", file=str(path))
-        return [local_file(p) for p in found]
+        return [local_file(p, roots=roots) for p in found]
     if not path.exists():
         raise CostImportError("does not exist.", file=str(path))
-    return [local_file(path)]
+    return [local_file(path, roots=roots)]
 
 
 def s3_object(client, bucket: str, key: str, kind: str | None = None) -> InputFile:
@@ -208,11 +267,13 @@ def _csv_records(input_file: InputFile) -> Iterator[tuple[int, list[str], Record
         if input_file.kind == CSV_GZ:
             binary = gzip.GzipFile(fileobj=binary, mode="rb")
         # utf-8-sig: Excel and Azure exports start with a byte-order mark.
-        reader = csv.reader(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+        lines = _BoundedLines(io.TextIOWrapper(binary, encoding="utf-8-sig", newline=""))
+        reader = csv.reader(lines)
         try:
             header = [column.strip() for column in next(reader)]
         except StopIteration:
             raise CostImportError("is empty: it has no header row.", file=input_file.name, row=1) from None
+        lines.used = 0
         row_number = 1
         if len(set(header)) != len(header):
             duplicated = sorted({c for c in header if header.count(c) > 1})
@@ -222,6 +283,7 @@ def _csv_records(input_file: InputFile) -> Iterator[tuple[int, list[str], Record
         width = len(header)
         yield 1, header, None
         for cells in reader:
+            lines.used = 0
             row_number += 1
             if not cells:
                 continue  # a blank line is not a row
@@ -236,6 +298,13 @@ def _csv_records(input_file: InputFile) -> Iterator[tuple[int, list[str], Record
                 input_file.progress = min(raw.bytes_read / input_file.size, 1.0)
             yield row_number, header, dict(zip(header, cells, strict=True))
         # Reading to the end also drains the gzip trailer, so a cut-off stream fails here.
+    except RowTooLong:
+        raise CostImportError(
+            f"the line (or row) is longer than {MAX_ROW_CHARS:,} characters without ending: no billing "
+            "row is that long, so the file is not a CSV export with line breaks (or it is damaged).",
+            file=input_file.name,
+            row=row_number + 1,
+        ) from None
     except EOFError:
         raise CostImportError(
             "the gzip stream ends early: the file is truncated (an interrupted upload or copy).",

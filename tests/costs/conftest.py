@@ -101,3 +101,12 @@ def make_source(db):
         return services.cost_source_create(name=name, kind=kind, location=location, **aws_settings, **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def cost_import_root(settings, tmp_path_factory):
+    """Local imports read only below PROPYLON_COST_IMPORT_ROOT: the tests' files are all under
+    pytest's base temporary folder."""
+    root = tmp_path_factory.getbasetemp()
+    settings.PROPYLON_COST_IMPORT_ROOT = str(root)
+    return root

@@ -8,6 +8,7 @@ from costs.choices import ImportFormatChoices
 from costs.ingest.errors import CostImportError
 from costs.models import CostSource
 from costs.services import cost_import_run
+from costs.templatetags.cost_import_tags import money
 
 
 class Command(BaseCommand):
@@ -61,13 +62,16 @@ class Command(BaseCommand):
             raise CommandError(f"Import failed, nothing changed: {exc}") from None
         for item in outcome.imports:
             totals = ", ".join(
-                f"{c} billed {v['billed']} effective {v['effective']}" for c, v in item.totals.items()
+                f"{c} billed {money(v['billed'])} effective {money(v['effective'])}"
+                for c, v in item.totals.items()
             )
             self.stdout.write(
                 self.style.SUCCESS(
                     f"{item.billing_period_start:%Y-%m}: {item.row_count:,} line items (import #{item.pk}); {totals or 'no charges'}"
                 )
             )
+        for line in outcome.warnings:
+            self.stdout.write(self.style.WARNING(f"Warning: {line}"))
         for line in outcome.unchanged:
             self.stdout.write(f"Unchanged: {line}")
         for line in outcome.skipped:

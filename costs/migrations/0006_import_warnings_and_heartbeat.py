@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("costs", "0004_allocation_budgets_value"),
+        ("costs", "0005_allocation_state"),
     ]
 
     operations = [

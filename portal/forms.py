@@ -99,9 +99,16 @@ class TokenCreateForm(forms.Form):
         label="Expires after",
     )
 
-    def __init__(self, *args, allow_machine: bool = False, **kwargs):
+    def __init__(self, *args, allow_machine: bool = False, read_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        if allow_machine:
+        if read_only:
+            # Never offer what will be refused: a read-only person's tokens carry only "read"
+            # (portal.services.api_token_create refuses anything more).
+            self.fields["scopes"].choices = [(TokenScope.READ, TokenScope.label(TokenScope.READ))]
+            self.fields[
+                "scopes"
+            ].help_text = "Your roles are read-only: your tokens fetch data and change nothing."
+        elif allow_machine:
             self.fields["scopes"].choices = list(TokenScope)
             self.fields["kind"] = forms.ChoiceField(
                 choices=list(TokenKind),

@@ -41,7 +41,14 @@ class GateRequestForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=DecisionChoices.pairs(), widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        choices=DecisionChoices.pairs(),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a decision.",
+            "invalid_choice": "Choose one of the decisions offered.",
+        },
+    )
     comment = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

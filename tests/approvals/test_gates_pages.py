@@ -1,6 +1,8 @@
 """The gate pages: asking with a preflight, the queue, the review page and its actions, the
 use case's Approvals tab, direct moves, gate policies and the lifecycle editor."""
 
+import re
+
 import pytest
 
 from approvals import gates
@@ -201,3 +203,27 @@ def test_checking_does_not_submit(client, ready_use_case, support_team):
     response = client.post(f"/use-cases/{use_case.key}/gates/new/", data)
     assert response.status_code == 200 and "Ready: everything" in response.content.decode()
     assert not ApprovalRequest.objects.exists()
+
+
+def test_a_refused_decision_keeps_the_choice_and_shows_the_error_at_the_field(
+    client, ready_use_case, reviewers
+):
+    """Issue 10, item 23: a rejected decision form kept nothing and showed only a banner."""
+    use_case, release = ready_use_case("minimal")
+    request = submit(use_case, release)
+    client.force_login(reviewers["ravi"])
+    response = client.post(f"/gates/requests/{request.pk}/decide/", {"decision": "reject", "comment": "  "})
+    assert response.status_code == 200
+    form = response.context["decision_form"]
+    assert form["decision"].value() == "reject"
+    assert form.errors == {"comment": ["Say why, so the requester knows what to do."]}
+    text = response.content.decode()
+    assert re.search(r'<input[^>]*value="reject"[^>]*checked', text), "the chosen outcome is kept"
+    comment_field = text.split('id="id_comment"', 1)[1].split("</div>", 2)
+    assert "Say why, so the requester knows what to do." in "".join(comment_field[:2])
+    assert not request.decisions.exists()
+
+    missing = client.post(f"/gates/requests/{request.pk}/decide/", {"comment": "Looks fine"})
+    assert missing.status_code == 200
+    assert missing.context["decision_form"].errors == {"decision": ["Choose a decision."]}
+    assert "Looks fine" in missing.content.decode()

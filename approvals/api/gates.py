@@ -318,6 +318,7 @@ class ProblemSerializer(serializers.Serializer):
     field = serializers.CharField()
     code = serializers.CharField()
     message = serializers.CharField()
+    url = serializers.CharField(help_text="The page where the problem is fixed.")
 
 
 class PreflightSerializer(serializers.Serializer):

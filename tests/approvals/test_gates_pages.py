@@ -227,3 +227,20 @@ def test_a_refused_decision_keeps_the_choice_and_shows_the_error_at_the_field(
     assert missing.status_code == 200
     assert missing.context["decision_form"].errors == {"decision": ["Choose a decision."]}
     assert "Looks fine" in missing.content.decode()
+
+
+def test_the_preflight_lists_every_blocker_with_a_link(client, support_team, file_use_case):
+    """Issue 10, item 17: the page showed one blocker per round (a missing release was a lone
+    "required" error; maturity appeared only once the risk was answered)."""
+    use_case = file_use_case(support_team, submit=True)
+    client.force_login(support_team.lead)
+    page = client.post(f"/use-cases/{use_case.key}/gates/new/", {"to_stage": "pilot", "action": "check"})
+    text = page.content.decode()
+    assert "Not ready yet: 3 things to fix" in text
+    for label, link in (
+        ("Release", f'href="/use-cases/{use_case.key}/?tab=releases"'),
+        ("Risk", f'href="/use-cases/{use_case.key}/risk/"'),
+        ("Maturity", f'href="/use-cases/{use_case.key}/?tab=maturity"'),
+    ):
+        assert f"<strong>{label}</strong>" in text and link in text, label
+    assert not ApprovalRequest.objects.exists()

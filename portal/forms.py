@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from portal import audit
 from portal.choices import AuditActionChoices, ChannelChoices
@@ -28,8 +29,11 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        labels = sorted(model._meta.label_lower for model in audit._registry)
-        self.fields["model"].choices = [("", "Any kind"), *((label, label) for label in labels)]
+        # People pick "Approval comment", not "approvals.approvalcomment"; the query keeps the label.
+        kinds = sorted(
+            (capfirst(str(model._meta.verbose_name)), model._meta.label_lower) for model in audit._registry
+        )
+        self.fields["model"].choices = [("", "Any kind"), *((label, name) for name, label in kinds)]
 
     def clean(self):
         data = super().clean()

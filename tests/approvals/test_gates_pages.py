@@ -1,6 +1,7 @@
 """The gate pages: asking with a preflight, the queue, the review page and its actions, the
 use case's Approvals tab, direct moves, gate policies and the lifecycle editor."""
 
+import json
 import re
 
 import pytest
@@ -244,3 +245,46 @@ def test_the_preflight_lists_every_blocker_with_a_link(client, support_team, fil
     ):
         assert f"<strong>{label}</strong>" in text and link in text, label
     assert not ApprovalRequest.objects.exists()
+
+
+def test_history_shows_people_stages_and_titles_by_name_and_exports_stay_raw(
+    client, ready_use_case, reviewers, support_team, make_user
+):
+    """Issue 10, item 20: history showed `accountable_owner: 9`, `lifecycle_stage: 1 → 2`, raw
+    dicts and internal model names; the gate page showed `data_lineage`."""
+    from inventory import services as inventory_services
+
+    use_case, release = ready_use_case("minimal")
+    newcomer = make_user("nora", Role.TEAM_MEMBER, first_name="Nora", last_name="North")
+    support_team.members.add(newcomer)
+    inventory_services.usecase_reassign_owners(
+        use_case=use_case, actor=reviewers["ravi"], accountable_owner=newcomer
+    )
+    request = submit(use_case, release)
+    gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=DecisionChoices.APPROVE)
+    proposed, pilot = LifecycleStage.objects.get(key="proposed"), LifecycleStage.objects.get(key="pilot")
+    raw_stage = f"{proposed.pk}"
+
+    client.force_login(support_team.lead)
+    for url in (f"/history/inventory.usecase/{use_case.pk}/", f"/use-cases/{use_case.key}/?tab=history"):
+        text = client.get(url).content.decode()
+        assert "Accountable owner" in text and "Nora North" in text, url
+        assert f"<del>{proposed.label}</del>" in text and f"<ins>{pilot.label}</ins>" in text, url
+        assert "accountable_owner" not in text and f"<del>{raw_stage}</del>" not in text, url
+
+    assessment_history = client.get(
+        f"/history/approvals.maturityassessment/{use_case.maturity_assessments.latest('version').pk}/"
+    ).content.decode()
+    assert "Data &amp; lineage" in assessment_history and "data_lineage" not in assessment_history
+
+    review = client.get(request.get_absolute_url()).content.decode()
+    assert "Data &amp; lineage" in review and "<td>data_lineage</td>" not in review
+    assert "as CoE reviewer" in review
+
+    auditor = make_user("aksel", Role.AUDITOR)
+    client.force_login(auditor)
+    log = client.get("/audit/", {"model": "inventory.usecase"}).content.decode()
+    assert "Nora North" in log and ">Approval comment<" in log and ">approvals.approvalcomment<" not in log
+    exported = b"".join(client.get("/audit/export.json", {"model": "inventory.usecase"}).streaming_content)
+    changes = [row["changes"] for row in json.loads(exported) if "accountable_owner" in row["changes"]]
+    assert changes and changes[-1]["accountable_owner"]["after"] == newcomer.pk

@@ -109,9 +109,11 @@ class TokenCreateForm(forms.Form):
             # Never offer what will be refused: a read-only person's tokens carry only "read"
             # (portal.services.api_token_create refuses anything more).
             self.fields["scopes"].choices = [(TokenScope.READ, TokenScope.label(TokenScope.READ))]
-            self.fields[
-                "scopes"
-            ].help_text = "Your roles are read-only: your tokens fetch data and change nothing."
+            scopes = self.fields["scopes"]
+            scopes.help_text = "Your roles are read-only: your tokens fetch data and change nothing."
+            scopes.error_messages["invalid_choice"] = (
+                "Your roles are read-only: tokens carry only the read scope."
+            )
         elif allow_machine:
             self.fields["scopes"].choices = list(TokenScope)
             self.fields["kind"] = forms.ChoiceField(

@@ -38,3 +38,11 @@ class ApprovalsConfig(AppConfig):
         audit.register(ApprovalDecision)
         audit.register(ApprovalComment)
         audit.register(ApprovalEvent)
+
+        from approvals import maturity_catalog
+        from portal.audit_display import register_key_labels
+
+        # The trail's JSON values (maturity results and scores, snapshots) name dimensions and
+        # checks by key; pages show their titles.
+        register_key_labels({dimension.key: dimension.title for dimension in maturity_catalog.DIMENSIONS})
+        register_key_labels({key: check.title for key, check in maturity_catalog.CHECKS.items()})

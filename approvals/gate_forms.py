@@ -19,8 +19,12 @@ def _check_choices():
 
 class GateRequestForm(forms.Form):
     to_stage = forms.ChoiceField(label="Move to", help_text="The gated moves open from the current stage.")
+    # Not required by the form: the preflight names a missing release with every other blocker
+    # and links to where releases are made, instead of a lone "required" before any check runs.
     release = forms.ModelChoiceField(
-        queryset=None, help_text="An approval covers exactly this release; submitting freezes it."
+        queryset=None,
+        required=False,
+        help_text="An approval covers exactly this release; submitting freezes it.",
     )
     summary = forms.CharField(
         required=False,
@@ -41,7 +45,14 @@ class GateRequestForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    decision = forms.ChoiceField(choices=DecisionChoices.pairs(), widget=forms.RadioSelect)
+    decision = forms.ChoiceField(
+        choices=DecisionChoices.pairs(),
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": "Choose a decision.",
+            "invalid_choice": "Choose one of the decisions offered.",
+        },
+    )
     comment = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from approvals import gates
+from approvals import gates, maturity_catalog
 from approvals.choices import ApprovalStatusChoices
 from approvals.models import ApprovalDecision, ApprovalRequest, GatePolicy, RiskAssessment
 from inventory.choices import RiskTierChoices
@@ -96,6 +96,11 @@ class EvidenceRow:
     sha256: str
     state: str  # "current", "withdrawn" or "missing"
 
+    @property
+    def check_title(self) -> str:
+        check = maturity_catalog.CHECKS.get(self.check_key)
+        return check.title if check else self.check_key
+
 
 def _evidence_rows(request: ApprovalRequest) -> list[EvidenceRow]:
     from approvals.models import MaturityEvidence
@@ -175,8 +180,14 @@ def review_context(*, user, request: ApprovalRequest) -> dict:
         "events": list(request.events.select_related("actor").order_by("at", "pk")),
         "evidence": _evidence_rows(request),
         "maturity_snapshot": request.snapshot.get("maturity"),
+        # Dimensions by title: the snapshot keeps the rubric's keys (data_lineage), people read names.
+        "maturity_scores": [
+            (getattr(maturity_catalog.DIMENSIONS_BY_KEY.get(key), "title", key), score)
+            for key, score in (request.snapshot.get("maturity") or {}).get("scores", {}).items()
+        ],
         "maturity_now": gates.latest_maturity(use_case),
         "risk_snapshot": request.snapshot.get("risk", {}),
+        "risk_tier_at_submission": RiskTierChoices.label(request.snapshot.get("risk", {}).get("tier", "")),
         "risk_assessment": latest_risk,
         "risk_entries": list(
             use_case.risk_entries.select_related("owner").order_by("-residual_likelihood", "pk")

@@ -81,16 +81,23 @@ def gate_queue(request):
     )
 
 
-@login_required
-def request_detail(request, pk: int):
-    gate_request = _request_or_404(request, pk)
+def _allows_conditions(gate_request: ApprovalRequest) -> bool:
+    return gate_request.snapshot.get("policy", {}).get("allows_conditions", True)
+
+
+def _review_page(request, gate_request: ApprovalRequest, *, decision_form: DecisionForm | None = None):
     context = review_context(user=request.user, request=gate_request)
-    context["decision_form"] = DecisionForm(
-        allows_conditions=gate_request.snapshot.get("policy", {}).get("allows_conditions", True)
+    context["decision_form"] = decision_form or DecisionForm(
+        allows_conditions=_allows_conditions(gate_request)
     )
     context["comment_form"] = CommentForm()
     context["reason_form"] = ReasonForm()
     return render(request, "approvals/gate_review.html", context)
+
+
+@login_required
+def request_detail(request, pk: int):
+    return _review_page(request, _request_or_404(request, pk))
 
 
 def _back(gate_request):
@@ -101,28 +108,28 @@ def _back(gate_request):
 @require_POST
 def request_decide(request, pk: int):
     gate_request = _request_or_404(request, pk, "custom:decide")
-    form = DecisionForm(
-        request.POST, allows_conditions=gate_request.snapshot.get("policy", {}).get("allows_conditions", True)
-    )
-    if not form.is_valid():
-        messages.error(request, "Choose a decision.")
-        return _back(gate_request)
-    try:
-        gates.approval_request_decide(
-            request=gate_request,
-            actor=request.user,
-            decision=form.cleaned_data["decision"],
-            comment=form.cleaned_data.get("comment", ""),
-            conditions=form.cleaned_data.get("conditions", ""),
-        )
-    except ValidationError as exc:
-        messages.error(request, _error_message(exc))
-    else:
-        gate_request.refresh_from_db()
-        messages.success(
-            request, f"Decision recorded. {gate_request.reference} is {gate_request.status_label.lower()}."
-        )
-    return _back(gate_request)
+    form = DecisionForm(request.POST, allows_conditions=_allows_conditions(gate_request))
+    if form.is_valid():
+        try:
+            gates.approval_request_decide(
+                request=gate_request,
+                actor=request.user,
+                decision=form.cleaned_data["decision"],
+                comment=form.cleaned_data.get("comment", ""),
+                conditions=form.cleaned_data.get("conditions", ""),
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            gate_request.refresh_from_db()
+            messages.success(
+                request,
+                f"Decision recorded. {gate_request.reference} is {gate_request.status_label.lower()}.",
+            )
+            return _back(gate_request)
+    # Shown again, not redirected: the reviewer keeps the outcome and text they chose and reads
+    # each error at the field it concerns (a redirect would drop both for a banner).
+    return _review_page(request, gate_request, decision_form=form)
 
 
 @login_required

@@ -39,6 +39,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from approvals.choices import (
@@ -318,6 +319,49 @@ class Problem:
     field: str
     code: str
     message: str
+    url: str = ""  # where the problem is fixed
+    fix: str = ""  # the link's text
+
+    @property
+    def label(self) -> str:
+        return PROBLEM_FIELD_LABELS.get(self.field, self.field.replace("_", " ").capitalize())
+
+
+PROBLEM_FIELD_LABELS = {
+    "use_case": "Use case",
+    "to_stage": "Target stage",
+    "release": "Release",
+    "risk": "Risk",
+    "policy": "Gate policy",
+    "maturity": "Maturity",
+    "evidence": "Evidence",
+}
+
+
+def _check_name(key: str) -> str:
+    """A maturity check as people know it: its title (the key is for the API)."""
+    from approvals import maturity_catalog
+
+    check = maturity_catalog.CHECKS.get(key)
+    return f"“{check.title}”" if check else key
+
+
+def _where_to_fix(use_case: UseCase, code: str) -> tuple[str, str]:
+    """The page where a preflight problem of this kind is fixed, and what the link says."""
+    page = use_case.get_absolute_url()
+    if code == "draft":
+        return page, "Submit the draft"
+    if code in ("no_release", "other_use_case", "not_pinned", "no_digest"):
+        return f"{page}?tab=releases", "Releases & versions"
+    if code == "no_risk_assessment":
+        return reverse("approvals:risk-questionnaire", args=[use_case.key]), "Answer the risk questionnaire"
+    if code in ("no_maturity", "readiness_below_minimum", "mandatory_check_unmet"):
+        return f"{page}?tab=maturity", "Maturity"
+    if code == "evidence_missing":
+        return reverse("approvals:maturity-evidence-add", args=[use_case.key]), "Attach evidence"
+    if code in ("no_policy", "blocked", "no_approvers"):
+        return reverse("approvals:gate-policy-list"), "Gate policies"
+    return f"{page}?tab=approvals", "Approvals"
 
 
 @dataclass
@@ -336,8 +380,10 @@ class Preflight:
     def ok(self) -> bool:
         return not self.problems
 
-    def add(self, field_name: str, code: str, message: str) -> None:
-        self.problems.append(Problem(field_name, code, message))
+    def add(self, field_name: str, code: str, message: str, *, url: str = "", fix: str = "") -> None:
+        if not url:
+            url, fix = _where_to_fix(self.use_case, code)
+        self.problems.append(Problem(field_name, code, message, url, fix))
 
     def as_error(self) -> ValidationError:
         errors: dict[str, list[str]] = {}
@@ -359,7 +405,7 @@ class Preflight:
             "readiness": str(self.maturity.readiness) if self.maturity is not None else None,
             "quorum": policy.quorum() if policy else {},
             "problems": [
-                {"field": problem.field, "code": problem.code, "message": problem.message}
+                {"field": problem.field, "code": problem.code, "message": problem.message, "url": problem.url}
                 for problem in self.problems
             ],
         }
@@ -432,6 +478,8 @@ def gate_preflight(
             "already_open",
             f"{already.reference} already asks to move {use_case.key} to {stage.label}; "
             "withdraw it or wait for its decision.",
+            url=already.get_absolute_url(),
+            fix=already.reference,
         )
     return check
 
@@ -464,6 +512,27 @@ def _check_risk(check: Preflight, use_case: UseCase) -> None:
     check.risk_assessment = RiskAssessment.objects.filter(use_case=use_case).order_by("-version").first()
 
 
+@dataclass
+class _Floor:
+    """What a gate asks whatever the risk tier turns out to be: the least of its policies'
+    readiness minimums and the checks and evidence every one of them wants. Lets the preflight
+    of a use case without a risk assessment still name the maturity blockers that are certain,
+    instead of revealing them one round after the risk is answered."""
+
+    min_readiness: Decimal
+    mandatory_checks: list[str]
+    mandatory_evidence: list[str]
+
+
+def _floor_of(transition: LifecycleTransition) -> _Floor | None:
+    policies = [policy for policy in transition.gate_policies.all() if not policy.blocked]
+    if not policies:
+        return None
+    checks = set.intersection(*(set(policy.mandatory_checks) for policy in policies))
+    evidence = set.intersection(*(set(policy.mandatory_evidence) for policy in policies))
+    return _Floor(min(policy.min_readiness for policy in policies), sorted(checks), sorted(evidence))
+
+
 def _check_policy_and_maturity(check: Preflight, use_case: UseCase) -> None:
     tier = use_case.risk_tier
     check.policy = policy_for(check.transition, tier)
@@ -476,6 +545,9 @@ def _check_policy_and_maturity(check: Preflight, use_case: UseCase) -> None:
             f"{use_case.key} has no risk assessment: answer the risk questionnaire first.",
         )
         if policy is None:
+            floor = _floor_of(check.transition)
+            if floor is not None:
+                _check_maturity(check, use_case, floor, suffix=" whatever its risk tier")
             return
     if policy is None:
         check.add(
@@ -499,20 +571,32 @@ def _check_policy_and_maturity(check: Preflight, use_case: UseCase) -> None:
             "no_approvers",
             f"The policy for {check.transition} names no approvers; ask the CoE lead.",
         )
+    _check_maturity(check, use_case, policy)
+
+
+def _check_maturity(check: Preflight, use_case: UseCase, policy, *, suffix: str = "") -> None:
+    """Maturity and evidence against ``policy`` (a GatePolicy or a _Floor): every blocker."""
     check.maturity = latest_maturity(use_case)
     check.evidence = active_evidence(use_case)
     wants_maturity = policy.min_readiness > 0 or policy.mandatory_checks
     if check.maturity is None:
         if wants_maturity:
+            wanted = [f"readiness of at least {policy.min_readiness}"] if policy.min_readiness > 0 else []
+            if policy.mandatory_checks:
+                wanted.append(f"{', '.join(_check_name(key) for key in policy.mandatory_checks)} met")
             check.add(
-                "maturity", "no_maturity", f"{use_case.key} has no maturity assessment yet: assess it first."
+                "maturity",
+                "no_maturity",
+                f"{use_case.key} has no maturity assessment yet: assess it first "
+                f"(this gate needs {' and '.join(wanted)}{suffix}).",
             )
     else:
         if check.maturity.readiness < policy.min_readiness:
             check.add(
                 "maturity",
                 "readiness_below_minimum",
-                f"Readiness is {check.maturity.readiness}; this gate needs at least {policy.min_readiness}.",
+                f"Readiness is {check.maturity.readiness}; this gate needs at least {policy.min_readiness}"
+                f"{suffix}.",
             )
         for key in policy.mandatory_checks:
             status = (check.maturity.results.get(key) or {}).get("status", CheckStatusChoices.UNMET)
@@ -520,12 +604,18 @@ def _check_policy_and_maturity(check: Preflight, use_case: UseCase) -> None:
                 check.add(
                     "maturity",
                     "mandatory_check_unmet",
-                    f"Mandatory check {key} is {CheckStatusChoices.label(status).lower()}.",
+                    f"Mandatory check {_check_name(key)} is {CheckStatusChoices.label(status).lower()}.",
                 )
     evidenced = {item.check_key for item in check.evidence}
     for key in policy.mandatory_evidence:
         if key not in evidenced:
-            check.add("evidence", "evidence_missing", f"Mandatory evidence for {key} is missing: attach it.")
+            check.add(
+                "evidence",
+                "evidence_missing",
+                f"Mandatory evidence for {_check_name(key)} is missing: attach it.",
+                url=reverse("approvals:maturity-evidence-add", args=[use_case.key]) + f"?check={key}",
+                fix="Attach evidence",
+            )
 
 
 #

@@ -667,6 +667,10 @@ class ApprovalDecision(AppendOnlyModel):
         return DecisionChoices.label(self.decision)
 
     @property
+    def role_labels(self) -> list[str]:
+        return [ROLE_LABELS.get(role, role) for role in self.roles]
+
+    @property
     def decision_colour(self) -> str:
         return DecisionChoices.colour(self.decision)
 

@@ -5,6 +5,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.text import capfirst
 
 from portal import audit
 from portal.choices import AuditActionChoices, ChannelChoices
@@ -28,8 +29,11 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        labels = sorted(model._meta.label_lower for model in audit._registry)
-        self.fields["model"].choices = [("", "Any kind"), *((label, label) for label in labels)]
+        # People pick "Approval comment", not "approvals.approvalcomment"; the query keeps the label.
+        kinds = sorted(
+            (capfirst(str(model._meta.verbose_name)), model._meta.label_lower) for model in audit._registry
+        )
+        self.fields["model"].choices = [("", "Any kind"), *((label, name) for name, label in kinds)]
 
     def clean(self):
         data = super().clean()
@@ -96,9 +100,18 @@ class TokenCreateForm(forms.Form):
         label="Expires after",
     )
 
-    def __init__(self, *args, allow_machine: bool = False, **kwargs):
+    def __init__(self, *args, allow_machine: bool = False, read_only: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
-        if allow_machine:
+        if read_only:
+            # Never offer what will be refused: a read-only person's tokens carry only "read"
+            # (portal.services.api_token_create refuses anything more).
+            self.fields["scopes"].choices = [(TokenScope.READ, TokenScope.label(TokenScope.READ))]
+            scopes = self.fields["scopes"]
+            scopes.help_text = "Your roles are read-only: your tokens fetch data and change nothing."
+            scopes.error_messages["invalid_choice"] = (
+                "Your roles are read-only: tokens carry only the read scope."
+            )
+        elif allow_machine:
             self.fields["scopes"].choices = list(TokenScope)
             self.fields["kind"] = forms.ChoiceField(
                 choices=list(TokenKind),

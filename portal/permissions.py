@@ -430,6 +430,9 @@ def _use_cases(queryset: QuerySet, user, action: str) -> QuerySet:
         if has_role(user, *PORTFOLIO_READERS):
             return queryset
         visible = _team_or_granted(model, user, "view_usecase")
+        under_review = _under_review_by(user)
+        if under_review is not None:
+            visible |= under_review
         if has_role(user, *TEAM_ROLES):
             return queryset.filter(Q(visibility=VisibilityChoices.NORMAL) | visible)
         return queryset.filter(visible)
@@ -440,6 +443,29 @@ def _use_cases(queryset: QuerySet, user, action: str) -> QuerySet:
     if action == "custom:reassign":
         return queryset if has_role(user, Role.COE_REVIEWER, Role.COE_LEAD) else queryset.none()
     return queryset.none()
+
+
+# Approver roles that read nothing of the portfolio but what a gate asks them to decide.
+REVIEW_ONLY_APPROVER_ROLES = (Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER)
+
+
+def _under_review_by(user) -> Q | None:
+    """Use cases whose gate requests name a review-only approver role the person holds.
+
+    Security and legal reviewers are asked by gate policies to decide, so they must read the
+    request, its use case (restricted ones too) and its evidence, or no quorum that names them
+    can ever be reached. They read only those use cases, and never change them; the request's
+    frozen ``quorum`` (not today's policy) says whom it asked, so past reviews stay readable.
+    """
+    from approvals.models import ApprovalRequest
+
+    roles = [role for role in REVIEW_ONLY_APPROVER_ROLES if has_role(user, role)]
+    if not roles:
+        return None
+    names_my_role = Q()
+    for role in roles:
+        names_my_role |= Q(quorum__has_key=role)
+    return Q(pk__in=ApprovalRequest.objects.filter(names_my_role).values("use_case_id"))
 
 
 def _team_asset_policy(queryset: QuerySet, user, action: str) -> QuerySet:

@@ -845,6 +845,7 @@ def test_maturity_of_restricted_use_cases():
 from approvals import gates as gate_services  # noqa: E402
 from approvals import lifecycle as lifecycle_services  # noqa: E402
 from approvals.models import (  # noqa: E402
+    APPROVER_ROLES,
     ApprovalComment,
     ApprovalDecision,
     ApprovalEvent,
@@ -1121,6 +1122,36 @@ def test_restricted_gate_requests():
             api_list="/api/approval-requests/",
         )
     )
+
+
+def test_every_required_approver_role_can_open_what_it_must_decide():
+    """Issue 10, item 1: security and legal reviewers answered 404 for the requests they were
+    notified to decide. Whatever role any policy names, a person holding it opens the request,
+    its restricted use case and its evidence, and may decide."""
+    from approvals import maturity as maturity_services
+    from portal.testing.permission_matrix import build_context, check_approvers_can_open
+
+    named = set(GateApproverRequirement.objects.values_list("role", flat=True)) | set(APPROVER_ROLES)
+    assert {Role.SECURITY_REVIEWER, Role.LEGAL_REVIEWER} <= named
+    pilot_policy = GatePolicy.objects.get(
+        transition__from_stage__key="proposed", transition__to_stage__key="pilot", risk_tier="minimal"
+    )
+    gate_services.gate_policy_save(actor=None, policy=pilot_policy, requirements=dict.fromkeys(named, 1))
+    context = build_context()
+    use_case = file_for_own_team(context, visibility="restricted", submit=True)
+    approvals_services.risk_assessment_record(use_case=use_case, answers={"role": "deployer"},
+                                              actor=context.users["team-lead"])  # fmt: skip
+    maturity_services.evidence_add(use_case=use_case, check_key="ownership.handover_plan",
+                                   actor=context.users["team-lead"], note="Handover plan")  # fmt: skip
+    record_maturity(use_case, "3.5")
+    request = gate_services.approval_request_submit(
+        use_case=use_case,
+        release=pinned_release(use_case),
+        to_stage="pilot",
+        actor=context.users["team-lead"],
+    )
+    assert set(request.quorum) == named
+    check_approvers_can_open(request)
 
 
 def test_approval_events_and_notifications():

@@ -318,6 +318,7 @@ class ProblemSerializer(serializers.Serializer):
     field = serializers.CharField()
     code = serializers.CharField()
     message = serializers.CharField()
+    url = serializers.CharField(help_text="The page where the problem is fixed.")
 
 
 class PreflightSerializer(serializers.Serializer):
@@ -428,8 +429,12 @@ class ApprovalRequestViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, vi
     @action(detail=False, methods=["post"], filterset_class=None, pagination_class=None)
     def preflight(self, request):
         """What stops this request from being submitted: every problem, by field. ``ok`` is true
-        when nothing does."""
+        when nothing does. Like the page, it answers only people who may ask for the gate:
+        permission first, then validation (one refusal whatever the payload)."""
+        self.check_add_permission()
         data = self._ask()
+        if not may_request_gate(request.user, data["use_case"]):
+            raise exceptions.PermissionDenied("The owning team asks for its use case's gates.")
         check = gates.gate_preflight(
             use_case=data["use_case"], release=data["release"], to_stage=data["to_stage"]
         )

@@ -74,6 +74,10 @@ def usecase_import(request):
 @login_required
 def usecase_import_commit(request):
     """Write the previewed rows: all of them or, if anything changed meanwhile, none."""
+    # Permission before the session check: someone who may not import is refused (403) as on
+    # the upload page, not sent back to upload a file they may not import anyway.
+    if not may_import(request.user):
+        raise PermissionDenied("Your roles do not allow importing use cases.")
     data = request.session.pop(SESSION_KEY, None)
     if data is None:
         messages.error(request, "The preview expired. Upload the file again.")

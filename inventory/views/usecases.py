@@ -21,6 +21,7 @@ from inventory.selectors import (
     use_case_list,
     use_cases_visible_to,
 )
+from portal.audit_display import readable_changes
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
 from portal.roles import Role, has_role
@@ -166,9 +167,12 @@ def usecase_detail(request, key: str):
             request.user, first_kpi
         )
     elif tab == "history":
-        context["entries"] = AuditEntry.objects.filter(
-            content_type__app_label="inventory", content_type__model="usecase", object_id=str(use_case.pk)
-        )[:50]
+        context["entries"] = readable_changes(
+            AuditEntry.objects.filter(
+                content_type__app_label="inventory", content_type__model="usecase", object_id=str(use_case.pk)
+            ).select_related("content_type")[:50],
+            user=request.user,
+        )
     return render(request, "inventory/usecase_detail.html", context)
 
 

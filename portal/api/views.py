@@ -23,6 +23,14 @@ class RestrictedViewSetMixin:
     def get_queryset(self):
         return restrict(super().get_queryset(), self.request.user, Action.VIEW)
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        # Permission before validation: DRF's create() validates the payload before
+        # perform_create() runs, so someone who may not add at all would learn what was wrong
+        # with their data (400) instead of being refused (403): one act, one answer.
+        if self.action == "create":
+            self.check_add_permission()
+
     def required_action(self) -> str:
         action_function = getattr(self, self.action, None) if self.action else None
         custom = getattr(action_function, "permission_action", None)

@@ -182,3 +182,49 @@ def expect(default: str, **overrides: str) -> dict[str, str]:
 def table(**actions: dict[str, str]) -> dict[str, dict[str, str]]:
     """Turn per-action outcome rows into per-persona expectations."""
     return {persona: {action: row[persona] for action, row in actions.items()} for persona in PERSONAS}
+
+
+def check_approvers_can_open(request) -> None:
+    """Every role the request's quorum names can open what it must decide.
+
+    A person holding only that role finds the request in their queue, opens its review page
+    with a decision form, its use case (restricted ones included) and the evidence it was
+    submitted with, through the UI and the API, and still changes nothing of the use case.
+    Without this a policy naming, say, legal reviewers notifies people who then answer 404,
+    and its quorum is never reached.
+    """
+    from approvals.models import MaturityEvidence
+    from portal.permissions import Action, can
+
+    use_case = request.use_case
+    evidence_ids = [row["id"] for row in request.snapshot.get("evidence", [])]
+    assert evidence_ids, "The request under test should carry evidence"
+    surprises: list[str] = []
+    for role in sorted(request.quorum):
+        user = UserFactory(username=f"approver-{role}-{request.pk}", roles=[role])
+        ui_client, api_client = Client(), APIClient()
+        ui_client.force_login(user)
+        api_client.force_authenticate(user)
+        queue = ui_client.get("/gates/")
+        review = ui_client.get(f"/gates/requests/{request.pk}/")
+        cells = {
+            "ui queue lists it": queue.status_code == 200 and request.reference in queue.content.decode(),
+            "ui review page": review.status_code == 200,
+            "ui decision form": "Your decision" in review.content.decode(),
+            "ui use case": ui_client.get(f"/use-cases/{use_case.key}/").status_code == 200,
+            "ui maturity tab": ui_client.get(f"/use-cases/{use_case.key}/?tab=maturity").status_code == 200,
+            "api request": api_client.get(f"/api/approval-requests/{request.pk}/").status_code == 200,
+            "api use case": api_client.get(f"/api/use-cases/{use_case.key}/").status_code == 200,
+            "api evidence": all(
+                api_client.get(f"/api/maturity-evidence/{pk}/").status_code == 200 for pk in evidence_ids
+            ),
+            "may decide": can(user, "custom:decide", request),
+            "sees the evidence": MaturityEvidence.objects.filter(pk__in=evidence_ids).count()
+            == len(evidence_ids)
+            and all(
+                can(user, Action.VIEW, item) for item in MaturityEvidence.objects.filter(pk__in=evidence_ids)
+            ),
+            "changes nothing": not can(user, Action.CHANGE, use_case),
+        }
+        surprises.extend(f"{role:<18} {cell}" for cell, passed in cells.items() if not passed)
+    assert not surprises, "Approvers who cannot open what they must decide:\n" + "\n".join(surprises)

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import render
 
 from portal import audit
+from portal.audit_display import readable_changes
 from portal.choices import AuditActionChoices
 from portal.exports import csv_response, json_response
 from portal.forms import AuditFilterForm
@@ -41,6 +42,7 @@ def audit_log(request):
     _log_readers_only(request.user)
     form, entries = _filtered(request)
     page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = readable_changes(page.object_list, user=request.user)
     query = request.GET.copy()
     query.pop("page", None)
     last_verification = (
@@ -202,5 +204,9 @@ def _entry_record(entry) -> dict:
 @login_required
 def object_history(request, label: str, object_id: str):
     obj, entries = history_for(user=request.user, label=label, object_id=object_id)
-    page = Paginator(entries, ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(entries.select_related("content_type"), ENTRIES_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    # Names, not ids: the page shows people, stages and titles; the exports keep raw values.
+    page.object_list = readable_changes(page.object_list, user=request.user)
     return render(request, "portal/audit/history.html", {"object": obj, "page": page, "label": label})

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from portal.forms import TokenCreateForm
 from portal.models import ApiToken, TokenKind
-from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
+from portal.permissions import Action, can_add, get_restricted_object_or_404, is_read_only, restrict
 from portal.roles import Role, has_role
 from portal.services import api_token_create, api_token_revoke
 
@@ -21,7 +21,8 @@ def token_list(request):
     is_admin = has_role(request.user, Role.ADMIN)
     if not can_add(request.user, ApiToken):
         raise PermissionDenied("Your roles do not allow API tokens.")
-    form = TokenCreateForm(request.POST or None, allow_machine=is_admin)
+    read_only = is_read_only(request.user)
+    form = TokenCreateForm(request.POST or None, allow_machine=is_admin, read_only=read_only)
     new_key = None
     if request.method == "POST" and form.is_valid():
         owner = request.user
@@ -47,7 +48,7 @@ def token_list(request):
                 messages.success(
                     request, f"Token “{token.name}” created. Copy it now: it will not be shown again."
                 )
-                form = TokenCreateForm(allow_machine=is_admin)
+                form = TokenCreateForm(allow_machine=is_admin, read_only=read_only)
     tokens = restrict(ApiToken.objects.all(), request.user).select_related("user")
     if not (is_admin and request.GET.get("all")):
         tokens = tokens.filter(user=request.user) | tokens.filter(created_by=request.user)

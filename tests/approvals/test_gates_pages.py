@@ -1,6 +1,9 @@
 """The gate pages: asking with a preflight, the queue, the review page and its actions, the
 use case's Approvals tab, direct moves, gate policies and the lifecycle editor."""
 
+import json
+import re
+
 import pytest
 
 from approvals import gates
@@ -201,3 +204,87 @@ def test_checking_does_not_submit(client, ready_use_case, support_team):
     response = client.post(f"/use-cases/{use_case.key}/gates/new/", data)
     assert response.status_code == 200 and "Ready: everything" in response.content.decode()
     assert not ApprovalRequest.objects.exists()
+
+
+def test_a_refused_decision_keeps_the_choice_and_shows_the_error_at_the_field(
+    client, ready_use_case, reviewers
+):
+    """Issue 10, item 23: a rejected decision form kept nothing and showed only a banner."""
+    use_case, release = ready_use_case("minimal")
+    request = submit(use_case, release)
+    client.force_login(reviewers["ravi"])
+    response = client.post(f"/gates/requests/{request.pk}/decide/", {"decision": "reject", "comment": "  "})
+    assert response.status_code == 200
+    form = response.context["decision_form"]
+    assert form["decision"].value() == "reject"
+    assert form.errors == {"comment": ["Say why, so the requester knows what to do."]}
+    text = response.content.decode()
+    assert re.search(r'<input[^>]*value="reject"[^>]*checked', text), "the chosen outcome is kept"
+    comment_field = text.split('id="id_comment"', 1)[1].split("</div>", 2)
+    assert "Say why, so the requester knows what to do." in "".join(comment_field[:2])
+    assert not request.decisions.exists()
+
+    missing = client.post(f"/gates/requests/{request.pk}/decide/", {"comment": "Looks fine"})
+    assert missing.status_code == 200
+    assert missing.context["decision_form"].errors == {"decision": ["Choose a decision."]}
+    assert "Looks fine" in missing.content.decode()
+
+
+def test_the_preflight_lists_every_blocker_with_a_link(client, support_team, file_use_case):
+    """Issue 10, item 17: the page showed one blocker per round (a missing release was a lone
+    "required" error; maturity appeared only once the risk was answered)."""
+    use_case = file_use_case(support_team, submit=True)
+    client.force_login(support_team.lead)
+    page = client.post(f"/use-cases/{use_case.key}/gates/new/", {"to_stage": "pilot", "action": "check"})
+    text = page.content.decode()
+    assert "Not ready yet: 3 things to fix" in text
+    for label, link in (
+        ("Release", f'href="/use-cases/{use_case.key}/?tab=releases"'),
+        ("Risk", f'href="/use-cases/{use_case.key}/risk/"'),
+        ("Maturity", f'href="/use-cases/{use_case.key}/?tab=maturity"'),
+    ):
+        assert f"<strong>{label}</strong>" in text and link in text, label
+    assert not ApprovalRequest.objects.exists()
+
+
+def test_history_shows_people_stages_and_titles_by_name_and_exports_stay_raw(
+    client, ready_use_case, reviewers, support_team, make_user
+):
+    """Issue 10, item 20: history showed `accountable_owner: 9`, `lifecycle_stage: 1 → 2`, raw
+    dicts and internal model names; the gate page showed `data_lineage`."""
+    from inventory import services as inventory_services
+
+    use_case, release = ready_use_case("minimal")
+    newcomer = make_user("nora", Role.TEAM_MEMBER, first_name="Nora", last_name="North")
+    support_team.members.add(newcomer)
+    inventory_services.usecase_reassign_owners(
+        use_case=use_case, actor=reviewers["ravi"], accountable_owner=newcomer
+    )
+    request = submit(use_case, release)
+    gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=DecisionChoices.APPROVE)
+    proposed, pilot = LifecycleStage.objects.get(key="proposed"), LifecycleStage.objects.get(key="pilot")
+    raw_stage = f"{proposed.pk}"
+
+    client.force_login(support_team.lead)
+    for url in (f"/history/inventory.usecase/{use_case.pk}/", f"/use-cases/{use_case.key}/?tab=history"):
+        text = client.get(url).content.decode()
+        assert "Accountable owner" in text and "Nora North" in text, url
+        assert f"<del>{proposed.label}</del>" in text and f"<ins>{pilot.label}</ins>" in text, url
+        assert "accountable_owner" not in text and f"<del>{raw_stage}</del>" not in text, url
+
+    assessment_history = client.get(
+        f"/history/approvals.maturityassessment/{use_case.maturity_assessments.latest('version').pk}/"
+    ).content.decode()
+    assert "Data &amp; lineage" in assessment_history and "data_lineage" not in assessment_history
+
+    review = client.get(request.get_absolute_url()).content.decode()
+    assert "Data &amp; lineage" in review and "<td>data_lineage</td>" not in review
+    assert "as CoE reviewer" in review
+
+    auditor = make_user("aksel", Role.AUDITOR)
+    client.force_login(auditor)
+    log = client.get("/audit/", {"model": "inventory.usecase"}).content.decode()
+    assert "Nora North" in log and ">Approval comment<" in log and ">approvals.approvalcomment<" not in log
+    exported = b"".join(client.get("/audit/export.json", {"model": "inventory.usecase"}).streaming_content)
+    changes = [row["changes"] for row in json.loads(exported) if "accountable_owner" in row["changes"]]
+    assert changes and changes[-1]["accountable_owner"]["after"] == newcomer.pk

@@ -13,7 +13,7 @@ from approvals.models import ApprovalDecision, ApprovalRequest, GatePolicy, Life
 from inventory.models.assets import ReleaseFrozen
 from portal.models import AuditEntry
 from portal.roles import Role, role_groups
-from tests.approvals.gate_fixtures import pinned_release
+from tests.approvals.gate_fixtures import pinned_release, record_maturity
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,19 @@ def test_preflight_names_everything_missing(support_team, file_use_case):
     use_case = file_use_case(support_team, submit=True)
     check = gates.gate_preflight(use_case=use_case, release=None, to_stage="pilot")
     assert not check.ok
-    assert codes(check) == ["no_release", "no_risk_assessment"]
+    # Every blocker at once (issue 10, item 17): without a risk tier the policy is unknown, but
+    # what every tier's policy asks (here a maturity assessment) is already certain.
+    assert codes(check) == ["no_release", "no_risk_assessment", "no_maturity"]
+    assert "whatever its risk tier" in check.problems[2].message
+    assert [problem.url for problem in check.problems] == [
+        f"/use-cases/{use_case.key}/?tab=releases",
+        f"/use-cases/{use_case.key}/risk/",
+        f"/use-cases/{use_case.key}/?tab=maturity",
+    ]
+    record_maturity(use_case, "0.2")
+    check = gates.gate_preflight(use_case=use_case, release=None, to_stage="pilot")
+    assert codes(check) == ["no_release", "no_risk_assessment", "readiness_below_minimum"]
+    assert "needs at least 0.5 whatever its risk tier" in check.problems[2].message
     release = pinned_release(use_case)
     release.model_versions.clear()
     check = gates.gate_preflight(use_case=use_case, release=release, to_stage="pilot")
@@ -47,7 +59,10 @@ def test_preflight_readiness_checks_and_evidence(ready_use_case):
     check = gates.gate_preflight(use_case=use_case, release=release, to_stage="production")
     assert codes(check) == ["readiness_below_minimum", "mandatory_check_unmet", "evidence_missing"]
     assert "Readiness is 1.5; this gate needs at least 2.0." in check.problems[0].message
-    assert "human_oversight.affected_people_informed" in check.problems[1].message
+    assert "“People affected are told they deal with AI”" in check.problems[1].message
+    assert check.problems[2].url == (
+        f"/use-cases/{use_case.key}/maturity/evidence/new/?check=human_oversight.affected_people_informed"
+    )
     data = check.as_data()
     assert data["ok"] is False and data["min_readiness"] == "2.0" and data["readiness"] == "1.5"
     assert data["quorum"] == {Role.COE_REVIEWER: 1, Role.LEGAL_REVIEWER: 1}

@@ -222,9 +222,11 @@ STORAGES = {
         )
     },
 }
-# Development serves straight from the finders, so the quick start needs no collectstatic.
+# Outside production static files come straight from the finders, so the quick start needs no
+# collectstatic; autorefresh goes with it, or WhiteNoise would scan (and warn about) a missing
+# STATIC_ROOT at start-up now that DEBUG is off unless the environment says development.
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
-WHITENOISE_AUTOREFRESH = DEBUG
+WHITENOISE_AUTOREFRESH = not IS_PRODUCTION
 
 #
 # Email: console in development, any backend through EMAIL_URL, e.g.

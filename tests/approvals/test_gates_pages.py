@@ -286,5 +286,6 @@ def test_history_shows_people_stages_and_titles_by_name_and_exports_stay_raw(
     log = client.get("/audit/", {"model": "inventory.usecase"}).content.decode()
     assert "Nora North" in log and ">Approval comment<" in log and ">approvals.approvalcomment<" not in log
     exported = b"".join(client.get("/audit/export.json", {"model": "inventory.usecase"}).streaming_content)
-    changes = [row["changes"] for row in json.loads(exported) if "accountable_owner" in row["changes"]]
+    entries = json.loads(exported)["entries"]
+    changes = [row["changes"] for row in entries if "accountable_owner" in row["changes"]]
     assert changes and changes[-1]["accountable_owner"]["after"] == newcomer.pk

@@ -126,6 +126,12 @@ DEFAULT_THRESHOLD = 0.28
 
 SHARED_TERMS_SHOWN = 5
 
+# What a similarity check reads of a purpose: the model's own limit (a generous 10,000
+# characters). A longer text (an API client, a pasted document) is compared on its beginning
+# rather than refused: the panel answers while someone types, it does not validate.
+QUERY_MAX_CHARS = 10_000
+NAME_MAX_CHARS = 200
+
 #
 # Normalisation
 #
@@ -607,7 +613,11 @@ def similar_use_cases(
         return []
     exclude_pk = exclude.pk if isinstance(exclude, UseCase) else exclude
     candidates = current_index().search(
-        name=name, purpose=purpose, tags=tags, threshold=threshold, exclude_pk=exclude_pk
+        name=(name or "")[:NAME_MAX_CHARS],
+        purpose=(purpose or "")[:QUERY_MAX_CHARS],
+        tags=tags,
+        threshold=threshold,
+        exclude_pk=exclude_pk,
     )
     matches: list[Match] = []
     # Ask for a few more than the limit: some candidates may be hidden from this person.

@@ -4,12 +4,15 @@ import json
 
 from rest_framework import renderers, serializers
 
+from inventory import duplicates
 from inventory.exporting import XLSX_CONTENT_TYPE
 
 
 class SimilarQuerySerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    purpose = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    purpose = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=duplicates.QUERY_MAX_CHARS
+    )
     tags = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Comma-separated tags."
     )

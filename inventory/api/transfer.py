@@ -47,7 +47,9 @@ class UseCaseRefSerializer(serializers.Serializer):
 
 class SimilarMatchSerializer(serializers.Serializer):
     use_case = UseCaseRefSerializer()
-    score = serializers.FloatField(help_text="0 to 1; 0.28 and above counts as a likely duplicate.")
+    score = serializers.FloatField(
+        help_text=f"0 to 1; {duplicates.DEFAULT_THRESHOLD:.2f} and above counts as a likely duplicate."
+    )
     shared_terms = serializers.ListField(child=serializers.CharField())
 
 

@@ -12,7 +12,7 @@ from approvals.selectors import risk_overview
 from inventory import services
 from inventory.choices import OWNERSHIP_ROLES
 from inventory.forms import ReassignOwnersForm, UseCaseForm
-from inventory.models import NotDuplicate, UseCase
+from inventory.models import NotDuplicate, Team, UseCase
 from inventory.selectors import attach_ownership_health, use_case_for, use_case_list, use_cases_visible_to
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
@@ -303,6 +303,15 @@ def usecase_similar(request):
             .filter(key=data["exclude"][:12].upper())
             .first()
         )
+    # The filing team's business unit counts beside the words (teams are not secret: the form
+    # lists them).
+    business_unit = None
+    if str(data.get("owning_team", "")).isdigit():
+        business_unit = (
+            Team.objects.filter(pk=int(data["owning_team"]))
+            .values_list("business_unit_id", flat=True)
+            .first()
+        )
     matches = []
     searched = len((name + " " + purpose).split()) >= 3
     if searched:
@@ -312,6 +321,7 @@ def usecase_similar(request):
             purpose=purpose,
             tags=services.normalise_tags(data.get("tags", "")[:1000]),
             exclude=exclude,
+            business_unit=business_unit,
         )
     return render(request, "inventory/_similar.html", {"matches": matches, "searched": searched})
 

@@ -378,7 +378,7 @@ def test_the_similar_panel_answers_while_typing(client, login, document_search, 
 
 # Longer than a URL may be (servers and proxies answer 414 past 4-8 KB), longer than the
 # 10,000 characters a check reads.
-LONG_PURPOSE = "Agents search our internal documents and wiki pages in plain language. " * 200
+LONG_PURPOSE = "Staff search our internal documents and the wiki for answers. " * 200
 
 
 def test_the_similar_panel_takes_a_long_purpose_by_post_with_the_csrf_header(document_search, support_team):

@@ -109,3 +109,27 @@ def test_a_team_lead_files_a_use_case_and_is_warned_of_a_duplicate(page):
     page.get_by_role("button", name="Save as draft").click()
     page.wait_for_url("**/use-cases/UC-*/")
     assert page.get_by_role("heading", level=1).inner_text().startswith("Support docs finder")
+
+
+def test_a_long_purpose_is_posted_to_the_similar_panel_without_the_rest_of_the_form(page):
+    load_demo_portfolio()
+    sign_in(page, "lead")
+    page.wait_for_url("**/")
+    page.goto("/use-cases/new/")
+    page.get_by_label("Name").fill("Support docs finder")
+    # Pasted, not typed: 8,000 characters, more than a URL carries through a proxy.
+    page.get_by_label("Purpose").fill(
+        "Agents search our internal documents and wiki pages in plain language. " * 110
+    )
+
+    with page.expect_request(lambda request: "/use-cases/similar/" in request.url) as asked:
+        page.get_by_label("Purpose").press("End")
+    request = asked.value
+    response = request.response()
+
+    assert request.method == "POST" and request.url.endswith("/use-cases/similar/")
+    assert request.headers["x-csrftoken"]
+    sent = request.post_data
+    assert "purpose=" in sent and "csrfmiddlewaretoken" not in sent and "accountable_owner" not in sent
+    assert response.status == 200
+    page.locator("#similar").get_by_text("Knowledge assistant").wait_for()

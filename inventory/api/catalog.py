@@ -169,12 +169,20 @@ class UseCaseViewSet(RestrictedModelViewSet):
     # Duplicates
     #
 
-    @extend_schema(parameters=[SimilarQuerySerializer], responses=SimilarMatchSerializer(many=True))
-    @action(detail=False, methods=["get"], pagination_class=None, filterset_class=None)
+    @extend_schema(
+        methods=["GET"], parameters=[SimilarQuerySerializer], responses=SimilarMatchSerializer(many=True)
+    )
+    @extend_schema(
+        methods=["POST"], request=SimilarQuerySerializer, responses=SimilarMatchSerializer(many=True)
+    )
+    @action(detail=False, methods=["get", "post"], pagination_class=None, filterset_class=None)
     def similar(self, request):
         """Use cases you may see whose name, purpose and tags overlap the given text, best first
-        (what the intake form shows while a purpose is typed)."""
-        query = SimilarQuerySerializer(data=request.query_params)
+        (what the intake form shows while a purpose is typed). POST the same fields as a body
+        for a long purpose: a query string that long is refused (414) by servers and proxies."""
+        query = SimilarQuerySerializer(
+            data=request.data if request.method == "POST" else request.query_params
+        )
         query.is_valid(raise_exception=True)
         values = query.validated_data
         exclude = None

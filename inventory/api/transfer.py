@@ -4,12 +4,15 @@ import json
 
 from rest_framework import renderers, serializers
 
+from inventory import duplicates
 from inventory.exporting import XLSX_CONTENT_TYPE
 
 
 class SimilarQuerySerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    purpose = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
+    purpose = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=duplicates.QUERY_MAX_CHARS
+    )
     tags = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Comma-separated tags."
     )
@@ -44,7 +47,9 @@ class UseCaseRefSerializer(serializers.Serializer):
 
 class SimilarMatchSerializer(serializers.Serializer):
     use_case = UseCaseRefSerializer()
-    score = serializers.FloatField(help_text="0 to 1; 0.28 and above counts as a likely duplicate.")
+    score = serializers.FloatField(
+        help_text=f"0 to 1; {duplicates.DEFAULT_THRESHOLD:.2f} and above counts as a likely duplicate."
+    )
     shared_terms = serializers.ListField(child=serializers.CharField())
 
 

@@ -6,13 +6,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils.html import format_html_join
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from approvals.selectors import risk_overview
 from inventory import services
 from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices
 from inventory.forms import ReassignOwnersForm, UseCaseForm
-from inventory.models import NotDuplicate, UseCase
+from inventory.models import NotDuplicate, Team, UseCase
 from inventory.selectors import (
     attach_ownership_health,
     built_from,
@@ -292,16 +292,37 @@ def usecase_reassign(request, key: str):
     return render(request, "inventory/usecase_reassign.html", {"form": form, "use_case": use_case})
 
 
+@require_http_methods(["GET", "POST"])
 @login_required
 def usecase_similar(request):
-    """The intake form's live panel: use cases whose purpose overlaps what is being typed."""
-    from inventory.duplicates import similar_use_cases
+    """The intake form's live panel: use cases whose purpose overlaps what is being typed.
 
-    name = request.GET.get("name", "")[:200]
-    purpose = request.GET.get("purpose", "")[:5000]
+    The form posts (a long purpose does not fit in a URL: proxies and servers answer 414 past a
+    few kilobytes) only the fields that matter; GET stays for links and the benchmark. Whatever
+    arrives, only the first few thousand characters of each field are read.
+    """
+    from inventory.duplicates import QUERY_MAX_CHARS, similar_use_cases
+
+    data = request.POST if request.method == "POST" else request.GET
+    name = data.get("name", "")[:200]
+    purpose = data.get("purpose", "")[:QUERY_MAX_CHARS]
     exclude = None
-    if request.GET.get("exclude"):
-        exclude = UseCase.objects.filter(key=request.GET["exclude"].upper()).first()
+    if data.get("exclude"):
+        # Through restrict(): excluding a use case must not reveal its "not a duplicate" partners.
+        exclude = (
+            use_cases_visible_to(request.user, ownership_health=False)
+            .filter(key=data["exclude"][:12].upper())
+            .first()
+        )
+    # The filing team's business unit counts beside the words (teams are not secret: the form
+    # lists them).
+    business_unit = None
+    if str(data.get("owning_team", "")).isdigit():
+        business_unit = (
+            Team.objects.filter(pk=int(data["owning_team"]))
+            .values_list("business_unit_id", flat=True)
+            .first()
+        )
     matches = []
     searched = len((name + " " + purpose).split()) >= 3
     if searched:
@@ -309,8 +330,9 @@ def usecase_similar(request):
             user=request.user,
             name=name,
             purpose=purpose,
-            tags=services.normalise_tags(request.GET.get("tags", "")),
+            tags=services.normalise_tags(data.get("tags", "")[:1000]),
             exclude=exclude,
+            business_unit=business_unit,
         )
     return render(request, "inventory/_similar.html", {"matches": matches, "searched": searched})
 

@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from rest_framework.test import APIClient
 
 from inventory import services
@@ -373,3 +374,52 @@ def test_the_similar_panel_answers_while_typing(client, login, document_search, 
                           "purpose": "answers from internal documents"}, HTTP_HX_REQUEST="true")  # fmt: skip
     page = response.content.decode()
     assert sum(use_case.key in page for use_case in document_search) >= 2
+
+
+# Longer than a URL may be (servers and proxies answer 414 past 4-8 KB), longer than the
+# 10,000 characters a check reads.
+LONG_PURPOSE = "Staff search our internal documents and the wiki for answers. " * 200
+
+
+def test_the_similar_panel_takes_a_long_purpose_by_post_with_the_csrf_header(document_search, support_team):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(support_team.lead)
+    client.get("/use-cases/new/")  # sets the CSRF cookie, as the intake page does for htmx
+    token = client.cookies["csrftoken"].value
+
+    response = client.post(
+        "/use-cases/similar/",
+        {"name": "Docs finder", "purpose": LONG_PURPOSE},
+        HTTP_HX_REQUEST="true",
+        HTTP_X_CSRFTOKEN=token,
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert sum(use_case.key in page for use_case in document_search) >= 2
+    # Without the header, a forged cross-site post is refused like any other.
+    assert client.post("/use-cases/similar/", {"purpose": LONG_PURPOSE}).status_code == 403
+
+
+def test_the_intake_form_posts_only_the_fields_the_panel_reads(client, login, support_team):
+    login(support_team.lead)
+    page = client.get("/use-cases/new/").content.decode()
+
+    purpose = page[page.index('<textarea name="purpose"') :].split(">", 1)[0]
+    assert 'hx-post="/use-cases/similar/"' in purpose and "hx-get" not in purpose
+    assert 'hx-params="name,purpose,tags,owning_team,exclude"' in purpose
+
+
+def test_the_api_takes_a_long_purpose_by_post(api, document_search, support_team):
+    api.force_authenticate(support_team.lead)
+
+    response = api.post(
+        "/api/use-cases/similar/", {"name": "Docs finder", "purpose": LONG_PURPOSE[:10_000]}, format="json"
+    )
+
+    assert response.status_code == 200, response.json()
+    found = {match["use_case"]["key"] for match in response.json()}
+    assert len(found & {use_case.key for use_case in document_search}) >= 2
+    too_long = api.post("/api/use-cases/similar/", {"purpose": LONG_PURPOSE}, format="json")
+    assert too_long.status_code == 400
+    assert "10000" in str(too_long.json()["purpose"])

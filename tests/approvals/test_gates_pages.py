@@ -247,6 +247,29 @@ def test_the_preflight_lists_every_blocker_with_a_link(client, support_team, fil
     assert not ApprovalRequest.objects.exists()
 
 
+def test_empty_choices_on_asking_say_why_and_link_to_the_fix(client, support_team, file_use_case):
+    """Follow-up to issue 10: with no release, or as a draft with no stage to move to, the
+    "Release" and "Move to" lists were empty with no word of why."""
+    client.force_login(support_team.lead)
+    filed = file_use_case(support_team, submit=True)
+    text = client.get(f"/use-cases/{filed.key}/gates/new/").content.decode()
+    assert f"{filed.key} has no release yet" in text
+    assert f'<a href="/use-cases/{filed.key}/?tab=releases">Assemble one on the Releases tab' in text
+    assert "is a draft" not in text
+
+    draft = file_use_case(support_team, name="Still a draft")
+    text = client.get(f"/use-cases/{draft.key}/gates/new/").content.decode()
+    assert f"{draft.key} is a draft, so it has no stage to move from yet" in text
+    assert "must be submitted as proposed" in text
+    assert f'<a href="/use-cases/{draft.key}/">Submit it as proposed on its page' in text
+    # The link leads to the button that does it.
+    assert "Submit as proposed" in client.get(f"/use-cases/{draft.key}/").content.decode()
+
+    with_release, release = filed, pinned_release(filed)
+    text = client.get(f"/use-cases/{with_release.key}/gates/new/").content.decode()
+    assert "has no release yet" not in text and release.version in text
+
+
 def test_history_shows_people_stages_and_titles_by_name_and_exports_stay_raw(
     client, ready_use_case, reviewers, support_team, make_user
 ):

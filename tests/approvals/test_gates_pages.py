@@ -35,6 +35,9 @@ def test_asking_shows_what_is_missing_then_submits(client, ready_use_case, suppo
         f"/use-cases/{use_case.key}/gates/new/", {"to_stage": "production", "release": release.pk}
     )
     assert refused.status_code == 200 and not ApprovalRequest.objects.exists()
+    # Submitting with blockers says that nothing was submitted, not only what is missing.
+    assert "Not submitted: 3 things to fix first" in refused.content.decode()
+    assert "Not ready yet" not in refused.content.decode()
 
     ready, ready_release = ready_use_case("minimal", name="Invoice matcher")
     response = client.post(f"/use-cases/{ready.key}/gates/new/", {"to_stage": "pilot", "release": ready_release.pk,

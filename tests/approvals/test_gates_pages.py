@@ -267,6 +267,10 @@ def test_empty_choices_on_asking_say_why_and_link_to_the_fix(client, support_tea
     assert f'<a href="/use-cases/{draft.key}/">Submit it as proposed on its page' in text
     # The link leads to the button that does it.
     assert "Submit as proposed" in client.get(f"/use-cases/{draft.key}/").content.decode()
+    # The draft's Approvals tab offers no "Ask for a gate" and says why.
+    tab = client.get(f"/use-cases/{draft.key}/?tab=approvals").content.decode()
+    assert f"{draft.key} is a draft: it enters the lifecycle when it is submitted as proposed" in tab
+    assert f"/use-cases/{draft.key}/gates/new/" not in tab
 
     with_release, release = filed, pinned_release(filed)
     text = client.get(f"/use-cases/{with_release.key}/gates/new/").content.decode()

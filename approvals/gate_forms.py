@@ -2,6 +2,7 @@
 approvals.lifecycle, whose ValidationErrors the views show on the fields they name."""
 
 from django import forms
+from django.utils.html import format_html
 
 from approvals import maturity_catalog
 from approvals.choices import DecisionChoices, StageKindChoices
@@ -42,6 +43,31 @@ class GateRequestForm(forms.Form):
         self.fields["release"].label_from_instance = lambda release: (
             f"{release.version} ({release.code_ref})" + (" · frozen" if release.is_frozen else "")
         )
+        # An empty list says nothing by itself: say why it is empty and where that is fixed.
+        page = use_case.get_absolute_url()
+        if not self.fields["to_stage"].choices:
+            if use_case.is_draft:
+                self.fields["to_stage"].help_text = format_html(
+                    "{} is a draft, so it has no stage to move from yet: a draft must be submitted "
+                    "as proposed before any gate can be asked for. "
+                    '<a href="{}">Submit it as proposed on its page →</a>',
+                    use_case.key,
+                    page,
+                )
+            else:
+                self.fields["to_stage"].help_text = format_html(
+                    "No move from {} needs a gate. Moves without a gate are made on the "
+                    '<a href="{}?tab=approvals">Approvals tab →</a>',
+                    use_case.stage_label,
+                    page,
+                )
+        if not self.fields["release"].queryset.exists():
+            self.fields["release"].help_text = format_html(
+                "{} has no release yet, and an approval covers exactly one release. "
+                '<a href="{}?tab=releases">Assemble one on the Releases tab →</a>',
+                use_case.key,
+                page,
+            )
 
 
 class DecisionForm(forms.Form):

@@ -251,8 +251,12 @@ def request_new(request, key: str):
             else:
                 messages.success(request, f"{gate_request.reference} submitted; reviewers are notified.")
                 return redirect(gate_request.get_absolute_url())
+    # Said outright: after "Submit" the page would otherwise look just as after "Check", and
+    # the person could not tell that nothing was submitted.
+    submit_refused = request.method == "POST" and request.POST.get("action") != "check"
     return render(request, "approvals/gate_request_form.html", {"form": form, "use_case": use_case,
-                                                                 "preflight": preflight})  # fmt: skip
+                                                                 "preflight": preflight,
+                                                                 "submit_refused": submit_refused})  # fmt: skip
 
 
 @login_required

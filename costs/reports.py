@@ -44,17 +44,17 @@ def last_month(end: date) -> date:
     return previous_month(end)
 
 
-def month_range(start: date | None, last: date | None) -> tuple[date, date]:
+def month_range(start: date | None, last: date | None, *, first: date | None = None) -> tuple[date, date]:
     """[start, end) from an inclusive first and last month; default: the six months up to the
     latest month with billing data (this month once it has data), starting no earlier than the
-    first month with billing data — months before it would be drawn as zeros, and every line
-    would seem to ramp up from nothing."""
+    first month with data (``first``, else the first month with billing data) — months before
+    it would be drawn as zeros, and every line would seem to ramp up from nothing."""
     end = next_month(month_start(last)) if last else next_month(budget_period())
     if start is None:
         start = end
         for _ in range(DEFAULT_MONTHS):
             start = previous_month(start)
-        first = first_period()
+        first = first or first_period()
         if first is not None and start < first < end:
             start = first
     start = month_start(start)
@@ -340,6 +340,19 @@ def cost_drivers(use_case, *, period: date) -> dict:
             for row in grouped
         ]  # fmt: skip
     return result
+
+
+def use_case_month_range(user, use_case, start: date | None, last: date | None) -> tuple[date, date]:
+    """The Costs tab's range: by default it starts at the use case's own first month with cost
+    (as the user sees it), not at the portfolio's, whose earlier months would be zero bars here."""
+    first = (
+        allocations_visible_to(user)
+        .filter(use_case=use_case)
+        .order_by("period")
+        .values_list("period", flat=True)
+        .first()
+    )
+    return month_range(start, last, first=first)
 
 
 def use_case_costs(user, use_case, *, start: date, end: date, period: date | None = None) -> dict:

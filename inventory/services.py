@@ -309,6 +309,12 @@ def usecase_reassign_owners(*, use_case, actor, **owners) -> UseCase:
 
 @transaction.atomic
 def usecase_delete(*, use_case) -> None:
+    # The rule holds whoever calls (a page, the API, a script): submitted use cases are retired.
+    if not use_case.is_draft:
+        raise ValidationError(
+            f"{use_case.key} is not a draft (it is at {use_case.lifecycle_stage.label}): only drafts "
+            "are deleted; retire it instead."
+        )
     if use_case.releases.filter(frozen_at__isnull=False).exists():
         raise ValidationError(
             f"{use_case.key} has releases used by approvals or deployments; retire it instead."

@@ -423,6 +423,13 @@ def _use_cases(queryset: QuerySet, user, action: str) -> QuerySet:
     reassigns owners. Anything else shared one by one is a guardian grant."""
     from inventory.choices import VisibilityChoices
 
+    if action == Action.DELETE:
+        # Only drafts are deleted, by admins too: a submitted use case has a lifecycle history
+        # (gates, audit, costs) that must outlive it; it is retired instead.
+        drafts = queryset.filter(lifecycle_stage__isnull=True)
+        if _is_admin(user):
+            return drafts
+        return drafts.filter(_team_or_granted(queryset.model, user, "delete_usecase"))
     if _is_admin(user):
         return queryset
     model = queryset.model
@@ -438,8 +445,6 @@ def _use_cases(queryset: QuerySet, user, action: str) -> QuerySet:
         return queryset.filter(visible)
     if action in (Action.CHANGE, "custom:submit"):
         return queryset.filter(_team_or_granted(model, user, "change_usecase"))
-    if action == Action.DELETE:
-        return queryset.filter(_team_or_granted(model, user, "delete_usecase"), lifecycle_stage__isnull=True)
     if action == "custom:reassign":
         return queryset if has_role(user, Role.COE_REVIEWER, Role.COE_LEAD) else queryset.none()
     return queryset.none()

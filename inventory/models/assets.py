@@ -14,8 +14,12 @@ from inventory.choices import DataSensitivityChoices, EnvironmentKindChoices, Mo
 from inventory.models.organisation import validate_unreserved_slug
 from portal.querysets import AuditedQuerySet
 
+# It checks the stored, normalised form (lowercase, no prefix: inventory.services._digest), but
+# the message is read by people who typed the digest, so it says what they may type.
 sha256_validator = RegexValidator(
-    r"^[0-9a-f]{64}$", "A SHA-256 digest is 64 lowercase hexadecimal characters."
+    r"^[0-9a-f]{64}$",
+    "A SHA-256 digest is 64 hexadecimal characters (0-9 and a-f, capitals accepted), "
+    "optionally prefixed with “sha256:”.",
 )
 
 

@@ -157,10 +157,10 @@ def usecase_detail(request, key: str):
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
         )
     elif tab == "costs":
-        from costs.reports import month_range, use_case_costs
+        from costs.reports import use_case_costs, use_case_month_range
         from portal.permissions import may_record_kpi_reading
 
-        start, end = month_range(None, None)
+        start, end = use_case_month_range(request.user, use_case, *_months_asked(request))
         context.update(use_case_costs(request.user, use_case, start=start, end=end))
         first_kpi = use_case.kpis.first()
         context["may_record_reading"] = first_kpi is not None and may_record_kpi_reading(
@@ -174,6 +174,24 @@ def usecase_detail(request, key: str):
             user=request.user,
         )
     return render(request, "inventory/usecase_detail.html", context)
+
+
+def _months_asked(request) -> tuple:
+    """``from`` and ``to`` (YYYY-MM) of the Costs tab, as the cost pages read them; a bad one is
+    named in a message and ignored."""
+    from costs.allocation_forms import parse_month
+
+    months = []
+    for name in ("from", "to"):
+        raw = request.GET.get(name, "").strip()
+        month = None
+        if raw:
+            try:
+                month = parse_month(raw, name)
+            except ValidationError:
+                messages.error(request, f"“{raw}” is not a month for “{name}”: write YYYY-MM.")
+        months.append(month)
+    return tuple(months)
 
 
 def _form_changes(form) -> dict:

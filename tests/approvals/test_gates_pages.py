@@ -35,6 +35,9 @@ def test_asking_shows_what_is_missing_then_submits(client, ready_use_case, suppo
         f"/use-cases/{use_case.key}/gates/new/", {"to_stage": "production", "release": release.pk}
     )
     assert refused.status_code == 200 and not ApprovalRequest.objects.exists()
+    # Submitting with blockers says that nothing was submitted, not only what is missing.
+    assert "Not submitted: 3 things to fix first" in refused.content.decode()
+    assert "Not ready yet" not in refused.content.decode()
 
     ready, ready_release = ready_use_case("minimal", name="Invoice matcher")
     response = client.post(f"/use-cases/{ready.key}/gates/new/", {"to_stage": "pilot", "release": ready_release.pk,
@@ -245,6 +248,33 @@ def test_the_preflight_lists_every_blocker_with_a_link(client, support_team, fil
     ):
         assert f"<strong>{label}</strong>" in text and link in text, label
     assert not ApprovalRequest.objects.exists()
+
+
+def test_empty_choices_on_asking_say_why_and_link_to_the_fix(client, support_team, file_use_case):
+    """Follow-up to issue 10: with no release, or as a draft with no stage to move to, the
+    "Release" and "Move to" lists were empty with no word of why."""
+    client.force_login(support_team.lead)
+    filed = file_use_case(support_team, submit=True)
+    text = client.get(f"/use-cases/{filed.key}/gates/new/").content.decode()
+    assert f"{filed.key} has no release yet" in text
+    assert f'<a href="/use-cases/{filed.key}/?tab=releases">Assemble one on the Releases tab' in text
+    assert "is a draft" not in text
+
+    draft = file_use_case(support_team, name="Still a draft")
+    text = client.get(f"/use-cases/{draft.key}/gates/new/").content.decode()
+    assert f"{draft.key} is a draft, so it has no stage to move from yet" in text
+    assert "must be submitted as proposed" in text
+    assert f'<a href="/use-cases/{draft.key}/">Submit it as proposed on its page' in text
+    # The link leads to the button that does it.
+    assert "Submit as proposed" in client.get(f"/use-cases/{draft.key}/").content.decode()
+    # The draft's Approvals tab offers no "Ask for a gate" and says why.
+    tab = client.get(f"/use-cases/{draft.key}/?tab=approvals").content.decode()
+    assert f"{draft.key} is a draft: it enters the lifecycle when it is submitted as proposed" in tab
+    assert f"/use-cases/{draft.key}/gates/new/" not in tab
+
+    with_release, release = filed, pinned_release(filed)
+    text = client.get(f"/use-cases/{with_release.key}/gates/new/").content.decode()
+    assert "has no release yet" not in text and release.version in text
 
 
 def test_history_shows_people_stages_and_titles_by_name_and_exports_stay_raw(

@@ -219,3 +219,33 @@ def test_the_default_range_starts_at_the_first_month_with_data(tmp_path, client,
     # With more history than six months, the range is the six months up to the latest.
     import_lines(make_source("Older"), tmp_path, [line(date(2026, 1, 1), "1.00")])
     assert month_range(None, None) == (date(2026, 6, 1), DEC)
+
+
+def test_a_use_cases_costs_tab_starts_at_its_own_first_month_with_cost(tmp_path, client, executive):
+    """Follow-up to item 8: the tab started at the portfolio's first month with data, so a use
+    case whose cost began later showed zero bars before it."""
+    team = make_team("Support")
+    chatbot = make_use_case(team, "Chatbot")
+    late = make_use_case(team, "Late starter")
+    services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
+    import_lines(make_source(), tmp_path, [
+        line(SEP, "10.00", tags={"use-case": chatbot.key}),
+        line(OCT, "11.00", tags={"use-case": chatbot.key}),
+        line(NOV, "12.00", tags={"use-case": late.key}),
+    ])  # fmt: skip
+    allocate()
+    client.force_login(executive)
+    url = f"/use-cases/{late.key}/"
+    tab = client.get(url, {"tab": "costs"}).context
+    assert tab["cost_currencies"][0]["months"] == ["2026-11"]
+    assert tab["cost_range"] == (NOV, NOV)
+    # The other use case still starts at its own first month.
+    other = client.get(f"/use-cases/{chatbot.key}/", {"tab": "costs"}).context
+    assert other["cost_currencies"][0]["months"] == ["2026-09", "2026-10", "2026-11"]
+    # An explicit "from" in the URL wins, zero months included.
+    asked = client.get(url, {"tab": "costs", "from": "2026-09"}).context
+    assert asked["cost_currencies"][0]["months"] == ["2026-09", "2026-10", "2026-11"]
+    # A bad month is named, and the default range is shown.
+    bad = client.get(url, {"tab": "costs", "from": "2026-13"})
+    assert "“2026-13” is not a month for “from”: write YYYY-MM." in [str(m) for m in bad.context["messages"]]
+    assert bad.context["cost_currencies"][0]["months"] == ["2026-11"]

@@ -1,6 +1,8 @@
 """Issue 10 item 2: the owning team registers what a use case is built from, adds versions,
 assembles releases and sees what changed, in the UI; the API goes through the same services."""
 
+import html
+
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
@@ -100,7 +102,16 @@ def test_bad_input_is_shown_on_the_field(client, chatbot, support_team):
         {"version": "1.0", "sha256": "not-a-digest"},
     )
     assert response.status_code == 200
-    assert "64 lowercase hexadecimal characters" in response.content.decode()
+    # It says what is accepted (capitals and a "sha256:" prefix are), not only the stored form.
+    page = html.unescape(response.content.decode())
+    assert "64 hexadecimal characters (0-9 and a-f, capitals accepted)" in page
+    assert "prefixed with “sha256:”" in page and "lowercase hexadecimal" not in page
+    with pytest.raises(ValidationError) as error:
+        services.model_version_create(actor=support_team.lead, model=model, version="x", sha256="sha256:ABC")
+    assert error.value.message_dict["sha256"] == [
+        "A SHA-256 digest is 64 hexadecimal characters (0-9 and a-f, capitals accepted), optionally "
+        "prefixed with “sha256:”."
+    ]
     one = services.model_version_create(actor=support_team.lead, model=model, version="1", sha256=DIGEST)
     two = services.model_version_create(actor=support_team.lead, model=model, version="2", sha256=DIGEST)
     response = client.post(reverse("inventory:release-add", args=[chatbot.key]),

@@ -217,6 +217,26 @@ def test_only_drafts_are_deleted_by_their_team(login, support_team, file_use_cas
     assert list(UseCase.objects.values_list("key", flat=True)) == [filed.key]
 
 
+def test_an_admin_is_offered_delete_only_on_drafts(login, support_team, file_use_case, admin_user):
+    draft = file_use_case(support_team, name="Draft")
+    filed = file_use_case(support_team, name="Filed", submit=True)
+    client = login(admin_user)
+    delete_url = reverse("inventory:usecase-delete", args=[filed.key])
+    page = client.get(reverse("inventory:usecase-detail", args=[filed.key])).content.decode()
+    assert "Delete draft" not in page and delete_url not in page
+    assert client.post(delete_url).status_code == 403
+    page = client.get(reverse("inventory:usecase-detail", args=[draft.key])).content.decode()
+    assert reverse("inventory:usecase-delete", args=[draft.key]) in page
+    assert UseCase.objects.filter(key=filed.key).exists()
+
+
+def test_the_service_refuses_to_delete_a_submitted_use_case(support_team, file_use_case):
+    filed = file_use_case(support_team, name="Filed", submit=True)
+    with pytest.raises(ValidationError, match="only drafts are deleted"):
+        services.usecase_delete(use_case=filed)
+    assert UseCase.objects.filter(key=filed.key).exists()
+
+
 def test_a_frozen_release_never_changes(support_team, file_use_case):
     use_case = file_use_case(support_team)
     release = services.release_create(

@@ -285,7 +285,13 @@ class UseCaseViewSet(RestrictedModelViewSet):
         report = import_report(preview, result)
         return Response(report, status=status.HTTP_200_OK if result.ok else status.HTTP_400_BAD_REQUEST)
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
+    # The descriptor document, as YAML (the default) or JSON (Accept or ?format=json).
+    @extend_schema(
+        responses={
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        }
+    )
     @action(detail=True, methods=["get"], renderer_classes=DESCRIPTOR_RENDERERS)
     def descriptor(self, request, key=None):
         """The use case as a catalog-as-code YAML descriptor (``propylon sync_descriptors``)."""

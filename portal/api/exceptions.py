@@ -6,7 +6,7 @@ names with their messages and ``non_field_errors`` for the rest, exactly as a se
 
 import logging
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -36,6 +36,13 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         # A service's full_clean() failed: report the fields the same way a serializer would.
         exc = api_error(exc)
+    if isinstance(exc, RequestDataTooBig):
+        # Django refuses a form body over DATA_UPLOAD_MAX_MEMORY_SIZE while DRF parses it.
+        exc = exceptions.APIException("The request body is larger than the server accepts.")
+        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    elif isinstance(exc, SuspiciousOperation):
+        # Too many fields or files, a malformed multipart body: the client's fault, not ours.
+        exc = exceptions.ParseError(f"The request could not be read: {exc}")
     response = exception_handler(exc, context)
     if response is not None:
         if isinstance(exc, exceptions.ValidationError) and not isinstance(response.data, dict):

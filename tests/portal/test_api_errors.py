@@ -157,3 +157,10 @@ def test_fields_that_can_be_null_are_documented_nullable(schema):
 def test_the_import_report_documents_its_null_before_values(schema):
     changes = schema["components"]["schemas"]["ImportRow"]["properties"]["changes"]
     assert changes["additionalProperties"]["items"].get("nullable") is True
+
+
+def test_a_form_body_over_the_limit_is_a_413_not_a_500(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    response = api.post("/api/teams/", {"name": "x" * 2000}, format="multipart")
+    assert response.status_code == 413
+    assert response.json() == {"detail": "The request body is larger than the server accepts."}

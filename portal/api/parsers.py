@@ -39,7 +39,8 @@ def check_text(data, where: str = "") -> None:
 
 def _check_form(data: QueryDict) -> None:
     for key, values in data.lists():
-        check_text({key: values})
+        # A form field sent once is named plainly; a repeated one by position.
+        check_text({key: values[0] if len(values) == 1 else values})
 
 
 class JSONParser(parsers.JSONParser):

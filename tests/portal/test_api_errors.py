@@ -3,6 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from portal.demo import load_demo_portfolio
 from portal.testing.factories import JobRunFactory
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +55,10 @@ def test_a_nul_in_a_page_address_is_a_400_page(client, admin_user):
     [
         ("/api/model-versions/", {"model": "gpt\x00", "version": "1"}, "model"),
         ("/api/risk-assessments/", {"use_case": "UC-0001\x00", "answers": {}}, "use_case"),
-        ("/api/teams/", {"name": "Ops", "business_unit": "x", "tags": ["a", "b\x00"]}, "tags[1]"),
+        ("/api/teams/", {"name": "Ops", "business_unit": "x\x00"}, "business_unit"),
+        ("/api/releases/", {"use_case": "UC-0001\x00", "version": "1"}, "use_case"),
+        ("/api/kpis/", {"use_case": "UC-0001\x00", "name": "k"}, "use_case"),
+        ("/api/teams/", {"name": "Ops", "members": ["a", "b\x00"]}, "members[1]"),
     ],
 )
 def test_text_no_database_can_store_is_refused_naming_the_field(api, url, body, field):
@@ -62,6 +66,19 @@ def test_text_no_database_can_store_is_refused_naming_the_field(api, url, body, 
     response = api.post(url, body, format="json")
     assert response.status_code == 400
     assert f"“{field}” contains a NUL character" in response.json()["detail"]
+
+
+def test_a_nul_in_a_multipart_field_is_refused(api):
+    response = api.post("/api/teams/", {"name": "Ops", "business_unit": "x\x00"}, format="multipart")
+    assert response.status_code == 400
+    assert "“business_unit” contains a NUL character" in response.json()["detail"]
+
+
+def test_a_nul_in_an_update_is_refused(api):
+    load_demo_portfolio()
+    response = api.patch("/api/use-cases/UC-0002/", {"owning_team": "support\x00"}, format="json")
+    assert response.status_code == 400
+    assert "“owning_team” contains a NUL character" in response.json()["detail"]
 
 
 def test_an_unpaired_surrogate_is_refused(api):

@@ -28,9 +28,9 @@ from approvals.gate_selectors import (
     review_queue,
 )
 from approvals.models import ApprovalComment, ApprovalRequest, GatePolicy, LifecycleStage, LifecycleTransition
-from approvals.views import _apply_errors
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
+from portal.forms import add_service_errors
 from portal.permissions import (
     Action,
     can_add,
@@ -119,7 +119,7 @@ def request_decide(request, pk: int):
                 conditions=form.cleaned_data.get("conditions", ""),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             gate_request.refresh_from_db()
             messages.success(
@@ -247,7 +247,7 @@ def request_new(request, key: str):
                     summary=form.cleaned_data["summary"],
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                add_service_errors(form, exc)
             else:
                 messages.success(request, f"{gate_request.reference} submitted; reviewers are notified.")
                 return redirect(gate_request.get_absolute_url())
@@ -330,7 +330,7 @@ def policy_edit(request, pk: int | None = None):
                 **form.values(),
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Gate policy {saved} saved.")
             return redirect("approvals:gate-policy-list")
@@ -393,7 +393,7 @@ def stage_edit(request, key: str | None = None):
                 data.pop("key")
                 lifecycle.stage_update(stage=stage, actor=request.user, **data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Stage “{stage.label}” saved.")
             return redirect("approvals:lifecycle")
@@ -444,7 +444,7 @@ def transition_edit(request, pk: int | None = None):
                     requires_gate=form.cleaned_data["requires_gate"],
                 )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Transition {transition} saved.")
             return redirect("approvals:lifecycle")

@@ -14,6 +14,7 @@ from approvals import maturity_catalog as catalog
 from approvals.choices import AssessmentTriggerChoices, EvidenceKindChoices
 from approvals.models import EVIDENCE_FILE_EXTENSIONS, EVIDENCE_FILE_MAX_BYTES, MaturityEvidence
 from inventory.selectors import use_case_for
+from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404, may_maintain_maturity
 
 
@@ -104,8 +105,7 @@ def maturity_evidence_add(request, key: str):
                 **form.evidence(),
             )
         except ValidationError as exc:
-            for name, errors in exc.message_dict.items():
-                form.add_error(name if name in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request, f"Evidence added to “{catalog.CHECKS[evidence.check_key].title}” ({use_case.key})."

@@ -8,6 +8,7 @@ from django.shortcuts import render
 from approvals import metrics
 from approvals.metrics import tier_label
 from inventory.choices import RiskTierChoices
+from portal.forms import add_service_errors
 from portal.permissions import may_view_coe_metrics
 
 
@@ -67,9 +68,7 @@ def coe_metrics(request):
         try:
             result = metrics.coe_metrics(since=window.get("since"), until=window.get("until"))
         except ValidationError as error:
-            for name, messages in error.message_dict.items():
-                for message in messages:
-                    form.add_error(name if name in form.fields else None, message)
+            add_service_errors(form, error)
             status = 400
     if result is not None and not form.is_bound:
         form = MetricsWindowForm(initial={"since": result["since"], "until": result["until"]})

@@ -12,6 +12,7 @@ from approvals.models import RiskRegisterEntry
 from approvals.selectors import risk_assessments_for
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
+from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404, may_assess_risk
 
 
@@ -27,14 +28,6 @@ def _use_case_to_assess(request, key: str):
     return use_case
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for name, errors in exc.message_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 @login_required
 def risk_questionnaire(request, key: str):
     """The EU AI Act questionnaire, prefilled with the latest answers; saving records a new version."""
@@ -47,7 +40,7 @@ def risk_questionnaire(request, key: str):
                 use_case=use_case, answers=form.answers(), actor=request.user
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request,
@@ -86,7 +79,7 @@ def register_entry_edit(request, key: str, pk: int | None = None):
                 services.register_entry_update(entry=entry, actor=request.user, **data)
                 messages.success(request, f"Risk “{entry.title}” saved.")
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             return redirect(_risk_tab(use_case))
     return render(

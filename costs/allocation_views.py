@@ -17,6 +17,7 @@ from costs.budgets import budget_statuses
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
 from inventory.models import Kpi
 from portal.choices import ChannelChoices
+from portal.forms import add_service_errors
 from portal.permissions import (
     COST_CURATORS,
     PORTFOLIO_READERS,
@@ -62,11 +63,6 @@ def _range(request) -> tuple:
 
 def _context(request, **context) -> dict:
     return {"whole_bill": reports.sees_whole_bill(request.user), **context}
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 #
@@ -186,7 +182,7 @@ def rule_edit(request, pk: int | None = None):
         try:
             saved = services.allocation_rule_save(rule=rule, actor=request.user, **form.service_arguments())
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Rule “{saved.name}” saved; allocation is being recomputed.")
             return redirect("costs:rule-list")
@@ -229,7 +225,7 @@ def pool_edit(request, pk: int | None = None):
         try:
             saved = services.shared_pool_save(pool=pool, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Pool “{saved.name}” saved; allocation is being recomputed.")
             return redirect("costs:rule-list")
@@ -296,7 +292,7 @@ def budget_edit(request, pk: int | None = None):
         try:
             saved = services.budget_save(budget=budget, **form.service_arguments())
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Budget of {saved.target} saved.")
             return redirect("costs:budget-list")
@@ -393,7 +389,7 @@ def reading_edit(request, pk: int | None = None):
                 actor=request.user,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Reading of {saved.kpi.name} for {saved.period:%Y-%m} saved.")
             return redirect(reverse("costs:value"))

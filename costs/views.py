@@ -18,6 +18,7 @@ from costs.models import AllocationState, CostImport, CostSource
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
+from portal.forms import add_service_errors
 from portal.permissions import PORTFOLIO_READERS, Action, can, can_add, get_restricted_object_or_404
 from portal.roles import has_role
 
@@ -92,8 +93,7 @@ def source_edit(request, pk: int | None = None):
                 )
                 messages.success(request, f"Cost source “{source.name}” saved.")
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            add_service_errors(form, exc)
         else:
             return redirect(source)
     return render(request, "costs/source_form.html", {"form": form, "source": source})

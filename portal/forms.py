@@ -3,7 +3,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.utils import timezone
 from django.utils.text import capfirst
 
@@ -11,6 +11,25 @@ from portal import audit
 from portal.choices import AuditActionChoices, ChannelChoices
 from portal.models import TokenKind, TokenScope
 from portal.throttling import describe_wait, login_wait_seconds
+
+
+def add_service_errors(form: forms.BaseForm, exc: ValidationError) -> None:
+    """Show a service's ValidationError on the form that asked for the change.
+
+    Services raise every shape Django has: a plain message, a list, or a dict by field. Field
+    errors go on the field when the form has it; everything else goes above the form, named
+    after the field it is about, so the person knows what to correct."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for name, messages in exc.message_dict.items():
+        if name in form.fields:
+            form.add_error(name, messages)
+        elif name == NON_FIELD_ERRORS:
+            form.add_error(None, messages)
+        else:
+            label = name.replace("_", " ").capitalize()
+            form.add_error(None, [f"{label}: {message}" for message in messages])
 
 
 class AuditFilterForm(forms.Form):

@@ -50,3 +50,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
 ]
+
+handler400 = "portal.views.errors.bad_request"
+handler404 = "portal.views.errors.page_not_found"
+handler500 = "portal.views.errors.server_error"

@@ -244,7 +244,7 @@ class ApprovalCommentSerializer(serializers.ModelSerializer):
 
 
 class ApprovalEventSerializer(serializers.ModelSerializer):
-    actor = UserBriefSerializer(read_only=True)
+    actor = UserBriefSerializer(read_only=True, allow_null=True)
     request = serializers.PrimaryKeyRelatedField(read_only=True)
 
     class Meta:
@@ -273,8 +273,8 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
     release = ReleaseBriefSerializer(read_only=True)
     from_stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
     to_stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    requested_by = UserBriefSerializer(read_only=True)
-    revoked_by = UserBriefSerializer(read_only=True)
+    requested_by = UserBriefSerializer(read_only=True, allow_null=True)
+    revoked_by = UserBriefSerializer(read_only=True, allow_null=True)
     is_overdue = serializers.BooleanField(read_only=True)
     is_valid_approval = serializers.BooleanField(read_only=True)
     progress = serializers.SerializerMethodField()

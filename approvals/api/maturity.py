@@ -7,7 +7,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,15 +16,11 @@ from approvals.api.serializers import VisibleUseCaseField
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
 from inventory.selectors import use_case_for
+from portal.api.exceptions import api_error
+from portal.api.parsers import FormParser, JSONParser, MultiPartParser
 from portal.api.serializers import UserBriefSerializer
 from portal.api.views import RestrictedReadOnlyViewSet, RestrictedViewSetMixin, permission_action
 from portal.permissions import may_maintain_maturity
-
-
-def _api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    )
 
 
 class CheckResultSerializer(serializers.Serializer):
@@ -48,7 +43,7 @@ class MaturityAssessmentSerializer(serializers.ModelSerializer):
         child=CheckResultSerializer(), read_only=True, help_text="Check key → result."
     )
     evidence_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
-    assessed_by = UserBriefSerializer(read_only=True)
+    assessed_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = MaturityAssessment
@@ -182,9 +177,11 @@ class MaturityAssessmentViewSet(RestrictedReadOnlyViewSet):
 
 class MaturityEvidenceSerializer(serializers.ModelSerializer):
     use_case = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    # Not a URLField: file and note evidence answer "", which is no URI.
+    url = serializers.CharField(read_only=True, help_text="The link (link evidence only; empty otherwise).")
     file = serializers.SerializerMethodField(help_text="Where to download the file (file evidence only).")
-    added_by = UserBriefSerializer(read_only=True)
-    withdrawn_by = UserBriefSerializer(read_only=True)
+    added_by = UserBriefSerializer(read_only=True, allow_null=True)
+    withdrawn_by = UserBriefSerializer(read_only=True, allow_null=True)
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:
@@ -253,7 +250,7 @@ class MaturityEvidenceViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, v
                 note=data.get("note") or None,
             )
         except DjangoValidationError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return Response(
             MaturityEvidenceSerializer(evidence, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
@@ -270,7 +267,7 @@ class MaturityEvidenceViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, v
         try:
             evidence = maturity.evidence_withdraw(evidence=evidence, actor=request.user)
         except DjangoValidationError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
         return Response(MaturityEvidenceSerializer(evidence, context=self.get_serializer_context()).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})

@@ -39,7 +39,7 @@ class RiskAssessmentSerializer(serializers.ModelSerializer):
     duties = DutySerializer(many=True, read_only=True)
     genai_risks = serializers.ListField(child=serializers.CharField(), read_only=True)
     answers = serializers.DictField(read_only=True)
-    assessed_by = UserBriefSerializer(read_only=True)
+    assessed_by = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = RiskAssessment

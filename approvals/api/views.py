@@ -13,6 +13,7 @@ from approvals.api.serializers import (
     RiskRegisterEntrySerializer,
 )
 from approvals.models import RiskAssessment, RiskRegisterEntry
+from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet, RestrictedViewSetMixin
 from portal.permissions import may_assess_risk
 
@@ -22,11 +23,6 @@ from portal.permissions import may_assess_risk
 #
 # Risk classification
 #
-
-
-def _api_error(exc: DjangoValidationError, *, nest: str = "") -> exceptions.ValidationError:
-    detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    return exceptions.ValidationError({nest: detail} if nest and hasattr(exc, "error_dict") else detail)
 
 
 class RiskAssessmentViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -60,7 +56,7 @@ class RiskAssessmentViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, vie
                 use_case=use_case, answers=payload.validated_data["answers"], actor=request.user
             )
         except DjangoValidationError as exc:
-            raise _api_error(exc, nest="answers") from exc
+            raise api_error(exc, field="answers") from exc
         return Response(
             RiskAssessmentSerializer(assessment, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
@@ -95,7 +91,7 @@ class RiskRegisterEntryViewSet(RestrictedModelViewSet):
         try:
             serializer.instance = services.register_entry_create(actor=self.request.user, **data)
         except DjangoValidationError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         entry = serializer.instance
@@ -105,7 +101,7 @@ class RiskRegisterEntryViewSet(RestrictedModelViewSet):
                 entry=entry, actor=self.request.user, **changes
             )
         except DjangoValidationError as exc:
-            raise _api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
         services.register_entry_delete(entry=instance, actor=self.request.user)

@@ -26,18 +26,12 @@ from costs.models import (
     SharedPool,
 )
 from inventory.models import Kpi, Team, UseCase
+from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet, permission_action
 from portal.choices import ChannelChoices
 from portal.permissions import PORTFOLIO_READERS, Action, restrict
 from portal.roles import has_role
-
-
-def _as_api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    )
-
 
 # The summary answers the biggest groups: at §6 scale thousands of use cases have cost, and
 # serialising every series took 0.23 s for a 650 KB answer (docs/benchmarks.md).
@@ -157,7 +151,7 @@ class AllocationRuleViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
                 actor=self.request.user, **serializer.validated_data
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         try:
@@ -165,7 +159,7 @@ class AllocationRuleViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
                 rule=serializer.instance, actor=self.request.user, **serializer.validated_data
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
         services.allocation_rule_delete(rule=instance, actor=self.request.user)
@@ -240,7 +234,7 @@ class SharedPoolViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
                 members=data["members"] if "members" in data else _members_of(pool),
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_create(self, serializer):
         self.check_add_permission()
@@ -253,7 +247,7 @@ class SharedPoolViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
         try:
             services.shared_pool_delete(pool=instance, actor=self.request.user)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
 
 def _members_of(pool) -> list[dict]:
@@ -266,8 +260,8 @@ def _members_of(pool) -> list[dict]:
 
 
 class CostAllocationSerializer(serializers.ModelSerializer):
-    use_case = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    use_case = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True, allow_null=True)
 
     class Meta:
         model = CostAllocation
@@ -531,7 +525,7 @@ class BudgetViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
         try:
             serializer.instance = services.budget_save(**serializer.validated_data)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         try:
@@ -539,7 +533,7 @@ class BudgetViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
                 budget=serializer.instance, **serializer.validated_data
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
         services.budget_delete(budget=instance)
@@ -588,7 +582,7 @@ class KpiReadingSerializer(RestrictedChoicesMixin, serializers.ModelSerializer):
     period = month_field()
     money = serializers.DecimalField(max_digits=24, decimal_places=2, rounding=ROUND_HALF_UP, read_only=True, allow_null=True,
                                      help_text="monetized_value, else value * the KPI's value per unit.")  # fmt: skip
-    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    recorded_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = KpiReading
@@ -639,7 +633,7 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
                 actor=self.request.user,
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_create(self, serializer):
         self.check_add_permission()

@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, parsers, status
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -15,16 +15,12 @@ from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostSource
 from costs.tasks import import_cost_source
 from portal import jobs
+from portal.api import parsers as api_parsers
+from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet
 from portal.choices import ChannelChoices
 from portal.permissions import Action, restrict
-
-
-def _as_api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    )
 
 
 class CostSourceViewSet(RestrictedModelViewSet):
@@ -44,7 +40,7 @@ class CostSourceViewSet(RestrictedModelViewSet):
         try:
             serializer.instance = services.cost_source_create(**serializer.validated_data)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -53,7 +49,7 @@ class CostSourceViewSet(RestrictedModelViewSet):
                 source=serializer.instance, secret_access_key=data.pop("secret_access_key", None), **data
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
 
 class CostImportViewSet(RestrictedReadOnlyViewSet):
@@ -99,7 +95,7 @@ class CostImportViewSet(RestrictedReadOnlyViewSet):
     @action(
         detail=False,
         methods=["post"],
-        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+        parser_classes=[api_parsers.MultiPartParser, api_parsers.FormParser],
         filter_backends=[],
         pagination_class=None,
     )

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, parsers, serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -56,14 +56,10 @@ from inventory.models import (
 )
 from inventory.selectors import use_case_for
 from inventory.services import OPTIONAL_PEOPLE_FIELDS
+from portal.api import parsers as api_parsers
+from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet, permission_action
 from portal.permissions import Action, can, can_add, may_file_for_team
-
-
-def api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    )
 
 
 class OwnersSerializer(serializers.Serializer):
@@ -240,7 +236,7 @@ class UseCaseViewSet(RestrictedModelViewSet):
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
             (200, XLSX_CONTENT_TYPE): OpenApiTypes.BINARY,
-            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/json"): {"type": "array", "items": {"type": "object"}},
         },
     )
     @action(
@@ -257,13 +253,22 @@ class UseCaseViewSet(RestrictedModelViewSet):
 
     @extend_schema(
         request={"multipart/form-data": ImportRequestSerializer},
-        responses={200: ImportReportSerializer, 400: ImportReportSerializer},
+        responses={
+            200: ImportReportSerializer,
+            # The report when rows are wrong; the usual error when the file itself is unreadable.
+            400: {
+                "anyOf": [
+                    {"$ref": "#/components/schemas/ImportReport"},
+                    {"$ref": "#/components/schemas/Error"},
+                ]
+            },
+        },
     )
     @action(
         detail=False,
         methods=["post"],
         url_path="import",
-        parser_classes=[parsers.MultiPartParser, parsers.FormParser],
+        parser_classes=[api_parsers.MultiPartParser, api_parsers.FormParser],
         pagination_class=None,
         filterset_class=None,
     )
@@ -289,7 +294,13 @@ class UseCaseViewSet(RestrictedModelViewSet):
         report = import_report(preview, result)
         return Response(report, status=status.HTTP_200_OK if result.ok else status.HTTP_400_BAD_REQUEST)
 
-    @extend_schema(responses={(200, "application/yaml"): OpenApiTypes.STR})
+    # The descriptor document, as YAML (the default) or JSON (Accept or ?format=json).
+    @extend_schema(
+        responses={
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        }
+    )
     @action(detail=True, methods=["get"], renderer_classes=DESCRIPTOR_RENDERERS)
     def descriptor(self, request, key=None):
         """The use case as a catalog-as-code YAML descriptor (``propylon sync_descriptors``)."""

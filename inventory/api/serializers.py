@@ -32,7 +32,7 @@ class PersonField(serializers.SlugRelatedField):
 class BusinessUnitSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:businessunit-detail", lookup_field="slug")
     head = PersonField(required=False, allow_null=True)
-    head_detail = UserBriefSerializer(source="head", read_only=True)
+    head_detail = UserBriefSerializer(source="head", read_only=True, allow_null=True)
 
     class Meta:
         model = BusinessUnit
@@ -79,7 +79,7 @@ class UseCaseSerializer(serializers.ModelSerializer):
     url = serializers.HyperlinkedIdentityField(view_name="api:usecase-detail", lookup_field="key")
     owning_team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all())
     business_unit = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    lifecycle_stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    lifecycle_stage = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
     accountable_owner = PersonField()
     technical_owner = PersonField(required=False, allow_null=True)
     business_sponsor = PersonField(required=False, allow_null=True)

@@ -95,7 +95,8 @@ class ImportRowSerializer(serializers.Serializer):
     name = serializers.CharField()
     team = serializers.CharField()
     changes = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()), help_text="column → [before, after]"
+        child=serializers.ListField(child=serializers.CharField(allow_null=True)),
+        help_text="column → [before, after]; null where a new use case had no value before.",
     )
     submit = serializers.BooleanField()
 
@@ -153,6 +154,10 @@ class FileRenderer(renderers.BaseRenderer):
     def render(self, data, accepted_media_type=None, renderer_context=None):
         if isinstance(data, bytes | str):
             return data
+        # An error (or a JSON body) is JSON whatever file type was asked for: say so.
+        response = (renderer_context or {}).get("response")
+        if response is not None:
+            response["Content-Type"] = "application/json"
         return json.dumps(data).encode()
 
 

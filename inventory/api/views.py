@@ -1,17 +1,11 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
 
 from inventory import services
 from inventory.api.serializers import BusinessUnitSerializer, TeamLeadSerializer, TeamSerializer
 from inventory.models import BusinessUnit, Team
+from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet
 from portal.roles import Role, has_role
-
-
-def _as_api_error(exc: DjangoValidationError) -> exceptions.ValidationError:
-    return exceptions.ValidationError(
-        exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
-    )
 
 
 class BusinessUnitViewSet(RestrictedModelViewSet):
@@ -29,7 +23,7 @@ class BusinessUnitViewSet(RestrictedModelViewSet):
         try:
             serializer.instance = services.business_unit_create(**serializer.validated_data)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         try:
@@ -37,13 +31,13 @@ class BusinessUnitViewSet(RestrictedModelViewSet):
                 unit=serializer.instance, **serializer.validated_data
             )
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
         try:
             services.business_unit_delete(unit=instance)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
 
 class TeamViewSet(RestrictedModelViewSet):
@@ -67,7 +61,7 @@ class TeamViewSet(RestrictedModelViewSet):
         try:
             serializer.instance = services.team_create(**data)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -75,10 +69,10 @@ class TeamViewSet(RestrictedModelViewSet):
         try:
             serializer.instance = services.team_update(team=serializer.instance, members=members, **data)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
         try:
             services.team_delete(team=instance)
         except DjangoValidationError as exc:
-            raise _as_api_error(exc) from exc
+            raise api_error(exc) from exc

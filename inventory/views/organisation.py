@@ -10,6 +10,7 @@ from inventory import services
 from inventory.forms import BusinessUnitForm, TeamForm
 from inventory.models import BusinessUnit, Component, Dataset, DataSource, Model, PromptTemplate, Team
 from inventory.selectors import use_cases_visible_to
+from portal.forms import add_service_errors
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404, restrict
 
 
@@ -68,7 +69,7 @@ def business_unit_edit(request, slug: str | None = None):
                 unit = services.business_unit_update(unit=unit, **data)
                 messages.success(request, f"Business unit “{unit.name}” saved.")
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             return redirect(unit)
     return render(request, "inventory/business_unit_form.html", {"form": form, "unit": unit})
@@ -158,7 +159,7 @@ def team_edit(request, slug: str | None = None):
                 team = services.team_update(team=team, members=members, **data)
                 messages.success(request, f"Team “{team.name}” saved.")
         except ValidationError as exc:
-            _add_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             return redirect(team)
     return render(request, "inventory/team_form.html", {"form": form, "team": team})
@@ -178,11 +179,3 @@ def team_delete(request, slug: str):
     return render(
         request, "portal/confirm_delete.html", {"object": team, "cancel_url": team.get_absolute_url()}
     )
-
-
-def _add_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)

@@ -13,19 +13,12 @@ from inventory.choices import AssetKindChoices
 from inventory.forms import AssetForm, ReleaseForm, VersionForm
 from inventory.models import Release
 from inventory.selectors import use_case_for
+from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404
 
 
 def _releases_tab(use_case) -> str:
     return use_case.get_absolute_url() + "?tab=releases"
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _form_page(request, *, use_case, form, title: str, intro: str, submit: str):
@@ -58,7 +51,7 @@ def asset_new(request, key: str, kind: str):
                 actor=request.user, kind=kind, sources=sources, use_case=use_case, **data
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             if kind in AssetKindChoices.VERSIONED:
                 messages.success(request, f"{asset.name} registered. Add the version this use case runs.")
@@ -92,7 +85,7 @@ def version_new(request, key: str, kind: str, slug: str):
         try:
             item = create()
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{item} added. Pin it in a release.")
             return redirect(_releases_tab(use_case))
@@ -119,7 +112,7 @@ def release_new(request, key: str):
         try:
             release = services.release_create(use_case=use_case, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(
                 request, f"Release {release.version} assembled. Ask for a gate when it is ready."
@@ -151,7 +144,7 @@ def release_edit(request, key: str, pk: int):
         try:
             release = services.release_update(release=release, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Release {release.version} saved.")
             return redirect(release)

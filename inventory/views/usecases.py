@@ -22,6 +22,7 @@ from inventory.selectors import (
     use_cases_visible_to,
 )
 from portal.audit_display import readable_changes
+from portal.forms import add_service_errors
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
 from portal.roles import Role, has_role
@@ -200,14 +201,6 @@ def _form_changes(form) -> dict:
     return data
 
 
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 @login_required
 def usecase_new(request):
     """Intake: six questions, the rest disclosed on demand; save as draft or submit."""
@@ -219,7 +212,7 @@ def usecase_new(request):
         try:
             use_case = services.usecase_create(actor=request.user, submit=submit, **_form_changes(form))
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             if submit:
                 messages.success(request, f"{use_case.key} filed and submitted: it is now proposed.")
@@ -242,7 +235,7 @@ def usecase_edit(request, key: str):
             if "submit" in request.POST and use_case.is_draft:
                 services.usecase_submit(use_case=use_case, actor=request.user)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"{use_case.key} saved.")
             return redirect(use_case)
@@ -303,7 +296,7 @@ def usecase_reassign(request, key: str):
         try:
             services.usecase_reassign_owners(use_case=use_case, actor=request.user, **changes)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            add_service_errors(form, exc)
         else:
             messages.success(request, f"Owners of {use_case.key} reassigned.")
             return redirect(use_case.get_absolute_url() + "?tab=ownership")

@@ -20,7 +20,7 @@ class JobLogLineSerializer(serializers.ModelSerializer):
 
 
 class JobRunSerializer(serializers.ModelSerializer):
-    actor = UserBriefSerializer(read_only=True)
+    actor = UserBriefSerializer(read_only=True, allow_null=True)
     url = serializers.HyperlinkedIdentityField(view_name="api:jobrun-detail")
     duration_seconds = serializers.SerializerMethodField()
 

@@ -4,6 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
+from portal.api.exceptions import api_error
 from portal.api.views import RestrictedViewSetMixin
 from portal.models import ApiToken, TokenKind, TokenScope
 from portal.roles import Role, has_role
@@ -85,7 +86,7 @@ class ApiTokenViewSet(
                 created_by=request.user,
             )
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from exc
+            raise api_error(exc) from exc
         token.key = key
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

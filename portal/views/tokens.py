@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from portal.forms import TokenCreateForm
+from portal.forms import TokenCreateForm, add_service_errors
 from portal.models import ApiToken, TokenKind
 from portal.permissions import Action, can_add, get_restricted_object_or_404, is_read_only, restrict
 from portal.roles import Role, has_role
@@ -42,8 +42,7 @@ def token_list(request):
                     created_by=request.user,
                 )
             except ValidationError as exc:
-                for field, errors in exc.message_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                add_service_errors(form, exc)
             else:
                 messages.success(
                     request, f"Token “{token.name}” created. Copy it now: it will not be shown again."

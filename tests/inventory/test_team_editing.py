@@ -76,7 +76,7 @@ def test_a_business_unit_with_teams_is_not_deleted(login, admin_user):
     api.force_authenticate(admin_user)
     refused = api.delete(f"/api/business-units/{unit.slug}/")
     assert refused.status_code == 400
-    assert "still has 1 team(s)" in refused.json()["detail"][0]
+    assert "still has 1 team(s)" in refused.json()["non_field_errors"][0]
 
 
 def test_deleting_a_team_removes_its_group(login, admin_user):

@@ -140,7 +140,7 @@ def test_clusters_and_not_duplicate_through_the_api(api, document_search, suppor
     assert again.status_code == 201 and NotDuplicate.objects.count() == 1  # idempotent
     assert api.post(
         f"/api/use-cases/{first.key}/not-duplicate/", {"other": first.key}, format="json"
-    ).json() == {"detail": ["A use case is not a duplicate of itself."]}
+    ).json() == {"non_field_errors": ["A use case is not a duplicate of itself."]}
     assert api.post(
         f"/api/use-cases/{first.key}/not-duplicate/", {"other": "UC-9999"}, format="json"
     ).json() == {"other": ["No use case “UC-9999”."]}

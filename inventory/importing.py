@@ -27,6 +27,7 @@ import contextlib
 import csv
 import io
 import re
+import reprlib
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -387,6 +388,22 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
+SHOWN_MAX_CHARACTERS = 80
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 5, 5
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = SHOWN_MAX_CHARACTERS
+
+
+def shorten(value: Any, limit: int = SHOWN_MAX_CHARACTERS) -> str:
+    """A value from a file as text for a message, cut to ``limit`` characters.
+
+    Messages quote what the person wrote so they can find it; the value itself may be a
+    megabyte cell or an expanded structure, and a message must never grow with the input.
+    """
+    text = (_SHORT_REPR.repr(value) if isinstance(value, (list, tuple, dict, set)) else str(value)).strip()
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def normalise_column(header: str) -> str:
     """'Accountable Owner*' → 'accountable_owner'; spaces, hyphens and underscores are the same."""
     name = re.sub(r"[\s\-_]+", "_", str(header).strip().rstrip("*").strip().lower())
@@ -452,7 +469,8 @@ def _header_positions(
         column = normalise_column(title)
         if column in positions:
             raise ImportFileError(
-                filename, f"{filename}, row {number}: the column “{title}” appears twice; keep one of them."
+                filename,
+                f"{filename}, row {number}: the column “{shorten(title)}” appears twice; keep one of them.",
             )
         if column in IMPORT_COLUMNS:
             positions[column] = position
@@ -460,7 +478,7 @@ def _header_positions(
             unknown.append(title)
     missing = [column for column in REQUIRED_COLUMNS if column not in positions]
     if missing:
-        found = ", ".join(title for title in header if title) or "none"
+        found = shorten(", ".join(title for title in header if title) or "none", 400)
         raise ImportFileError(
             filename,
             f"{filename} is missing the required column{'s' if len(missing) > 1 else ''} "
@@ -469,7 +487,7 @@ def _header_positions(
         )
     if unknown:
         warnings.append(
-            f"Unknown column{'s' if len(unknown) > 1 else ''} ignored: {', '.join(unknown)}. "
+            f"Unknown column{'s' if len(unknown) > 1 else ''} ignored: {shorten(', '.join(unknown), 400)}. "
             f"Known columns: {', '.join(IMPORT_COLUMNS)}."
         )
     return positions
@@ -590,8 +608,8 @@ class Lookups:
             if len(candidates) == 1:
                 return candidates[0], None
             if len(candidates) > 1:
-                return None, f'more than one person has the {what} "{text}"; use the exact username'
-        return None, f'unknown person "{text}": use a username or an e-mail address'
+                return None, f'more than one person has the {what} "{shorten(text)}"; use the exact username'
+        return None, f'unknown person "{shorten(text)}": use a username or an e-mail address'
 
     def is_member(self, team: Team, person) -> bool:
         return (team.pk, person.pk) in self.memberships
@@ -682,9 +700,7 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
     else:
         plan.team = lookups.team(str(team_text))
         if plan.team is None:
-            plan.error(
-                "team", f'unknown team "{str(team_text).strip()}": use a team\'s slug or its exact name.'
-            )
+            plan.error("team", f'unknown team "{shorten(team_text)}": use a team\'s slug or its exact name.')
         else:
             wanted["owning_team"] = plan.team
 
@@ -699,7 +715,7 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
         if value is None:
             plan.error(
                 name,
-                f'"{str(intent[name]).strip()}" is not {CHOICE_NOUNS[name]}; use one of: {", ".join(choices.values())}.',
+                f'"{shorten(intent[name])}" is not {CHOICE_NOUNS[name]}; use one of: {", ".join(choices.values())}.',
             )
         else:
             wanted[name] = value
@@ -709,7 +725,8 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
             wanted["customer_facing"] = _parse_bool(intent["customer_facing"])
         except ValueError:
             plan.error(
-                "customer_facing", f'"{intent["customer_facing"]}" is not yes or no (yes/no/true/false/1/0).'
+                "customer_facing",
+                f'"{shorten(intent["customer_facing"])}" is not yes or no (yes/no/true/false/1/0).',
             )
 
     for name in PEOPLE_FIELDS:
@@ -739,7 +756,9 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
             try:
                 url_validator(text)
             except ValidationError:
-                plan.error(name, f'"{text}" is not a web address; use a full http:// or https:// address.')
+                plan.error(
+                    name, f'"{shorten(text)}" is not a web address; use a full http:// or https:// address.'
+                )
                 continue
             if len(text) > URL_MAX_LENGTH:
                 plan.error(name, f"the address is longer than {URL_MAX_LENGTH} characters.")
@@ -757,7 +776,9 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
     if not _is_blank(intent.get("key")):
         requested_key = _normalise_key(str(intent["key"]))
         if not KEY_PATTERN.match(requested_key):
-            plan.error("key", f'"{requested_key}" is not a use case key; keys look like {KEY_PREFIX}0042.')
+            plan.error(
+                "key", f'"{shorten(requested_key)}" is not a use case key; keys look like {KEY_PREFIX}0042.'
+            )
             requested_key = ""
 
     if not _match_existing(plan, requested_key=requested_key, lookups=lookups, match_by_name=match_by_name):

@@ -64,11 +64,25 @@ from portal.exports import FORMULA_TRIGGERS
 from portal.permissions import Action, can_add, restrict
 from portal.roles import Role, has_role
 
+# Limits of one import. Every row below the header counts, empty or not (a sheet can store a
+# million formatted empty rows), and so does every cell read: a row is read only as wide as
+# the header, and the header only as wide as MAX_IMPORT_COLUMNS.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5_000
+MAX_IMPORT_COLUMNS = 100
+MAX_IMPORT_CELLS = 250_000
+# What a web request reads itself; a larger file is checked and imported by a background job
+# (inventory.tasks), so no request parses more than this.
+MAX_REQUEST_BYTES = 512 * 1024
+MAX_REQUEST_ROWS = 300
+MAX_REQUEST_CELLS = 20_000
 # An XLSX is a zip: 5 MB of it can unpack to gigabytes of XML. Real workbooks of 5,000 rows
-# unpack to a few tens of megabytes.
-MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024
+# unpack to a few tens of megabytes. The sizes are read from the zip's directory before any
+# part is opened; a part that claims to unpack more than MAX_XLSX_RATIO times its packed size
+# is a zip bomb (real sheets compress 5-30 times; padded or repeated rows up to ~100).
+MAX_XLSX_UNPACKED_BYTES = 60 * 1024 * 1024
+MAX_XLSX_RATIO = 200
+XLSX_RATIO_CHECKED_FROM = 1024 * 1024  # tiny parts may compress a lot; they cannot hurt
 
 IMPORT_COLUMNS = (
     "key",
@@ -161,6 +175,60 @@ class ImportFileError(ValidationError):
         return self.message
 
 
+class ImportTooLarge(ImportFileError):
+    """The file exceeds the limits it was read with (bytes, rows or cells)."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    bytes: int
+    rows: int
+    cells: int
+    columns: int
+
+    @classmethod
+    def full(cls) -> "ImportLimits":
+        """The limits of one import (read when called, so settings and tests may change them)."""
+        return cls(MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_IMPORT_CELLS, MAX_IMPORT_COLUMNS)
+
+    @classmethod
+    def request(cls) -> "ImportLimits":
+        """What a web request reads before it hands the file to a job."""
+        full = cls.full()
+        return cls(
+            min(MAX_REQUEST_BYTES, full.bytes),
+            min(MAX_REQUEST_ROWS, full.rows),
+            min(MAX_REQUEST_CELLS, full.cells),
+            full.columns,
+        )
+
+
+class _Budget:
+    """Counts the rows and cells read and stops the reading at the limits."""
+
+    def __init__(self, limits: ImportLimits, filename: str):
+        self.limits = limits
+        self.filename = filename
+        self.rows = 0
+        self.cells = 0
+
+    def row(self, width: int) -> None:
+        self.rows += 1
+        self.cells += width
+        if self.rows > self.limits.rows + 1:  # + the header
+            raise ImportTooLarge(
+                self.filename,
+                f"{self.filename} has more than {self.limits.rows:,} rows; the limit is {self.limits.rows:,} "
+                "use cases per import, and empty rows count too (delete them). Split it into smaller files.",
+            )
+        if self.cells > self.limits.cells:
+            raise ImportTooLarge(
+                self.filename,
+                f"{self.filename} has more than {self.limits.cells:,} cells in its rows; the limit is "
+                f"{self.limits.cells:,} per import. Delete unused columns and empty rows, or split the file.",
+            )
+
+
 @dataclass(frozen=True)
 class SheetRow:
     number: int  # as the spreadsheet shows it: the header is row 1
@@ -175,6 +243,9 @@ class ParsedSheet:
     columns: list[str]  # the known columns present, in the file's order
     rows: list[SheetRow]
     warnings: list[str] = field(default_factory=list)
+    cells_read: int = field(
+        default=0, compare=False
+    )  # the work done reading it (every cell of every row read, empty or not)
 
     def as_dict(self) -> dict:
         """Plain data, e.g. to keep the sheet in the session between preview and confirm."""
@@ -199,13 +270,16 @@ class ParsedSheet:
         )
 
 
-def parse_upload(uploaded_file, filename: str) -> ParsedSheet:
-    """Read an uploaded CSV or XLSX into rows of text. Raises :class:`ImportFileError`.
+def parse_upload(uploaded_file, filename: str, *, limits: ImportLimits | None = None) -> ParsedSheet:
+    """Read an uploaded CSV or XLSX into rows of text. Raises :class:`ImportFileError`, and
+    :class:`ImportTooLarge` when the file exceeds ``limits`` (by default those of one import).
 
     ``uploaded_file`` is bytes or a binary file object (Django's UploadedFile, an open file).
     """
+    limits = limits or ImportLimits.full()
     filename = PurePath(str(filename or "upload")).name
-    content = _read_limited(uploaded_file, filename)
+    budget = _Budget(limits, filename)
+    content = _read_limited(uploaded_file, filename, limits.bytes)
     if not content.strip():
         raise ImportFileError(filename, f"{filename} is empty: there is no header row and no data.")
     extension = PurePath(filename).suffix.lower()
@@ -213,7 +287,7 @@ def parse_upload(uploaded_file, filename: str) -> ParsedSheet:
         table, encoding, warnings = _csv_records(content, filename)
         file_type = "csv"
     elif extension == ".xlsx":
-        table, warnings = _xlsx_records(content, filename)
+        table, warnings = _xlsx_records(content, filename, budget)
         encoding, file_type = "", "xlsx"
     else:
         hint = " Save old .xls workbooks as .xlsx first." if extension == ".xls" else ""
@@ -222,14 +296,15 @@ def parse_upload(uploaded_file, filename: str) -> ParsedSheet:
             f"Bad file type: {filename} is not a .csv or .xlsx file. Upload the use cases as CSV or as an "
             f"Excel workbook (.xlsx).{hint}",
         )
-    return _sheet_from_records(
-        table, filename=filename, file_type=file_type, encoding=encoding, warnings=warnings
+    sheet = _sheet_from_records(
+        table, filename=filename, file_type=file_type, encoding=encoding, warnings=warnings, budget=budget
     )
+    sheet.cells_read = budget.cells
+    return sheet
 
 
-def _read_limited(uploaded_file, filename: str) -> bytes:
-    limit = MAX_IMPORT_BYTES
-    too_big = ImportFileError(
+def _read_limited(uploaded_file, filename: str, limit: int) -> bytes:
+    too_big = ImportTooLarge(
         filename,
         f"{filename} is larger than the {_size_label(limit)} limit for one import; split it into smaller files.",
     )
@@ -321,7 +396,7 @@ def _decode(content: bytes, encoding: str) -> str | None:
         return None
 
 
-def _xlsx_records(content: bytes, filename: str) -> tuple[Iterator[list], list[str]]:
+def _xlsx_records(content: bytes, filename: str, budget: _Budget) -> tuple[Iterator[list], list[str]]:
     import openpyxl
 
     not_a_workbook = ImportFileError(
@@ -332,18 +407,30 @@ def _xlsx_records(content: bytes, filename: str) -> tuple[Iterator[list], list[s
     if not content.startswith(b"PK\x03\x04"):
         raise not_a_workbook
     try:
+        # Only the zip's directory is read here: the sizes it declares, before any part is unpacked.
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = set(archive.namelist())
-            unpacked = sum(info.file_size for info in archive.infolist())
+            parts = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         raise not_a_workbook from None
-    if "xl/workbook.xml" not in names:
+    if "xl/workbook.xml" not in {part.filename for part in parts}:
         raise not_a_workbook
-    if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise ImportFileError(
+    unpacked = sum(part.file_size for part in parts)
+    bomb = next(
+        (
+            part
+            for part in parts
+            if part.file_size > XLSX_RATIO_CHECKED_FROM
+            and part.file_size > MAX_XLSX_RATIO * max(part.compress_size, 1)
+        ),
+        None,
+    )
+    if unpacked > MAX_XLSX_UNPACKED_BYTES or bomb is not None:
+        raise ImportTooLarge(
             filename,
-            f"{filename} unpacks to more than {_size_label(MAX_XLSX_UNPACKED_BYTES)}; split it into "
-            "smaller files.",
+            f"{filename} unpacks to {_size_label(bomb.file_size if bomb else unpacked)}"
+            + (f" from {_size_label(bomb.compress_size)} ({bomb.filename})" if bomb else "")
+            + f"; the limit is {_size_label(MAX_XLSX_UNPACKED_BYTES)} unpacked and {MAX_XLSX_RATIO} times "
+            "the packed size. Delete unused rows and columns, or split it into smaller files.",
         )
     try:
         # data_only=False: a formula cell reads as its text (“=SUM(A1)”), never as a computed value.
@@ -360,12 +447,29 @@ def _xlsx_records(content: bytes, filename: str) -> tuple[Iterator[list], list[s
             f"{filename} has {len(workbook.sheetnames)} sheets; only the first, “{sheet.title}”, was read."
         )
 
+    def rows(min_row: int, width: int) -> Iterator[list]:
+        # max_col bounds the row: openpyxl pads every row up to it, and without it a single
+        # cell in column XFD makes every row 16,384 cells long. Missing rows come as empty ones.
+        for row in sheet.iter_rows(min_row=min_row, max_col=width, values_only=True):
+            budget.row(len(row))
+            yield [_xlsx_text(value) for value in row]
+
     def records() -> Iterator[list]:
         try:
             # Some writers store a wrong sheet size; read every row the file really has.
             sheet.reset_dimensions()
-            for row in sheet.iter_rows(values_only=True):
-                yield [_xlsx_text(value) for value in row]
+            # First the header, at most MAX_IMPORT_COLUMNS wide; then the rows, only as wide as
+            # the header's last titled column.
+            header_number, header = 0, []
+            for header_number, record in enumerate(rows(1, budget.limits.columns), start=1):  # noqa: B007
+                if any(cell.strip() for cell in record):
+                    header = record
+                    break
+            if not header:
+                return
+            width = max(position for position, title in enumerate(header, start=1) if title.strip())
+            yield header[:width]
+            yield from rows(header_number + 1, width)
         except ImportFileError:
             raise
         except Exception:  # a damaged sheet part surfaces only while reading rows
@@ -418,29 +522,34 @@ def _unguard(text: str) -> str:
 
 
 def _sheet_from_records(
-    records: Iterable[list], *, filename: str, file_type: str, encoding: str, warnings: list[str]
+    records: Iterable[list],
+    *,
+    filename: str,
+    file_type: str,
+    encoding: str,
+    warnings: list[str],
+    budget: _Budget,
 ) -> ParsedSheet:
     header_number, header = None, None
     rows: list[SheetRow] = []
     positions: dict[str, int] = {}
     for number, record in enumerate(records, start=1):
-        cells = [str(cell).strip() if cell is not None else "" for cell in record]
-        if not any(cells):
-            continue
+        if file_type == "csv":
+            budget.row(len(record))  # the XLSX reader counts its own rows (it skips the padding)
         if header is None:
+            cells = [str(cell).strip() for cell in record[: budget.limits.columns]]
+            if not any(cells):
+                continue
             header_number, header = number, cells
             positions = _header_positions(header, filename=filename, number=number, warnings=warnings)
             continue
-        if len(rows) >= MAX_IMPORT_ROWS:
-            raise ImportFileError(
-                filename,
-                f"{filename} has more than {MAX_IMPORT_ROWS:,} rows; the limit is {MAX_IMPORT_ROWS:,} "
-                "use cases per import. Split it into smaller files.",
-            )
+        # Only the header's columns are read; anything to the right of them is ignored.
         values = {
-            column: _unguard(cells[position].strip()) if position < len(cells) else ""
+            column: _unguard(str(record[position]).strip()) if position < len(record) else ""
             for column, position in positions.items()
         }
+        if not any(values.values()):
+            continue
         rows.append(SheetRow(number=number, values=values))
     if header is None:
         raise ImportFileError(filename, f"{filename} is empty: there is no header row and no data.")

@@ -3,6 +3,7 @@ from django.contrib.auth import get_user_model
 
 from inventory.choices import AIKindChoices, DataSensitivityChoices, HumanOversightChoices, VisibilityChoices
 from inventory.models import BusinessUnit, Team
+from inventory.models.usecases import PURPOSE_MAX_LENGTH
 from portal.permissions import restrict_form_fields
 from portal.roles import Role, has_role
 
@@ -84,6 +85,7 @@ class UseCaseForm(forms.Form):
     )
     purpose = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=PURPOSE_MAX_LENGTH,
         help_text="What it does, for whom, and what it changes for them. Similar use cases appear as you type.",
     )
     owning_team = forms.ModelChoiceField(

@@ -648,6 +648,10 @@ class Lookups:
             set(Team.objects.filter(group__user=user).values_list("pk", flat=True)) if user else set()
         )
         self.stages = {stage.key.lower(): stage for stage in LifecycleStage.objects.all()}
+        # Every key ever used is at most this (chosen keys advance the sequence too).
+        self.last_key_number = (
+            KeySequence.objects.filter(name="usecase").values_list("last_value", flat=True).first() or 0
+        )
 
         keys = {key for intent in intents if (key := _normalise_key(intent.get("key")))}
         team_ids = {team.pk for intent in intents if (team := self.team(intent.get("team")))}
@@ -908,7 +912,12 @@ def _match_existing(plan: Plan, *, requested_key: str, lookups: Lookups, match_b
         plan.key = requested_key
         existing = lookups.by_key.get(requested_key)
     elif match_by_name and plan.team is not None and plan.name:
-        candidates = lookups.by_team_name.get((plan.team.pk, plan.name.casefold()), [])
+        # A use case the person cannot see is never matched (nor counted, nor named).
+        candidates = [
+            candidate
+            for candidate in lookups.by_team_name.get((plan.team.pk, plan.name.casefold()), [])
+            if candidate.pk in lookups.visible
+        ]
         if len(candidates) > 1:
             plan.error(
                 "key",
@@ -917,14 +926,23 @@ def _match_existing(plan: Plan, *, requested_key: str, lookups: Lookups, match_b
             )
             return False
         existing = candidates[0] if candidates else None
+    if existing is not None and existing.pk not in lookups.visible:
+        existing = None  # forbidden and missing answer alike, below
     if existing is None:
+        if requested_key and int(requested_key.removeprefix(KEY_PREFIX)) <= lookups.last_key_number:
+            # The key was handed out once: it belongs to a use case the person cannot see, or to
+            # one deleted since. Both get this answer, so that it tells nothing about either.
+            last = f"{KEY_PREFIX}{lookups.last_key_number:04d}"
+            plan.action = "update"
+            plan.error(
+                "key",
+                f"{requested_key} is not a use case you can see. Leave the key empty to file a new use case; "
+                f"a key you choose must be above {last}, the last one handed out.",
+            )
+            return False
         return True
     plan.key = existing.key
     plan.action = "update"
-    if existing.pk not in lookups.visible:
-        # Forbidden and missing look alike: say only that the key cannot be used.
-        plan.error("key", f"{existing.key} is already taken; leave the key empty to get a new one.")
-        return False
     if existing.pk not in lookups.changeable:
         plan.error(
             "key",

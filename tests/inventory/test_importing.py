@@ -335,10 +335,16 @@ def test_a_key_the_person_may_not_change_is_refused(org):
     assert theirs.owning_team == org.legal
 
 
-def test_a_key_of_a_use_case_the_person_cannot_see_is_only_called_taken(org):
+def test_a_key_of_a_use_case_the_person_cannot_see_answers_as_a_missing_one(org):
     hidden = file_use_case(org, "Board pack", team=org.legal, owner=org.omar, visibility="restricted")
     errors = assert_refused_and_nothing_written(org, csv_bytes([row("Mine", key=hidden.key)]))
-    assert errors == {(2, "key"): f"{hidden.key} is already taken; leave the key empty to get a new one."}
+    assert errors == {
+        (
+            2,
+            "key",
+        ): f"{hidden.key} is not a use case you can see. Leave the key empty to file a new use case; "
+        f"a key you choose must be above {hidden.key}, the last one handed out."
+    }
 
 
 def test_an_owner_outside_the_team_is_refused(org):

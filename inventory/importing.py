@@ -53,9 +53,11 @@ from inventory.models import KeySequence, Team, UseCase
 from inventory.models.usecases import KEY_PREFIX
 from inventory.services import (
     INTAKE_STAGE_KEY,
+    ONBOARDING_ROLES,
     USE_CASE_OPTIONAL_FIELDS,
     normalise_tags,
     usecase_create,
+    usecase_onboard_at_stage,
     usecase_submit,
     usecase_update,
 )
@@ -624,6 +626,7 @@ class Plan:
     values: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, tuple[str, str]] = field(default_factory=dict)
     submit: bool = False
+    onboard_stage: Any = None  # a LifecycleStage past intake: an attested onboarding (admins, CoE leads)
     key_assigned: bool = False  # a create without a key: the sequence hands one out
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -639,7 +642,9 @@ class Lookups:
 
         self.user = user
         self.is_admin = has_role(user, Role.ADMIN)
-        self.may_add = can_add(user, UseCase)
+        # Onboarding a portfolio: administrators and CoE leads import into any team, at any stage.
+        self.may_onboard = may_onboard(user)
+        self.may_add = can_add(user, UseCase) or self.may_onboard
         teams = list(Team.objects.only("pk", "slug", "name", "business_unit_id"))
         self.teams_by_slug = {team.slug.lower(): team for team in teams}
         self.teams_by_name = {team.name: team for team in teams}
@@ -728,7 +733,7 @@ class Lookups:
         return (team.pk, person.pk) in self.memberships
 
     def may_file_in(self, team: Team) -> bool:
-        return self.is_admin or team.pk in self.my_team_ids
+        return self.is_admin or self.may_onboard or team.pk in self.my_team_ids
 
 
 def _normalise_key(value) -> str:
@@ -983,16 +988,28 @@ def _plan_create(plan: Plan, wanted: dict, *, stage_text: str, lookups: Lookups,
         plan.submit = False
     elif stage_text == INTAKE_STAGE_KEY:
         plan.submit = True
+    elif lookups.may_onboard and stage_text in lookups.stages:
+        # An existing pilot or production system enters at its real stage, attested by the importer.
+        plan.submit = True
+        plan.onboard_stage = lookups.stages[stage_text]
+    elif lookups.may_onboard:
+        plan.error(
+            "stage",
+            f'"{shorten(stage_text)}" is not a lifecycle stage; use one of: {DRAFT}, {", ".join(lookups.stages)}.',
+        )
     else:
         plan.error(
             "stage",
-            f'a new use case cannot start at "{stage_text}": stages move only through gates. Use draft or '
-            f"{INTAKE_STAGE_KEY}.",
+            f'a new use case cannot start at "{shorten(stage_text)}": stages move only through gates. Use draft or '
+            f"{INTAKE_STAGE_KEY}. (An administrator or CoE lead may import a running pilot or production "
+            "system at its stage, as an attested onboarding.)",
         )
     plan.values = wanted
     plan.changes = {
         INTENT_FIELD.get(name, name): ("", display(name, value)) for name, value in wanted.items()
     }
+    if plan.onboard_stage is not None:
+        plan.changes["stage"] = ("", f"{plan.onboard_stage.key} (attested onboarding)")
     scalars = {name: value for name, value in wanted.items() if name not in (*PEOPLE_FIELDS, "owning_team")}
     _check_fields(plan, UseCase(**scalars))
 
@@ -1164,6 +1181,8 @@ def _apply(plan: Plan, *, user) -> UseCase | None:
         )
         if plan.key:
             _advance_key_sequence(use_case.key)
+        if plan.onboard_stage is not None:
+            use_case = usecase_onboard_at_stage(use_case=use_case, stage=plan.onboard_stage, actor=user)
         plan.key = use_case.key
         return use_case
     if plan.action == "update":
@@ -1191,11 +1210,20 @@ def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
     return [("", " ".join(exc.messages))]
 
 
+def may_onboard(user) -> bool:
+    """Administrators and CoE leads onboard a portfolio: any team, any stage (attested)."""
+    return bool(user) and getattr(user, "is_authenticated", False) and has_role(user, *ONBOARDING_ROLES)
+
+
 def may_import(user) -> bool:
     """Whether the person could write anything at all: file new use cases or change some."""
     if not user or not getattr(user, "is_authenticated", False):
         return False
-    return can_add(user, UseCase) or restrict(UseCase.objects.all(), user, Action.CHANGE).exists()
+    return (
+        can_add(user, UseCase)
+        or may_onboard(user)
+        or restrict(UseCase.objects.all(), user, Action.CHANGE).exists()
+    )
 
 
 #
@@ -1229,6 +1257,11 @@ class PreviewRow:
     submit: bool
     plan: Plan = field(repr=False, compare=False)
 
+    @property
+    def onboard_stage(self) -> str:
+        """The stage of an attested onboarding ("" for anything else)."""
+        return self.plan.onboard_stage.key if self.plan.onboard_stage is not None else ""
+
 
 @dataclass
 class ImportPreview:
@@ -1253,6 +1286,10 @@ class ImportPreview:
     @property
     def unchanged(self) -> list[PreviewRow]:
         return [row for row in self.rows if row.action == "unchanged"]
+
+    @property
+    def onboarded(self) -> list[PreviewRow]:
+        return [row for row in self.rows if row.onboard_stage]
 
     def error_messages(self) -> list[str]:
         return [error.describe(self.filename) for error in self.errors]

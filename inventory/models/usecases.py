@@ -187,6 +187,12 @@ class UseCase(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    onboarding_attested = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="It entered the lifecycle past intake by an attested onboarding (an import by an "
+        "administrator or CoE lead), not through a gate; it shows “no approval on record” until it passes one.",
+    )
 
     objects = UseCaseQuerySet.as_manager()
 

@@ -78,6 +78,7 @@ MAX_IMPORT_CELLS = 250_000
 MAX_REQUEST_BYTES = 512 * 1024
 MAX_REQUEST_ROWS = 300
 MAX_REQUEST_CELLS = 20_000
+MAX_REQUEST_UNPACKED_BYTES = 8 * 1024 * 1024
 # An XLSX is a zip: 5 MB of it can unpack to gigabytes of XML. Real workbooks of 5,000 rows
 # unpack to a few tens of megabytes. The sizes are read from the zip's directory before any
 # part is opened; a part that claims to unpack more than MAX_XLSX_RATIO times its packed size
@@ -187,11 +188,14 @@ class ImportLimits:
     rows: int
     cells: int
     columns: int
+    unpacked: int  # an XLSX's parts, as its zip directory declares them
 
     @classmethod
     def full(cls) -> "ImportLimits":
         """The limits of one import (read when called, so settings and tests may change them)."""
-        return cls(MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_IMPORT_CELLS, MAX_IMPORT_COLUMNS)
+        return cls(
+            MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_IMPORT_CELLS, MAX_IMPORT_COLUMNS, MAX_XLSX_UNPACKED_BYTES
+        )
 
     @classmethod
     def request(cls) -> "ImportLimits":
@@ -202,6 +206,7 @@ class ImportLimits:
             min(MAX_REQUEST_ROWS, full.rows),
             min(MAX_REQUEST_CELLS, full.cells),
             full.columns,
+            min(MAX_REQUEST_UNPACKED_BYTES, full.unpacked),
         )
 
 
@@ -426,12 +431,12 @@ def _xlsx_records(content: bytes, filename: str, budget: _Budget) -> tuple[Itera
         ),
         None,
     )
-    if unpacked > MAX_XLSX_UNPACKED_BYTES or bomb is not None:
+    if unpacked > budget.limits.unpacked or bomb is not None:
         raise ImportTooLarge(
             filename,
             f"{filename} unpacks to {_size_label(bomb.file_size if bomb else unpacked)}"
             + (f" from {_size_label(bomb.compress_size)} ({bomb.filename})" if bomb else "")
-            + f"; the limit is {_size_label(MAX_XLSX_UNPACKED_BYTES)} unpacked and {MAX_XLSX_RATIO} times "
+            + f"; the limit is {_size_label(budget.limits.unpacked)} unpacked and {MAX_XLSX_RATIO} times "
             "the packed size. Delete unused rows and columns, or split it into smaller files.",
         )
     try:
@@ -1290,6 +1295,34 @@ class ImportPreview:
     @property
     def onboarded(self) -> list[PreviewRow]:
         return [row for row in self.rows if row.onboard_stage]
+
+    def summary(self, *, sample: int = 100, errors: int = 200) -> dict:
+        """Plain data for a background check's result: the counts, the first problems and rows."""
+        return {
+            "filename": self.filename,
+            "encoding": self.sheet.encoding,
+            "rows": len(self.rows),
+            "create": len(self.to_create),
+            "update": len(self.to_update),
+            "unchanged": len(self.unchanged),
+            "onboard": len(self.onboarded),
+            "error_count": len(self.errors),
+            "errors": [[e.row, e.column, e.message] for e in self.errors[:errors]],
+            "warnings": list(self.warnings),
+            "sample": [
+                {
+                    "row": row.row,
+                    "action": row.action,
+                    "key": row.key,
+                    "name": row.name,
+                    "team": row.team,
+                    "changes": [[column, before, after] for column, (before, after) in row.changes.items()],
+                    "submit": row.submit,
+                    "onboard_stage": row.onboard_stage,
+                }
+                for row in self.rows[:sample]
+            ],
+        }
 
     def error_messages(self) -> list[str]:
         return [error.describe(self.filename) for error in self.errors]

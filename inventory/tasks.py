@@ -55,6 +55,13 @@ def _read(run: JobContext, path: str, filename: str):
     return sheet
 
 
+def _keys(keys: list[str], shown: int = 50) -> str:
+    if not keys:
+        return "none"
+    more = f" and {len(keys) - shown:,} more" if len(keys) > shown else ""
+    return ", ".join(keys[:shown]) + more
+
+
 @job(
     name="inventory.check_use_case_import",
     label="Check a use-case import",
@@ -91,7 +98,7 @@ def import_use_cases(run: JobContext, *, path: str, filename: str) -> dict:
         raise JobInputError(
             f"Nothing was imported: {len(result.errors):,} row problem(s), the first: {result.error_messages()[0]}"
         )
-    run.log(f"Created {', '.join(result.created) or 'none'}; updated {', '.join(result.updated) or 'none'}.")
+    run.log(f"Created {_keys(result.created)}; updated {_keys(result.updated)}.")
     return {
         "filename": filename,
         "created": len(result.created),

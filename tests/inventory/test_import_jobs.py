@@ -60,7 +60,7 @@ def test_a_large_file_is_checked_then_imported_by_jobs(
     assert not UseCase.objects.exists()
 
     page = client.get(response["Location"]).content.decode()
-    assert "Checking big.csv" in page and "12 to create, 0 to update, 0 unchanged." in page
+    assert "Checked big.csv" in page and "12 to create, 0 to update, 0 unchanged." in page
     assert "The first" not in page and "Import 12 rows" in page
 
     with django_capture_on_commit_callbacks(execute=True):

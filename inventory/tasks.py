@@ -5,7 +5,9 @@ reads the preview on the import page and confirms, which starts the import of th
 Both read it with the full limits of :mod:`inventory.importing` (bytes, rows, cells).
 """
 
+import contextlib
 import re
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -22,10 +24,21 @@ def upload_directory() -> Path:
     return Path(settings.DATA_DIR) / UPLOAD_DIRECTORY
 
 
+STALE_AFTER = timedelta(days=2)
+
+
 def store_upload(uploaded_file, *, user) -> Path:
-    """Keep an uploaded spreadsheet on disk for the import jobs."""
+    """Keep an uploaded spreadsheet on disk for the import jobs.
+
+    The import removes its file; a check nobody confirmed leaves one, removed here once stale.
+    """
     directory = upload_directory()
     directory.mkdir(parents=True, exist_ok=True)
+    cutoff = (timezone.now() - STALE_AFTER).timestamp()
+    for old in directory.iterdir():
+        with contextlib.suppress(OSError):
+            if old.is_file() and old.stat().st_mtime < cutoff:
+                old.unlink()
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(uploaded_file.name or "upload").name)[-120:]
     target = directory / f"{timezone.now():%Y%m%dT%H%M%S%f}-{user.pk}-{safe}"
     with target.open("wb") as out:

@@ -131,3 +131,24 @@ def test_a_padded_xlsx_too_large_for_the_request_is_refused_by_the_job(
     assert run.error.startswith("padded.xlsx has more than 5,000 rows")
     page = login(support_team.lead).get(response["Location"]).content.decode()
     assert "padded.xlsx has more than 5,000 rows" in page
+
+
+def test_the_api_hands_a_large_import_to_a_job(
+    support_team, small_requests, django_capture_on_commit_callbacks, settings, tmp_path
+):
+    from rest_framework.test import APIClient
+
+    settings.DATA_DIR = tmp_path
+    api = APIClient()
+    api.force_authenticate(support_team.lead)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            "/api/use-cases/import/",
+            {"file": SimpleUploadedFile("big.csv", sheet(9)), "commit": "true"},
+            format="multipart",
+        )
+    assert response.status_code == 202, response.content
+    run = JobRun.objects.get(pk=response.json()["id"])
+    assert run.task_name == "inventory.import_use_cases" and run.status == JobStatusChoices.SUCCEEDED
+    assert UseCase.objects.count() == 9
+    assert api.get(f"/api/jobs/{run.pk}/").json()["result"]["created"] == 9

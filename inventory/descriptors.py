@@ -45,6 +45,7 @@ from inventory.importing import (
     duplicate_errors,
     may_import,
     plan_intent,
+    shorten,
 )
 from inventory.models import UseCase
 from portal import audit
@@ -202,6 +203,30 @@ def write_descriptors(use_cases, directory: Path) -> list[Path]:
 # Descriptor → intent
 #
 
+ALIAS_MESSAGE = (
+    "YAML anchors and aliases (&name, *name) are not allowed in descriptors; write each value out in full."
+)
+
+
+class _AliasRefused(Exception):
+    def __init__(self, mark):
+        self.where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        super().__init__(self.where)
+
+
+class _DescriptorLoader(yaml.SafeLoader):
+    """The safe loader, refusing anchors and aliases.
+
+    A few hundred bytes of nested aliases expand to gigabytes once the document is built (or
+    printed in an error message); a descriptor is a handful of fields and never needs them.
+    """
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _AliasRefused(event.start_mark)
+        return super().compose_node(parent, index)
+
 
 def parse_descriptor(text: str, source: str = "descriptor") -> dict:
     """Check a descriptor's shape and return what it asks for, keyed like the import's columns.
@@ -213,7 +238,9 @@ def parse_descriptor(text: str, source: str = "descriptor") -> dict:
     if len(text.encode("utf-8", errors="replace")) > MAX_DESCRIPTOR_BYTES:
         raise DescriptorError(source, [("", f"is larger than {MAX_DESCRIPTOR_BYTES // 1024} KB.")])
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_DescriptorLoader)  # noqa: S506 - a SafeLoader without aliases
+    except _AliasRefused as exc:
+        raise DescriptorError(source, [(exc.where, ALIAS_MESSAGE)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -260,7 +287,8 @@ def parse_descriptor(text: str, source: str = "descriptor") -> dict:
 
 
 def _shown(value) -> str:
-    return "nothing" if value is None else f'"{value}"'
+    # A value from the file, quoted and cut short: an error message never grows with the input.
+    return "nothing" if value is None else f'"{shorten(value)}"'
 
 
 def _join(parent: str, name: str) -> str:
@@ -272,7 +300,7 @@ def _check_keys(mapping: dict, allowed, parent: str, problems: list) -> None:
         if name not in allowed:
             problems.append(
                 (
-                    _join(parent, str(name)),
+                    _join(parent, shorten(name)),
                     f"unknown field; {parent or 'a descriptor'} has {', '.join(allowed)}.",
                 )
             )

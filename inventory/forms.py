@@ -10,6 +10,7 @@ from inventory.choices import (
     VisibilityChoices,
 )
 from inventory.models import BusinessUnit, DatasetVersion, ModelVersion, PromptVersion, Team
+from inventory.models.usecases import PURPOSE_MAX_LENGTH
 from inventory.services import asset_model
 from portal.permissions import restrict_form_fields
 from portal.roles import Role, has_role
@@ -92,6 +93,7 @@ class UseCaseForm(forms.Form):
     )
     purpose = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=PURPOSE_MAX_LENGTH,
         help_text="What it does, for whom, and what it changes for them. Similar use cases appear as you type.",
     )
     owning_team = forms.ModelChoiceField(

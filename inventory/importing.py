@@ -27,6 +27,7 @@ import contextlib
 import csv
 import io
 import re
+import reprlib
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -52,9 +53,11 @@ from inventory.models import KeySequence, Team, UseCase
 from inventory.models.usecases import KEY_PREFIX
 from inventory.services import (
     INTAKE_STAGE_KEY,
+    ONBOARDING_ROLES,
     USE_CASE_OPTIONAL_FIELDS,
     normalise_tags,
     usecase_create,
+    usecase_onboard_at_stage,
     usecase_submit,
     usecase_update,
 )
@@ -63,11 +66,26 @@ from portal.exports import FORMULA_TRIGGERS
 from portal.permissions import Action, can_add, restrict
 from portal.roles import Role, has_role
 
+# Limits of one import. Every row below the header counts, empty or not (a sheet can store a
+# million formatted empty rows), and so does every cell read: a row is read only as wide as
+# the header, and the header only as wide as MAX_IMPORT_COLUMNS.
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
 MAX_IMPORT_ROWS = 5_000
+MAX_IMPORT_COLUMNS = 100
+MAX_IMPORT_CELLS = 250_000
+# What a web request reads itself; a larger file is checked and imported by a background job
+# (inventory.tasks), so no request parses more than this.
+MAX_REQUEST_BYTES = 512 * 1024
+MAX_REQUEST_ROWS = 300
+MAX_REQUEST_CELLS = 20_000
+MAX_REQUEST_UNPACKED_BYTES = 8 * 1024 * 1024
 # An XLSX is a zip: 5 MB of it can unpack to gigabytes of XML. Real workbooks of 5,000 rows
-# unpack to a few tens of megabytes.
-MAX_XLSX_UNPACKED_BYTES = 100 * 1024 * 1024
+# unpack to a few tens of megabytes. The sizes are read from the zip's directory before any
+# part is opened; a part that claims to unpack more than MAX_XLSX_RATIO times its packed size
+# is a zip bomb (real sheets compress 5-30 times; padded or repeated rows up to ~100).
+MAX_XLSX_UNPACKED_BYTES = 60 * 1024 * 1024
+MAX_XLSX_RATIO = 200
+XLSX_RATIO_CHECKED_FROM = 1024 * 1024  # tiny parts may compress a lot; they cannot hurt
 
 IMPORT_COLUMNS = (
     "key",
@@ -160,6 +178,64 @@ class ImportFileError(ValidationError):
         return self.message
 
 
+class ImportTooLarge(ImportFileError):
+    """The file exceeds the limits it was read with (bytes, rows or cells)."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    bytes: int
+    rows: int
+    cells: int
+    columns: int
+    unpacked: int  # an XLSX's parts, as its zip directory declares them
+
+    @classmethod
+    def full(cls) -> "ImportLimits":
+        """The limits of one import (read when called, so settings and tests may change them)."""
+        return cls(
+            MAX_IMPORT_BYTES, MAX_IMPORT_ROWS, MAX_IMPORT_CELLS, MAX_IMPORT_COLUMNS, MAX_XLSX_UNPACKED_BYTES
+        )
+
+    @classmethod
+    def request(cls) -> "ImportLimits":
+        """What a web request reads before it hands the file to a job."""
+        full = cls.full()
+        return cls(
+            min(MAX_REQUEST_BYTES, full.bytes),
+            min(MAX_REQUEST_ROWS, full.rows),
+            min(MAX_REQUEST_CELLS, full.cells),
+            full.columns,
+            min(MAX_REQUEST_UNPACKED_BYTES, full.unpacked),
+        )
+
+
+class _Budget:
+    """Counts the rows and cells read and stops the reading at the limits."""
+
+    def __init__(self, limits: ImportLimits, filename: str):
+        self.limits = limits
+        self.filename = filename
+        self.rows = 0
+        self.cells = 0
+
+    def row(self, width: int) -> None:
+        self.rows += 1
+        self.cells += width
+        if self.rows > self.limits.rows + 1:  # + the header
+            raise ImportTooLarge(
+                self.filename,
+                f"{self.filename} has more than {self.limits.rows:,} rows; the limit is {self.limits.rows:,} "
+                "use cases per import, and empty rows count too (delete them). Split it into smaller files.",
+            )
+        if self.cells > self.limits.cells:
+            raise ImportTooLarge(
+                self.filename,
+                f"{self.filename} has more than {self.limits.cells:,} cells in its rows; the limit is "
+                f"{self.limits.cells:,} per import. Delete unused columns and empty rows, or split the file.",
+            )
+
+
 @dataclass(frozen=True)
 class SheetRow:
     number: int  # as the spreadsheet shows it: the header is row 1
@@ -174,6 +250,9 @@ class ParsedSheet:
     columns: list[str]  # the known columns present, in the file's order
     rows: list[SheetRow]
     warnings: list[str] = field(default_factory=list)
+    cells_read: int = field(
+        default=0, compare=False
+    )  # the work done reading it (every cell of every row read, empty or not)
 
     def as_dict(self) -> dict:
         """Plain data, e.g. to keep the sheet in the session between preview and confirm."""
@@ -198,13 +277,16 @@ class ParsedSheet:
         )
 
 
-def parse_upload(uploaded_file, filename: str) -> ParsedSheet:
-    """Read an uploaded CSV or XLSX into rows of text. Raises :class:`ImportFileError`.
+def parse_upload(uploaded_file, filename: str, *, limits: ImportLimits | None = None) -> ParsedSheet:
+    """Read an uploaded CSV or XLSX into rows of text. Raises :class:`ImportFileError`, and
+    :class:`ImportTooLarge` when the file exceeds ``limits`` (by default those of one import).
 
     ``uploaded_file`` is bytes or a binary file object (Django's UploadedFile, an open file).
     """
+    limits = limits or ImportLimits.full()
     filename = PurePath(str(filename or "upload")).name
-    content = _read_limited(uploaded_file, filename)
+    budget = _Budget(limits, filename)
+    content = _read_limited(uploaded_file, filename, limits.bytes)
     if not content.strip():
         raise ImportFileError(filename, f"{filename} is empty: there is no header row and no data.")
     extension = PurePath(filename).suffix.lower()
@@ -212,7 +294,7 @@ def parse_upload(uploaded_file, filename: str) -> ParsedSheet:
         table, encoding, warnings = _csv_records(content, filename)
         file_type = "csv"
     elif extension == ".xlsx":
-        table, warnings = _xlsx_records(content, filename)
+        table, warnings = _xlsx_records(content, filename, budget)
         encoding, file_type = "", "xlsx"
     else:
         hint = " Save old .xls workbooks as .xlsx first." if extension == ".xls" else ""
@@ -221,14 +303,15 @@ def parse_upload(uploaded_file, filename: str) -> ParsedSheet:
             f"Bad file type: {filename} is not a .csv or .xlsx file. Upload the use cases as CSV or as an "
             f"Excel workbook (.xlsx).{hint}",
         )
-    return _sheet_from_records(
-        table, filename=filename, file_type=file_type, encoding=encoding, warnings=warnings
+    sheet = _sheet_from_records(
+        table, filename=filename, file_type=file_type, encoding=encoding, warnings=warnings, budget=budget
     )
+    sheet.cells_read = budget.cells
+    return sheet
 
 
-def _read_limited(uploaded_file, filename: str) -> bytes:
-    limit = MAX_IMPORT_BYTES
-    too_big = ImportFileError(
+def _read_limited(uploaded_file, filename: str, limit: int) -> bytes:
+    too_big = ImportTooLarge(
         filename,
         f"{filename} is larger than the {_size_label(limit)} limit for one import; split it into smaller files.",
     )
@@ -320,7 +403,7 @@ def _decode(content: bytes, encoding: str) -> str | None:
         return None
 
 
-def _xlsx_records(content: bytes, filename: str) -> tuple[Iterator[list], list[str]]:
+def _xlsx_records(content: bytes, filename: str, budget: _Budget) -> tuple[Iterator[list], list[str]]:
     import openpyxl
 
     not_a_workbook = ImportFileError(
@@ -331,18 +414,30 @@ def _xlsx_records(content: bytes, filename: str) -> tuple[Iterator[list], list[s
     if not content.startswith(b"PK\x03\x04"):
         raise not_a_workbook
     try:
+        # Only the zip's directory is read here: the sizes it declares, before any part is unpacked.
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            names = set(archive.namelist())
-            unpacked = sum(info.file_size for info in archive.infolist())
+            parts = archive.infolist()
     except (zipfile.BadZipFile, OSError, ValueError):
         raise not_a_workbook from None
-    if "xl/workbook.xml" not in names:
+    if "xl/workbook.xml" not in {part.filename for part in parts}:
         raise not_a_workbook
-    if unpacked > MAX_XLSX_UNPACKED_BYTES:
-        raise ImportFileError(
+    unpacked = sum(part.file_size for part in parts)
+    bomb = next(
+        (
+            part
+            for part in parts
+            if part.file_size > XLSX_RATIO_CHECKED_FROM
+            and part.file_size > MAX_XLSX_RATIO * max(part.compress_size, 1)
+        ),
+        None,
+    )
+    if unpacked > budget.limits.unpacked or bomb is not None:
+        raise ImportTooLarge(
             filename,
-            f"{filename} unpacks to more than {_size_label(MAX_XLSX_UNPACKED_BYTES)}; split it into "
-            "smaller files.",
+            f"{filename} unpacks to {_size_label(bomb.file_size if bomb else unpacked)}"
+            + (f" from {_size_label(bomb.compress_size)} ({bomb.filename})" if bomb else "")
+            + f"; the limit is {_size_label(budget.limits.unpacked)} unpacked and {MAX_XLSX_RATIO} times "
+            "the packed size. Delete unused rows and columns, or split it into smaller files.",
         )
     try:
         # data_only=False: a formula cell reads as its text (“=SUM(A1)”), never as a computed value.
@@ -359,12 +454,29 @@ def _xlsx_records(content: bytes, filename: str) -> tuple[Iterator[list], list[s
             f"{filename} has {len(workbook.sheetnames)} sheets; only the first, “{sheet.title}”, was read."
         )
 
+    def rows(min_row: int, width: int) -> Iterator[list]:
+        # max_col bounds the row: openpyxl pads every row up to it, and without it a single
+        # cell in column XFD makes every row 16,384 cells long. Missing rows come as empty ones.
+        for row in sheet.iter_rows(min_row=min_row, max_col=width, values_only=True):
+            budget.row(len(row))
+            yield [_xlsx_text(value) for value in row]
+
     def records() -> Iterator[list]:
         try:
             # Some writers store a wrong sheet size; read every row the file really has.
             sheet.reset_dimensions()
-            for row in sheet.iter_rows(values_only=True):
-                yield [_xlsx_text(value) for value in row]
+            # First the header, at most MAX_IMPORT_COLUMNS wide; then the rows, only as wide as
+            # the header's last titled column.
+            header_number, header = 0, []
+            for header_number, record in enumerate(rows(1, budget.limits.columns), start=1):  # noqa: B007
+                if any(cell.strip() for cell in record):
+                    header = record
+                    break
+            if not header:
+                return
+            width = max(position for position, title in enumerate(header, start=1) if title.strip())
+            yield header[:width]
+            yield from rows(header_number + 1, width)
         except ImportFileError:
             raise
         except Exception:  # a damaged sheet part surfaces only while reading rows
@@ -387,6 +499,22 @@ def _xlsx_text(value: Any) -> str:
     return str(value)
 
 
+SHOWN_MAX_CHARACTERS = 80
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict = 2, 5, 5
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = SHOWN_MAX_CHARACTERS
+
+
+def shorten(value: Any, limit: int = SHOWN_MAX_CHARACTERS) -> str:
+    """A value from a file as text for a message, cut to ``limit`` characters.
+
+    Messages quote what the person wrote so they can find it; the value itself may be a
+    megabyte cell or an expanded structure, and a message must never grow with the input.
+    """
+    text = (_SHORT_REPR.repr(value) if isinstance(value, (list, tuple, dict, set)) else str(value)).strip()
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def normalise_column(header: str) -> str:
     """'Accountable Owner*' → 'accountable_owner'; spaces, hyphens and underscores are the same."""
     name = re.sub(r"[\s\-_]+", "_", str(header).strip().rstrip("*").strip().lower())
@@ -401,29 +529,34 @@ def _unguard(text: str) -> str:
 
 
 def _sheet_from_records(
-    records: Iterable[list], *, filename: str, file_type: str, encoding: str, warnings: list[str]
+    records: Iterable[list],
+    *,
+    filename: str,
+    file_type: str,
+    encoding: str,
+    warnings: list[str],
+    budget: _Budget,
 ) -> ParsedSheet:
     header_number, header = None, None
     rows: list[SheetRow] = []
     positions: dict[str, int] = {}
     for number, record in enumerate(records, start=1):
-        cells = [str(cell).strip() if cell is not None else "" for cell in record]
-        if not any(cells):
-            continue
+        if file_type == "csv":
+            budget.row(len(record))  # the XLSX reader counts its own rows (it skips the padding)
         if header is None:
+            cells = [str(cell).strip() for cell in record[: budget.limits.columns]]
+            if not any(cells):
+                continue
             header_number, header = number, cells
             positions = _header_positions(header, filename=filename, number=number, warnings=warnings)
             continue
-        if len(rows) >= MAX_IMPORT_ROWS:
-            raise ImportFileError(
-                filename,
-                f"{filename} has more than {MAX_IMPORT_ROWS:,} rows; the limit is {MAX_IMPORT_ROWS:,} "
-                "use cases per import. Split it into smaller files.",
-            )
+        # Only the header's columns are read; anything to the right of them is ignored.
         values = {
-            column: _unguard(cells[position].strip()) if position < len(cells) else ""
+            column: _unguard(str(record[position]).strip()) if position < len(record) else ""
             for column, position in positions.items()
         }
+        if not any(values.values()):
+            continue
         rows.append(SheetRow(number=number, values=values))
     if header is None:
         raise ImportFileError(filename, f"{filename} is empty: there is no header row and no data.")
@@ -452,7 +585,8 @@ def _header_positions(
         column = normalise_column(title)
         if column in positions:
             raise ImportFileError(
-                filename, f"{filename}, row {number}: the column “{title}” appears twice; keep one of them."
+                filename,
+                f"{filename}, row {number}: the column “{shorten(title)}” appears twice; keep one of them.",
             )
         if column in IMPORT_COLUMNS:
             positions[column] = position
@@ -460,7 +594,7 @@ def _header_positions(
             unknown.append(title)
     missing = [column for column in REQUIRED_COLUMNS if column not in positions]
     if missing:
-        found = ", ".join(title for title in header if title) or "none"
+        found = shorten(", ".join(title for title in header if title) or "none", 400)
         raise ImportFileError(
             filename,
             f"{filename} is missing the required column{'s' if len(missing) > 1 else ''} "
@@ -469,7 +603,7 @@ def _header_positions(
         )
     if unknown:
         warnings.append(
-            f"Unknown column{'s' if len(unknown) > 1 else ''} ignored: {', '.join(unknown)}. "
+            f"Unknown column{'s' if len(unknown) > 1 else ''} ignored: {shorten(', '.join(unknown), 400)}. "
             f"Known columns: {', '.join(IMPORT_COLUMNS)}."
         )
     return positions
@@ -497,6 +631,7 @@ class Plan:
     values: dict[str, Any] = field(default_factory=dict)
     changes: dict[str, tuple[str, str]] = field(default_factory=dict)
     submit: bool = False
+    onboard_stage: Any = None  # a LifecycleStage past intake: an attested onboarding (admins, CoE leads)
     key_assigned: bool = False  # a create without a key: the sequence hands one out
     errors: list[tuple[str, str]] = field(default_factory=list)
 
@@ -512,7 +647,9 @@ class Lookups:
 
         self.user = user
         self.is_admin = has_role(user, Role.ADMIN)
-        self.may_add = can_add(user, UseCase)
+        # Onboarding a portfolio: administrators and CoE leads import into any team, at any stage.
+        self.may_onboard = may_onboard(user)
+        self.may_add = can_add(user, UseCase) or self.may_onboard
         teams = list(Team.objects.only("pk", "slug", "name", "business_unit_id"))
         self.teams_by_slug = {team.slug.lower(): team for team in teams}
         self.teams_by_name = {team.name: team for team in teams}
@@ -521,6 +658,10 @@ class Lookups:
             set(Team.objects.filter(group__user=user).values_list("pk", flat=True)) if user else set()
         )
         self.stages = {stage.key.lower(): stage for stage in LifecycleStage.objects.all()}
+        # Every key ever used is at most this (chosen keys advance the sequence too).
+        self.last_key_number = (
+            KeySequence.objects.filter(name="usecase").values_list("last_value", flat=True).first() or 0
+        )
 
         keys = {key for intent in intents if (key := _normalise_key(intent.get("key")))}
         team_ids = {team.pk for intent in intents if (team := self.team(intent.get("team")))}
@@ -590,14 +731,14 @@ class Lookups:
             if len(candidates) == 1:
                 return candidates[0], None
             if len(candidates) > 1:
-                return None, f'more than one person has the {what} "{text}"; use the exact username'
-        return None, f'unknown person "{text}": use a username or an e-mail address'
+                return None, f'more than one person has the {what} "{shorten(text)}"; use the exact username'
+        return None, f'unknown person "{shorten(text)}": use a username or an e-mail address'
 
     def is_member(self, team: Team, person) -> bool:
         return (team.pk, person.pk) in self.memberships
 
     def may_file_in(self, team: Team) -> bool:
-        return self.is_admin or team.pk in self.my_team_ids
+        return self.is_admin or self.may_onboard or team.pk in self.my_team_ids
 
 
 def _normalise_key(value) -> str:
@@ -682,9 +823,7 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
     else:
         plan.team = lookups.team(str(team_text))
         if plan.team is None:
-            plan.error(
-                "team", f'unknown team "{str(team_text).strip()}": use a team\'s slug or its exact name.'
-            )
+            plan.error("team", f'unknown team "{shorten(team_text)}": use a team\'s slug or its exact name.')
         else:
             wanted["owning_team"] = plan.team
 
@@ -699,7 +838,7 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
         if value is None:
             plan.error(
                 name,
-                f'"{str(intent[name]).strip()}" is not {CHOICE_NOUNS[name]}; use one of: {", ".join(choices.values())}.',
+                f'"{shorten(intent[name])}" is not {CHOICE_NOUNS[name]}; use one of: {", ".join(choices.values())}.',
             )
         else:
             wanted[name] = value
@@ -709,7 +848,8 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
             wanted["customer_facing"] = _parse_bool(intent["customer_facing"])
         except ValueError:
             plan.error(
-                "customer_facing", f'"{intent["customer_facing"]}" is not yes or no (yes/no/true/false/1/0).'
+                "customer_facing",
+                f'"{shorten(intent["customer_facing"])}" is not yes or no (yes/no/true/false/1/0).',
             )
 
     for name in PEOPLE_FIELDS:
@@ -739,7 +879,9 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
             try:
                 url_validator(text)
             except ValidationError:
-                plan.error(name, f'"{text}" is not a web address; use a full http:// or https:// address.')
+                plan.error(
+                    name, f'"{shorten(text)}" is not a web address; use a full http:// or https:// address.'
+                )
                 continue
             if len(text) > URL_MAX_LENGTH:
                 plan.error(name, f"the address is longer than {URL_MAX_LENGTH} characters.")
@@ -757,7 +899,9 @@ def plan_intent(intent: dict, *, lookups: Lookups, match_by_name: bool) -> Plan:
     if not _is_blank(intent.get("key")):
         requested_key = _normalise_key(str(intent["key"]))
         if not KEY_PATTERN.match(requested_key):
-            plan.error("key", f'"{requested_key}" is not a use case key; keys look like {KEY_PREFIX}0042.')
+            plan.error(
+                "key", f'"{shorten(requested_key)}" is not a use case key; keys look like {KEY_PREFIX}0042.'
+            )
             requested_key = ""
 
     if not _match_existing(plan, requested_key=requested_key, lookups=lookups, match_by_name=match_by_name):
@@ -778,7 +922,12 @@ def _match_existing(plan: Plan, *, requested_key: str, lookups: Lookups, match_b
         plan.key = requested_key
         existing = lookups.by_key.get(requested_key)
     elif match_by_name and plan.team is not None and plan.name:
-        candidates = lookups.by_team_name.get((plan.team.pk, plan.name.casefold()), [])
+        # A use case the person cannot see is never matched (nor counted, nor named).
+        candidates = [
+            candidate
+            for candidate in lookups.by_team_name.get((plan.team.pk, plan.name.casefold()), [])
+            if candidate.pk in lookups.visible
+        ]
         if len(candidates) > 1:
             plan.error(
                 "key",
@@ -787,14 +936,23 @@ def _match_existing(plan: Plan, *, requested_key: str, lookups: Lookups, match_b
             )
             return False
         existing = candidates[0] if candidates else None
+    if existing is not None and existing.pk not in lookups.visible:
+        existing = None  # forbidden and missing answer alike, below
     if existing is None:
+        if requested_key and int(requested_key.removeprefix(KEY_PREFIX)) <= lookups.last_key_number:
+            # The key was handed out once: it belongs to a use case the person cannot see, or to
+            # one deleted since. Both get this answer, so that it tells nothing about either.
+            last = f"{KEY_PREFIX}{lookups.last_key_number:04d}"
+            plan.action = "update"
+            plan.error(
+                "key",
+                f"{requested_key} is not a use case you can see. Leave the key empty to file a new use case; "
+                f"a key you choose must be above {last}, the last one handed out.",
+            )
+            return False
         return True
     plan.key = existing.key
     plan.action = "update"
-    if existing.pk not in lookups.visible:
-        # Forbidden and missing look alike: say only that the key cannot be used.
-        plan.error("key", f"{existing.key} is already taken; leave the key empty to get a new one.")
-        return False
     if existing.pk not in lookups.changeable:
         plan.error(
             "key",
@@ -835,16 +993,28 @@ def _plan_create(plan: Plan, wanted: dict, *, stage_text: str, lookups: Lookups,
         plan.submit = False
     elif stage_text == INTAKE_STAGE_KEY:
         plan.submit = True
+    elif lookups.may_onboard and stage_text in lookups.stages:
+        # An existing pilot or production system enters at its real stage, attested by the importer.
+        plan.submit = True
+        plan.onboard_stage = lookups.stages[stage_text]
+    elif lookups.may_onboard:
+        plan.error(
+            "stage",
+            f'"{shorten(stage_text)}" is not a lifecycle stage; use one of: {DRAFT}, {", ".join(lookups.stages)}.',
+        )
     else:
         plan.error(
             "stage",
-            f'a new use case cannot start at "{stage_text}": stages move only through gates. Use draft or '
-            f"{INTAKE_STAGE_KEY}.",
+            f'a new use case cannot start at "{shorten(stage_text)}": stages move only through gates. Use draft or '
+            f"{INTAKE_STAGE_KEY}. (An administrator or CoE lead may import a running pilot or production "
+            "system at its stage, as an attested onboarding.)",
         )
     plan.values = wanted
     plan.changes = {
         INTENT_FIELD.get(name, name): ("", display(name, value)) for name, value in wanted.items()
     }
+    if plan.onboard_stage is not None:
+        plan.changes["stage"] = ("", f"{plan.onboard_stage.key} (attested onboarding)")
     scalars = {name: value for name, value in wanted.items() if name not in (*PEOPLE_FIELDS, "owning_team")}
     _check_fields(plan, UseCase(**scalars))
 
@@ -1016,6 +1186,8 @@ def _apply(plan: Plan, *, user) -> UseCase | None:
         )
         if plan.key:
             _advance_key_sequence(use_case.key)
+        if plan.onboard_stage is not None:
+            use_case = usecase_onboard_at_stage(use_case=use_case, stage=plan.onboard_stage, actor=user)
         plan.key = use_case.key
         return use_case
     if plan.action == "update":
@@ -1043,11 +1215,20 @@ def _errors_of(exc: ValidationError) -> list[tuple[str, str]]:
     return [("", " ".join(exc.messages))]
 
 
+def may_onboard(user) -> bool:
+    """Administrators and CoE leads onboard a portfolio: any team, any stage (attested)."""
+    return bool(user) and getattr(user, "is_authenticated", False) and has_role(user, *ONBOARDING_ROLES)
+
+
 def may_import(user) -> bool:
     """Whether the person could write anything at all: file new use cases or change some."""
     if not user or not getattr(user, "is_authenticated", False):
         return False
-    return can_add(user, UseCase) or restrict(UseCase.objects.all(), user, Action.CHANGE).exists()
+    return (
+        can_add(user, UseCase)
+        or may_onboard(user)
+        or restrict(UseCase.objects.all(), user, Action.CHANGE).exists()
+    )
 
 
 #
@@ -1081,6 +1262,11 @@ class PreviewRow:
     submit: bool
     plan: Plan = field(repr=False, compare=False)
 
+    @property
+    def onboard_stage(self) -> str:
+        """The stage of an attested onboarding ("" for anything else)."""
+        return self.plan.onboard_stage.key if self.plan.onboard_stage is not None else ""
+
 
 @dataclass
 class ImportPreview:
@@ -1105,6 +1291,38 @@ class ImportPreview:
     @property
     def unchanged(self) -> list[PreviewRow]:
         return [row for row in self.rows if row.action == "unchanged"]
+
+    @property
+    def onboarded(self) -> list[PreviewRow]:
+        return [row for row in self.rows if row.onboard_stage]
+
+    def summary(self, *, sample: int = 100, errors: int = 200) -> dict:
+        """Plain data for a background check's result: the counts, the first problems and rows."""
+        return {
+            "filename": self.filename,
+            "encoding": self.sheet.encoding,
+            "rows": len(self.rows),
+            "create": len(self.to_create),
+            "update": len(self.to_update),
+            "unchanged": len(self.unchanged),
+            "onboard": len(self.onboarded),
+            "error_count": len(self.errors),
+            "errors": [[e.row, e.column, e.message] for e in self.errors[:errors]],
+            "warnings": list(self.warnings),
+            "sample": [
+                {
+                    "row": row.row,
+                    "action": row.action,
+                    "key": row.key,
+                    "name": row.name,
+                    "team": row.team,
+                    "changes": [[column, before, after] for column, (before, after) in row.changes.items()],
+                    "submit": row.submit,
+                    "onboard_stage": row.onboard_stage,
+                }
+                for row in self.rows[:sample]
+            ],
+        }
 
     def error_messages(self) -> list[str]:
         return [error.describe(self.filename) for error in self.errors]

@@ -275,6 +275,42 @@ def usecase_submit(*, use_case, actor) -> UseCase:
     return use_case
 
 
+ONBOARDING_ROLES = ("admin", "coe-lead")  # portal.roles.Role.ADMIN, Role.COE_LEAD
+
+
+@transaction.atomic
+def usecase_onboard_at_stage(*, use_case, stage, actor) -> UseCase:
+    """Put a use case that already runs (a pilot, a production system) at its real stage.
+
+    Companies onboarding their portfolio have systems that never went through our gates; an
+    administrator or CoE lead attests the stage. The trail records the attestation, and the use
+    case shows “no approval on record” until it passes a gate.
+    """
+    from portal import audit
+    from portal.roles import has_role
+
+    if not has_role(actor, *ONBOARDING_ROLES):
+        raise ValidationError(
+            {"stage": "Only an administrator or a CoE lead may onboard a use case at a later stage."}
+        )
+    now = timezone.now()
+    use_case.lifecycle_stage = stage
+    use_case.onboarding_attested = True
+    use_case.submitted_at = use_case.submitted_at or now
+    use_case.updated_at = now
+    use_case.save(update_fields=["lifecycle_stage", "onboarding_attested", "submitted_at", "updated_at"])
+    audit.record(
+        audit.AuditActionChoices.UPDATE,
+        obj=use_case,
+        message=(
+            f"Attested onboarding: {use_case.key} entered the lifecycle at {stage.label} without a gate "
+            f"approval, attested by {actor.get_username()}."
+        ),
+        extra={"attested_onboarding": True, "stage": stage.key},
+    )
+    return use_case
+
+
 @transaction.atomic
 def usecase_set_risk_tier(*, use_case, tier: str) -> UseCase:
     """Only the risk classification calls this (approvals.services.risk_assessment_record):

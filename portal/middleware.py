@@ -1,10 +1,13 @@
-"""Request plumbing: a request id for logs and the audit trail, and security headers."""
+"""Request plumbing: a request id for logs and the audit trail, security headers, and a clear
+answer to a request body that is too large."""
 
 import uuid
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.template.response import TemplateResponse
 from django.views import defaults
 
 
@@ -75,3 +78,63 @@ class SecurityHeadersMiddleware:
             response.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         response.setdefault("Permissions-Policy", self.PERMISSIONS_POLICY)
         return response
+
+
+class RequestTooLargeMiddleware:
+    """Answer 413 with a message, as a page or as JSON for the API, to a body over the limits.
+
+    Django raises ``RequestDataTooBig`` when a body (not counting uploaded files) exceeds
+    ``DATA_UPLOAD_MAX_MEMORY_SIZE``, wherever it is first read: the CSRF check answered 400 and
+    the API's parsers 500. A body that is not a form is refused here from its Content-Length,
+    before anything reads it; a form is parsed here (as the CSRF check would) to catch the same
+    error in one place; a view that reads the body later is covered by ``process_exception``.
+    """
+
+    BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+    FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method in self.BODY_METHODS:
+            try:
+                self._check(request)
+            except RequestDataTooBig:
+                return self.too_large(request)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, RequestDataTooBig):
+            return self.too_large(request)
+        return None
+
+    def _check(self, request) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if request.content_type in self.FORM_TYPES:
+            request.POST  # noqa: B018 - parsing applies Django's limits (files do not count)
+        elif limit is not None:
+            try:
+                length = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if length > limit:
+                raise RequestDataTooBig()
+
+    @staticmethod
+    def message() -> str:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+        return (
+            f"The request is larger than the {size} this portal accepts in one request (files "
+            "uploaded in a form are not counted). Nothing was saved. Shorten the text, or upload "
+            "large content as a file."
+        )
+
+    def too_large(self, request):
+        if request.path.startswith("/api/"):
+            response = JsonResponse({"detail": self.message(), "request_id": str(getattr(request, "id", ""))})
+            response.status_code = 413
+            return response
+        response = TemplateResponse(request, "413.html", {"message": self.message()}, status=413)
+        return response.render()

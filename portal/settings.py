@@ -95,6 +95,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After sign-in (the 413 page shows who is signed in); still before the CSRF check reads
+    # the body, which happens in process_view, after every middleware's __call__.
+    "portal.middleware.RequestTooLargeMiddleware",
     "portal.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

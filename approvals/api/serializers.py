@@ -2,24 +2,8 @@ from rest_framework import serializers
 
 from approvals.choices import RiskLevelChoices
 from approvals.models import RiskAssessment, RiskRegisterEntry
-from inventory.api.serializers import PersonField
-from inventory.models import UseCase
+from inventory.api.serializers import PersonField, VisibleUseCaseField
 from portal.api.serializers import UserBriefSerializer
-from portal.permissions import restrict
-
-
-class VisibleUseCaseField(serializers.SlugRelatedField):
-    """A use case by key, among those the caller may see: a hidden one reads as missing."""
-
-    def __init__(self, **kwargs):
-        super().__init__(slug_field="key", queryset=UseCase.objects.all(), **kwargs)
-
-    def get_queryset(self):
-        request = self.context.get("request")
-        return restrict(UseCase.objects.all(), request.user if request else None)
-
-    def to_internal_value(self, data):
-        return super().to_internal_value(data.strip().upper() if isinstance(data, str) else data)
 
 
 class ReasonSerializer(serializers.Serializer):

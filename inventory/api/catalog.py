@@ -39,7 +39,16 @@ from inventory.choices import AssetKindChoices
 from inventory.descriptors import descriptor_filename, dump_descriptor
 from inventory.exporting import EXPORT_FORMATS, XLSX_CONTENT_TYPE, export_use_cases
 from inventory.filtersets import UseCaseFilterSet
-from inventory.importing import ImportFileError, commit_import, may_import, parse_upload, validate_rows
+from inventory.importing import (
+    MAX_IMPORT_BYTES,
+    ImportFileError,
+    ImportLimits,
+    ImportTooLarge,
+    commit_import,
+    may_import,
+    parse_upload,
+    validate_rows,
+)
 from inventory.models import (
     Component,
     Dataset,
@@ -58,6 +67,7 @@ from inventory.selectors import use_case_for
 from inventory.services import OPTIONAL_PEOPLE_FIELDS
 from portal.api import parsers as api_parsers
 from portal.api.exceptions import api_error
+from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, permission_action
 from portal.permissions import Action, can, can_add, may_file_for_team
 
@@ -262,6 +272,8 @@ class UseCaseViewSet(RestrictedModelViewSet):
                     {"$ref": "#/components/schemas/Error"},
                 ]
             },
+            # A file too large to check inside the request goes to the import jobs.
+            202: JobRunSerializer,
         },
     )
     @action(
@@ -275,14 +287,22 @@ class UseCaseViewSet(RestrictedModelViewSet):
     def import_file(self, request):
         """Import a CSV or XLSX sheet. Without ``commit`` every row is validated and reported
         (errors by row and column) and nothing is written; with ``commit=true`` all rows are
-        written in one transaction, or none if any row fails."""
+        written in one transaction, or none if any row fails.
+
+        A file larger than a request reads at once (``ImportLimits.request()``) is handed to a
+        job: the answer is 202 with the job (``/api/jobs/<id>/``), whose ``result`` holds the
+        check's counts and problems, or the import's counts."""
         if not may_import(request.user):
             raise exceptions.PermissionDenied("Your roles do not allow importing use cases.")
         payload = ImportRequestSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         upload = payload.validated_data["file"]
         try:
-            sheet = parse_upload(upload, upload.name)
+            sheet = parse_upload(upload, upload.name, limits=ImportLimits.request())
+        except ImportTooLarge as exc:
+            if upload.size > MAX_IMPORT_BYTES:
+                raise exceptions.ValidationError({"file": [str(exc)]}) from exc
+            return self._import_as_job(request, upload, commit=payload.validated_data["commit"])
         except ImportFileError as exc:
             raise exceptions.ValidationError({"file": [str(exc)]}) from exc
         preview = validate_rows(sheet, user=request.user)
@@ -293,6 +313,24 @@ class UseCaseViewSet(RestrictedModelViewSet):
         result = commit_import(preview, user=request.user)
         report = import_report(preview, result)
         return Response(report, status=status.HTTP_200_OK if result.ok else status.HTTP_400_BAD_REQUEST)
+
+    def _import_as_job(self, request, upload, *, commit: bool) -> Response:
+        from pathlib import PurePath
+
+        from inventory.tasks import check_use_case_import, import_use_cases, store_upload
+        from portal import jobs
+        from portal.choices import ChannelChoices
+
+        path = store_upload(upload, user=request.user)
+        run = jobs.enqueue(
+            import_use_cases if commit else check_use_case_import,
+            actor=request.user,
+            channel=ChannelChoices.API,
+            path=str(path),
+            filename=PurePath(upload.name or "upload").name,
+        )
+        data = JobRunSerializer(run, context=self.get_serializer_context()).data
+        return Response(data, status=status.HTTP_202_ACCEPTED, headers={"Location": data.get("url", "")})
 
     # The descriptor document, as YAML (the default) or JSON (Accept or ?format=json).
     @extend_schema(
@@ -386,6 +424,12 @@ class ChildViewSet(RestrictedModelViewSet):
     creating one needs the right to change the parent."""
 
     parent_field: str = ""
+
+    def create(self, request, *args, **kwargs):
+        # Refuse people who may not add at all before the parent's key is looked up (403, not
+        # the 400 "does not exist" that an invisible parent answers).
+        self.check_add_permission()
+        return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer):
         parent = serializer.validated_data[self.parent_field]

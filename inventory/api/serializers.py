@@ -17,6 +17,7 @@ from inventory.models import (
     Team,
     UseCase,
 )
+from inventory.models.usecases import MAX_TAGS, TAG_MAX_LENGTH
 from portal.api.serializers import UserBriefSerializer
 
 
@@ -27,6 +28,26 @@ class PersonField(serializers.SlugRelatedField):
         super().__init__(
             slug_field="username", queryset=get_user_model().objects.filter(is_active=True), **kwargs
         )
+
+
+class VisibleUseCaseField(serializers.SlugRelatedField):
+    """A use case by key, among those the caller may see: a hidden one reads as missing.
+
+    Every API field that takes a use case's key uses this, so that a key of another team's
+    restricted use case answers exactly "does not exist", never "you may not change UC-0010 …".
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(slug_field="key", queryset=UseCase.objects.all(), **kwargs)
+
+    def get_queryset(self):
+        from portal.permissions import restrict
+
+        request = self.context.get("request")
+        return restrict(UseCase.objects.all(), request.user if request else None)
+
+    def to_internal_value(self, data):
+        return super().to_internal_value(data.strip().upper() if isinstance(data, str) else data)
 
 
 class BusinessUnitSerializer(serializers.ModelSerializer):
@@ -85,7 +106,9 @@ class UseCaseSerializer(serializers.ModelSerializer):
     business_sponsor = PersonField(required=False, allow_null=True)
     data_steward = PersonField(required=False, allow_null=True)
     escalation_contact = PersonField(required=False, allow_null=True)
-    tags = serializers.ListField(child=serializers.CharField(max_length=60), required=False)
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=TAG_MAX_LENGTH), max_length=MAX_TAGS, required=False
+    )
     is_orphaned = serializers.BooleanField(read_only=True, default=False)
     submit = serializers.BooleanField(
         write_only=True, required=False, default=False, help_text="File and submit at once."
@@ -104,7 +127,7 @@ class UseCaseSerializer(serializers.ModelSerializer):
 
 
 class KpiSerializer(serializers.ModelSerializer):
-    use_case = serializers.SlugRelatedField(slug_field="key", queryset=UseCase.objects.all())
+    use_case = VisibleUseCaseField()
 
     class Meta:
         model = Kpi
@@ -112,7 +135,7 @@ class KpiSerializer(serializers.ModelSerializer):
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
-    use_case = serializers.SlugRelatedField(slug_field="key", queryset=UseCase.objects.all())
+    use_case = VisibleUseCaseField()
     model_versions = serializers.PrimaryKeyRelatedField(
         many=True, queryset=ModelVersion.objects.all(), required=False
     )

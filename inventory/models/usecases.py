@@ -3,6 +3,7 @@
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
@@ -75,6 +76,30 @@ class UseCaseQuerySet(AuditedQuerySet):
         return self.filter(lifecycle_stage__isnull=False)
 
 
+# Generous limits that no real entry reaches; without them a 2 MB purpose or 10,000 tags were
+# accepted, and every page, export and similarity check paid for them. Enforced by the model,
+# so the pages, the API, the import and the descriptors all obey.
+PURPOSE_MAX_LENGTH = 10_000
+MAX_TAGS = 50
+TAG_MAX_LENGTH = 64
+
+
+def validate_tags(tags) -> None:
+    if not isinstance(tags, list):
+        return  # UseCase.clean() says what tags must be
+    if len(tags) > MAX_TAGS:
+        raise ValidationError(
+            f"There are {len(tags):,} tags; at most {MAX_TAGS} are allowed.", code="max_tags"
+        )
+    long = [str(tag) for tag in tags if len(str(tag)) > TAG_MAX_LENGTH]
+    if long:
+        shown = long[0][:40] + "…"
+        raise ValidationError(
+            f"Each tag is at most {TAG_MAX_LENGTH} characters long; “{shown}” has {len(long[0]):,}.",
+            code="tag_length",
+        )
+
+
 class UseCase(models.Model):
     """An AI use case: what it does, for whom, who owns it, how risky and how far along it is.
 
@@ -84,7 +109,14 @@ class UseCase(models.Model):
     key = models.CharField(max_length=12, unique=True, editable=False, help_text="Stable key, e.g. UC-0042.")
     name = models.CharField(max_length=200, help_text="A short name people will recognise.")
     purpose = models.TextField(
-        help_text="What it does and for whom, in two or three sentences. Duplicate detection reads this."
+        help_text="What it does and for whom, in two or three sentences. Duplicate detection reads this.",
+        validators=[
+            MaxLengthValidator(
+                PURPOSE_MAX_LENGTH,
+                message="The purpose is %(show_value)d characters long; at most %(limit_value)d are allowed. "
+                "Keep it to a few paragraphs and link to longer documents.",
+            )
+        ],
     )
     business_unit = models.ForeignKey(
         "inventory.BusinessUnit", on_delete=models.PROTECT, related_name="use_cases"
@@ -140,7 +172,12 @@ class UseCase(models.Model):
     repository_url = models.URLField(blank=True, max_length=500, help_text="Where the code lives.")
     runbook_url = models.URLField(blank=True, max_length=500, help_text="How to operate it and recover it.")
     dashboard_url = models.URLField(blank=True, max_length=500, help_text="Where its health is watched.")
-    tags = models.JSONField(default=list, blank=True, help_text="Free labels, e.g. search, rag, support.")
+    tags = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Free labels, e.g. search, rag, support.",
+        validators=[validate_tags],
+    )
     components = models.ManyToManyField(
         "inventory.Component", blank=True, related_name="use_cases", help_text="Shared parts it depends on."
     )
@@ -150,6 +187,12 @@ class UseCase(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    onboarding_attested = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="It entered the lifecycle past intake by an attested onboarding (an import by an "
+        "administrator or CoE lead), not through a gate; it shows “no approval on record” until it passes one.",
+    )
 
     objects = UseCaseQuerySet.as_manager()
 

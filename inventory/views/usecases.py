@@ -126,6 +126,7 @@ def usecase_detail(request, key: str):
         "can_submit": use_case.is_draft and can(request.user, "custom:submit", use_case),
         "can_delete": can(request.user, Action.DELETE, use_case),
         "can_reassign": can(request.user, "custom:reassign", use_case),
+        "no_approval_on_record": _no_approval_on_record(use_case),
         "ownership": [
             (label, help_text, getattr(use_case, field)) for field, label, help_text in OWNERSHIP_ROLES
         ],
@@ -193,6 +194,17 @@ def _months_asked(request) -> tuple:
                 messages.error(request, f"“{raw}” is not a month for “{name}”: write YYYY-MM.")
         months.append(month)
     return tuple(months)
+
+
+def _no_approval_on_record(use_case) -> bool:
+    """An attested onboarding that has not passed a gate yet: its stage rests on someone's word."""
+    if not use_case.onboarding_attested:
+        return False
+    from approvals.choices import ApprovalStatusChoices
+    from approvals.models import ApprovalRequest
+
+    passed = (ApprovalStatusChoices.APPROVED, ApprovalStatusChoices.EXPIRED, ApprovalStatusChoices.REVOKED)
+    return not ApprovalRequest.objects.filter(use_case=use_case, status__in=passed).exists()
 
 
 def _form_changes(form) -> dict:

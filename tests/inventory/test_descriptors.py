@@ -334,3 +334,39 @@ def test_export_descriptors_bootstraps_a_folder_that_syncs_unchanged(org, tmp_pa
     assert "2 unchanged, 0 failed" in run("sync_descriptors", str(tmp_path / "all"))
     with pytest.raises(CommandError, match='No team has the slug "nope"'):
         run("export_descriptors", str(tmp_path / "x"), "--team", "nope")
+
+
+#
+# Issue 10, item 30: aliases are refused and no message grows with the input
+#
+
+BILLION_LAUGHS = """\
+apiVersion: propylon.dev/v1
+kind: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+metadata: {name: *f}  # 9**6 strings: megabytes when printed (the real one went to gigabytes)
+"""
+
+
+def test_yaml_anchors_and_aliases_are_refused_with_a_clear_message():
+    with pytest.raises(DescriptorError) as refused:
+        parse_descriptor(BILLION_LAUGHS, "bomb.yaml")
+    message = str(refused.value)
+    assert message.startswith("bomb.yaml: line 2, column 7: YAML anchors and aliases")
+    assert len(message) < 300
+
+    with pytest.raises(DescriptorError, match="anchors and aliases"):
+        parse_descriptor(CHATBOT.replace("  purpose: |", "  purpose: &p |") + "x: *p\n", "plain.yaml")
+
+
+def test_a_huge_value_is_cut_short_in_the_message():
+    huge = CHATBOT.replace("kind: AIUseCase", "kind: " + "A" * 200_000)
+    with pytest.raises(DescriptorError) as refused:
+        parse_descriptor(huge, "huge.yaml")
+    message = str(refused.value)
+    assert 'kind: must be AIUseCase (found "AAAA' in message and "…" in message
+    assert len(message) < 300

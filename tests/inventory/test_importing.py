@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from types import SimpleNamespace
 
 import openpyxl
@@ -334,10 +335,16 @@ def test_a_key_the_person_may_not_change_is_refused(org):
     assert theirs.owning_team == org.legal
 
 
-def test_a_key_of_a_use_case_the_person_cannot_see_is_only_called_taken(org):
+def test_a_key_of_a_use_case_the_person_cannot_see_answers_as_a_missing_one(org):
     hidden = file_use_case(org, "Board pack", team=org.legal, owner=org.omar, visibility="restricted")
     errors = assert_refused_and_nothing_written(org, csv_bytes([row("Mine", key=hidden.key)]))
-    assert errors == {(2, "key"): f"{hidden.key} is already taken; leave the key empty to get a new one."}
+    assert errors == {
+        (
+            2,
+            "key",
+        ): f"{hidden.key} is not a use case you can see. Leave the key empty to file a new use case; "
+        f"a key you choose must be above {hidden.key}, the last one handed out."
+    }
 
 
 def test_an_owner_outside_the_team_is_refused(org):
@@ -429,3 +436,104 @@ def test_validation_queries_do_not_grow_with_the_rows(org, django_assert_max_num
     with django_assert_max_num_queries(len(few)):
         preview = validate_rows(big, user=org.lena)
     assert (len(preview.to_create), len(preview.to_update)) == (6, 6)
+
+
+#
+# Issue 10, items 14 and 29: the work of reading a file is bounded
+#
+
+XLSX_HEADER = ["Name", "Purpose", "Team", "Accountable Owner", "AI Kind", "Data Sensitivity"]
+
+
+def xlsx_bytes(rows, header=XLSX_HEADER) -> bytes:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(header)
+    for values in rows:
+        sheet.append(values)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def cells_converted(monkeypatch):
+    """Counts the cells the XLSX reader turns into text: the work done, whatever the clock says."""
+    seen = {"cells": 0}
+    convert = importing._xlsx_text
+
+    def counting(value):
+        seen["cells"] += 1
+        if seen["cells"] > 1_000_000:
+            seen["runaway"] = True
+            raise RuntimeError("runaway")  # the padded rows of the original reader: stop early
+        return convert(value)
+
+    monkeypatch.setattr(importing, "_xlsx_text", counting)
+    return seen
+
+
+def test_a_cell_in_column_xfd_on_10000_rows_is_refused_without_padding_the_rows(org, cells_converted):
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(XLSX_HEADER)
+    for number in range(2, 10_002):
+        sheet.cell(row=number, column=16_384, value="x")  # column XFD
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    assert len(buffer.getvalue()) < 100_000
+
+    with pytest.raises(ImportFileError) as refused:
+        parse_upload(buffer.getvalue(), "padded.xlsx")
+
+    assert "padded.xlsx has more than 5,000 rows" in str(refused.value)
+    assert "empty rows count too" in str(refused.value)
+    assert "runaway" not in cells_converted
+    # The header is read at most MAX_IMPORT_COLUMNS wide, every other row only as wide as the header.
+    assert cells_converted["cells"] <= importing.MAX_IMPORT_COLUMNS + 5_001 * len(XLSX_HEADER)
+
+
+def test_rows_are_read_only_as_wide_as_the_header(org, cells_converted):
+    content = xlsx_bytes(
+        [
+            ["Bot", "Answers questions.", "support-automation", "lena", "generative", "pii"]
+            + [None] * 100
+            + ["far away"],
+            ["Triage", "Routes tickets.", "support-automation", "lena", "predictive", "internal"],
+        ]
+    )
+    sheet = parse_upload(content, "wide.xlsx")
+    assert [row.values["name"] for row in sheet.rows] == ["Bot", "Triage"]
+    assert sheet.cells_read == importing.MAX_IMPORT_COLUMNS + 2 * len(XLSX_HEADER)
+    assert cells_converted["cells"] == sheet.cells_read
+    assert validate_rows(sheet, user=org.lena).is_valid
+
+
+def test_a_csv_with_too_many_cells_is_refused(org):
+    content = csv_bytes([row()]) + b"," * (importing.MAX_IMPORT_CELLS + 10) + b"\n"
+    with pytest.raises(ImportFileError, match=r"wide\.csv has more than 250,000 cells"):
+        parse_upload(content, "wide.csv")
+
+
+def test_an_xlsx_zip_bomb_is_refused_from_the_zip_directory(org, monkeypatch):
+    content = xlsx_bytes([["Bot", "Answers.", "support-automation", "lena", "generative", "pii"]])
+    bomb = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(content)) as source,
+        zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as out,
+    ):
+        for part in source.infolist():
+            data = source.read(part)
+            if part.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"</worksheet>", b" " * 20_000_000 + b"</worksheet>")
+            out.writestr(part.filename, data)
+    assert len(bomb.getvalue()) < 100_000
+
+    def never(*args, **kwargs):
+        raise AssertionError("the workbook was opened")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    with pytest.raises(
+        ImportFileError, match=r"bomb\.xlsx unpacks to 19\.\d+ MB from .* \(xl/worksheets/sheet1\.xml\)"
+    ):
+        parse_upload(bomb.getvalue(), "bomb.xlsx")

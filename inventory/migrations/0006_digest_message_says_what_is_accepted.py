@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0003_use_cases_assets_and_releases"),
+        ("inventory", "0005_usecase_onboarding_attested"),
     ]
 
     operations = [

@@ -80,6 +80,18 @@ class SecurityHeadersMiddleware:
         return response
 
 
+def request_too_large_message() -> str:
+    """What a person or client is told about a body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, here and
+    in the API's exception handler alike."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
+    return (
+        f"The request is larger than the {size} this portal accepts in one request (files "
+        "uploaded in a form are not counted). Nothing was saved. Shorten the text, or upload "
+        "large content as a file."
+    )
+
+
 class RequestTooLargeMiddleware:
     """Answer 413 with a message, as a page or as JSON for the API, to a body over the limits.
 
@@ -112,7 +124,10 @@ class RequestTooLargeMiddleware:
     def _check(self, request) -> None:
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if request.content_type in self.FORM_TYPES:
-            request.POST  # noqa: B018 - parsing applies Django's limits (files do not count)
+            if not request.path.startswith("/api/"):
+                request.POST  # noqa: B018 - parsing applies Django's limits (files do not count)
+            # The API's own parsers read its form bodies: they refuse text no database can store
+            # (portal/api/parsers.py), and its exception handler answers their 413 as below.
         elif limit is not None:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -123,13 +138,7 @@ class RequestTooLargeMiddleware:
 
     @staticmethod
     def message() -> str:
-        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        size = f"{limit / (1024 * 1024):g} MB" if limit >= 1024 * 1024 else f"{limit:,} bytes"
-        return (
-            f"The request is larger than the {size} this portal accepts in one request (files "
-            "uploaded in a form are not counted). Nothing was saved. Shorten the text, or upload "
-            "large content as a file."
-        )
+        return request_too_large_message()
 
     def too_large(self, request):
         if request.path.startswith("/api/"):

@@ -87,7 +87,7 @@ def test_an_auditor_filters_the_audit_log_and_verifies_the_chain(page):
     page.get_by_role("button", name="Verify now").click()
     page.wait_for_url("**/jobs/*/")
     assert page.get_by_text("Succeeded").first.is_visible()
-    assert "Intact" in page.locator(".log").inner_text()
+    assert "audit trail intact" in page.locator(".log").inner_text().lower()
 
 
 def test_a_team_lead_files_a_use_case_and_is_warned_of_a_duplicate(page):

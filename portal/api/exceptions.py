@@ -14,6 +14,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
+from portal.middleware import request_too_large_message
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,11 +38,16 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         # A service's full_clean() failed: report the fields the same way a serializer would.
         exc = api_error(exc)
+    request = context.get("request")
+    request_id = str(getattr(request, "id", "")) if request is not None else ""
     if isinstance(exc, RequestDataTooBig):
-        # Django refuses a form body over DATA_UPLOAD_MAX_MEMORY_SIZE while DRF parses it.
-        exc = exceptions.APIException("The request body is larger than the server accepts.")
-        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    elif isinstance(exc, SuspiciousOperation):
+        # Django refuses a form body over DATA_UPLOAD_MAX_MEMORY_SIZE while DRF parses it; the
+        # answer is the one RequestTooLargeMiddleware gives any other body that is too large.
+        return Response(
+            {"detail": request_too_large_message(), "request_id": request_id},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):
         # Too many fields or files, a malformed multipart body: the client's fault, not ours.
         exc = exceptions.ParseError(f"The request could not be read: {exc}")
     response = exception_handler(exc, context)
@@ -50,8 +57,6 @@ def api_exception_handler(exc, context):
             # would answer a bare list: give it the key a serializer uses for non-field errors.
             response.data = {api_settings.NON_FIELD_ERRORS_KEY: response.data}
         return response
-    request = context.get("request")
-    request_id = str(getattr(request, "id", "")) if request is not None else ""
     logger.exception("Unhandled API error (request %s)", request_id)
     return Response(
         {"detail": "Propylon hit an internal error. It has been logged.", "request_id": request_id},

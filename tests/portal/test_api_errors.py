@@ -180,4 +180,6 @@ def test_a_form_body_over_the_limit_is_a_413_not_a_500(api, settings):
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     response = api.post("/api/teams/", {"name": "x" * 2000}, format="multipart")
     assert response.status_code == 413
-    assert response.json() == {"detail": "The request body is larger than the server accepts."}
+    body = response.json()
+    assert body["detail"].startswith("The request is larger than the 1,000 bytes this portal accepts")
+    assert body["request_id"] == response["X-Request-ID"]

@@ -15,7 +15,10 @@ from portal.testing.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 # Routes where a read-only person may act: invalid data is then rightly a 400.
-READ_ONLY_MAY_ACT = {"/api/jobs/start/"}  # auditors start the audit-trail verification
+READ_ONLY_MAY_ACT = {
+    "/api/jobs/start/",  # auditors start the audit-trail verification
+    "/api/use-cases/similar/",  # a search posted for its long purpose: a read, open to readers
+}
 INVALID = {"name": "", "use_case": "UC-9999", "to_stage": 17, "amount": "lots", "decision": "maybe"}
 
 

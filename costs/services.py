@@ -35,7 +35,7 @@ from costs.ingest import cost_explorer, cur, focus, readers
 from costs.ingest.errors import CostImportError
 from costs.ingest.normalize import money_text, normalized_tags_checked
 from costs.models import CostImport, CostLineItem, CostSource, cost_import_root
-from portal import audit
+from portal import audit, uploads
 from portal.choices import AuditActionChoices
 
 logger = logging.getLogger(__name__)
@@ -916,7 +916,7 @@ def _record_failure(*, source, fmt, location, message, job_run, started_by) -> C
 
 
 def upload_directory() -> Path:
-    return Path(settings.DATA_DIR) / UPLOAD_DIRECTORY
+    return uploads.upload_directory(UPLOAD_DIRECTORY)
 
 
 def cost_upload_store(*, source: CostSource, uploaded_file) -> Path:
@@ -941,21 +941,11 @@ def cost_upload_store(*, source: CostSource, uploaded_file) -> Path:
         raise CostImportError(
             "is not a FOCUS export: upload a .csv (UTF-8), .csv.gz (gzip) or .parquet file.", file=name
         )
-    directory = upload_directory()
-    directory.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[-120:]
-    target = directory / f"{timezone.now():%Y%m%dT%H%M%S%f}-{source.pk}-{safe}"
-    with target.open("wb") as handle:
-        for chunk in uploaded_file.chunks():
-            handle.write(chunk)
-    return target
+    return uploads.store_upload(uploaded_file, directory=upload_directory(), owner=source.pk)
 
 
 def is_stored_upload(location: str) -> bool:
-    try:
-        return Path(location).resolve().parent == upload_directory().resolve()
-    except OSError:
-        return False
+    return uploads.is_stored_upload(location, directory=upload_directory())
 
 
 #

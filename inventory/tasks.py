@@ -6,14 +6,13 @@ Both read it with the full limits of :mod:`inventory.importing` (bytes, rows, ce
 """
 
 import contextlib
-import re
 from datetime import timedelta
 from pathlib import Path
 
-from django.conf import settings
 from django.utils import timezone
 
 from inventory.importing import ImportFileError, commit_import, parse_upload, validate_rows
+from portal import uploads
 from portal.jobs import JobContext, JobInputError, job
 from portal.models import JobLogLevel
 
@@ -21,7 +20,7 @@ UPLOAD_DIRECTORY = "usecase-imports"
 
 
 def upload_directory() -> Path:
-    return Path(settings.DATA_DIR) / UPLOAD_DIRECTORY
+    return uploads.upload_directory(UPLOAD_DIRECTORY)
 
 
 STALE_AFTER = timedelta(days=2)
@@ -39,19 +38,11 @@ def store_upload(uploaded_file, *, user) -> Path:
         with contextlib.suppress(OSError):
             if old.is_file() and old.stat().st_mtime < cutoff:
                 old.unlink()
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(uploaded_file.name or "upload").name)[-120:]
-    target = directory / f"{timezone.now():%Y%m%dT%H%M%S%f}-{user.pk}-{safe}"
-    with target.open("wb") as out:
-        for chunk in uploaded_file.chunks():
-            out.write(chunk)
-    return target
+    return uploads.store_upload(uploaded_file, directory=directory, owner=user.pk)
 
 
 def is_stored_upload(location: str) -> bool:
-    try:
-        return Path(location).resolve().parent == upload_directory().resolve()
-    except OSError:
-        return False
+    return uploads.is_stored_upload(location, directory=upload_directory())
 
 
 def _read(run: JobContext, path: str, filename: str):

@@ -20,7 +20,7 @@ class TransitionInline(admin.TabularInline):
 @admin.register(LifecycleStage)
 class LifecycleStageAdmin(admin.ModelAdmin):
     """Labels, order and colours may be touched here; keys stay stable, and deleting (which must
-    check what uses a stage) is done on /lifecycle/ through approvals.lifecycle."""
+    check what uses a stage) is done on /lifecycle/ through approvals.services.lifecycle."""
 
     list_display = ("label", "key", "kind", "order")
     ordering = ("order",)
@@ -35,7 +35,7 @@ class LifecycleStageAdmin(admin.ModelAdmin):
 
 #
 # Maturity assessment: read-only here; assessments are computed, evidence goes through
-# approvals.maturity (hashes, withdrawal) from the use case's Maturity tab or the API.
+# approvals.services.maturity (hashes, withdrawal) from the use case's Maturity tab or the API.
 #
 
 from approvals.models import MaturityAssessment, MaturityEvidence  # noqa: E402
@@ -73,7 +73,7 @@ class MaturityEvidenceAdmin(ReadOnlyAdmin):
 
 
 #
-# Gates: read-only here. Policies are edited on /gates/policies/ (approvals.gates validates
+# Gates: read-only here. Policies are edited on /gates/policies/ (approvals.services.gates validates
 # them); requests, decisions and events change only through their services.
 #
 

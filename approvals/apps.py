@@ -15,14 +15,14 @@ class ApprovalsConfig(AppConfig):
         # updated_at moves on every save; the fields that changed are what the trail shows.
         audit.register(RiskRegisterEntry, exclude={"updated_at"})
 
-        from approvals import maturity
         from approvals.models import MaturityAssessment, MaturityEvidence
+        from approvals.services import maturity
 
         audit.register(MaturityAssessment)
         audit.register(MaturityEvidence)
         maturity.connect_signals()
 
-        from approvals import gate_tasks  # noqa: F401 - registers approvals.scan_gates with Celery and the jobs page
+        from approvals import tasks  # noqa: F401 - registers approvals.scan_gates with Celery and the jobs page
         from approvals.models import (
             ApprovalComment,
             ApprovalDecision,
@@ -39,7 +39,7 @@ class ApprovalsConfig(AppConfig):
         audit.register(ApprovalComment)
         audit.register(ApprovalEvent)
 
-        from approvals import maturity_catalog
+        from approvals.catalogs import maturity as maturity_catalog
         from portal.audit_display import register_key_labels
 
         # The trail's JSON values (maturity results and scores, snapshots) name dimensions and

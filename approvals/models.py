@@ -79,7 +79,7 @@ class LifecycleTransition(models.Model):
 class RiskAssessment(AppendOnlyModel):
     """One answered EU AI Act questionnaire for a use case and the tier it yields.
 
-    Append-only: a new answer is a new version (``approvals.services.risk_assessment_record``);
+    Append-only: a new answer is a new version (``approvals.services.risk.risk_assessment_record``);
     a saved version is never changed.
     """
 
@@ -120,7 +120,7 @@ class RiskAssessment(AppendOnlyModel):
 
     @property
     def genai_risk_options(self):
-        from approvals.risk_catalog import GENAI_RISKS
+        from approvals.catalogs.risk import GENAI_RISKS
 
         return [option for option in GENAI_RISKS if option.value in self.genai_risks]
 
@@ -254,8 +254,8 @@ class RiskRegisterEntry(models.Model):
 
 
 #
-# Maturity assessment (the rubric lives in approvals/maturity_catalog.py, the scoring in
-# approvals/maturity.py)
+# Maturity assessment (the rubric lives in approvals/catalogs/maturity.py, the scoring in
+# approvals/services/maturity.py)
 #
 
 # Evidence files people attach: documents, images and plain data, never executables or HTML
@@ -347,7 +347,7 @@ class MaturityAssessment(AppendOnlyModel):
     """One scoring of a use case against the maturity rubric.
 
     Append-only: a recompute that changes anything is a new version
-    (``approvals.maturity.maturity_assess``); a saved version is never changed.
+    (``approvals.services.maturity.maturity_assess``); a saved version is never changed.
     """
 
     append_only_message = "A maturity assessment is never changed: record a new version instead."
@@ -399,7 +399,7 @@ class GatePolicy(models.Model):
     """What a gated move needs for use cases of one risk tier (or of any tier): the minimum
     readiness, the maturity checks and evidence that are mandatory, who approves and how many
     (``GateApproverRequirement`` rows), how long an approval stays valid and how long reviewers
-    have. The CoE lead maintains them (``approvals.gates.gate_policy_save``)."""
+    have. The CoE lead maintains them (``approvals.services.gates.gate_policy_save``)."""
 
     ANY_TIER = ""
 
@@ -476,7 +476,7 @@ class GatePolicy(models.Model):
         return {row.role: row.count for row in self.approver_requirements.all()}
 
     def clean(self) -> None:
-        from approvals.gates import validate_check_keys
+        from approvals.services.gates import validate_check_keys
 
         errors = {}
         for name in ("mandatory_checks", "mandatory_evidence"):
@@ -533,7 +533,7 @@ class ApprovalRequest(models.Model):
 
     At submission it snapshots the policy, the scores (maturity vector, readiness, risk tier and
     assessment versions) and the evidence (ids and hashes), and freezes the release. Its status
-    changes only through ``approvals.gates``; decisions and events are append-only rows.
+    changes only through ``approvals.services.gates``; decisions and events are append-only rows.
     """
 
     use_case = models.ForeignKey(

@@ -3,9 +3,11 @@
 from celery import shared_task
 
 from approvals.choices import AssessmentTriggerChoices
+from approvals.services.notifications import scan
 from portal.audit import audit_context
 from portal.choices import ChannelChoices
 from portal.jobs import JobContext, job
+from portal.roles import Role
 
 #
 # Maturity assessment
@@ -23,7 +25,7 @@ def maturity_recompute(*, use_case_id: int, trigger: str = AssessmentTriggerChoi
     version when nothing changed), so redelivery after a crash is safe. A fact change refreshes
     an existing assessment; the first one is made by a person, by evidence or by the nightly run.
     """
-    from approvals.maturity import latest_assessment, maturity_assess
+    from approvals.services.maturity import latest_assessment, maturity_assess
     from inventory.models import UseCase
 
     use_case = UseCase.objects.filter(pk=use_case_id).first()
@@ -45,7 +47,7 @@ def maturity_recompute_all(run: JobContext) -> dict:
     """The nightly recompute: facts no save signal watches (bulk updates and, once recorded,
     deployments and monitoring signals) are caught here. Cost allocations ask for their own
     recompute (costs.allocation.allocate) and budgets are watched by a signal."""
-    from approvals.maturity import latest_assessment, maturity_assess
+    from approvals.services.maturity import latest_assessment, maturity_assess
     from inventory.models import UseCase
 
     ids = list(UseCase.objects.order_by("pk").values_list("pk", flat=True))
@@ -61,3 +63,26 @@ def maturity_recompute_all(run: JobContext) -> dict:
             run.progress(100 * position / len(ids), f"Assessed {position} of {len(ids)} use cases")
     run.log(f"Assessed {len(ids)} use case(s); {changed} new version(s) saved.")
     return {"use_cases": len(ids), "new_versions": changed}
+
+
+#
+# Gates: expire approvals, and remind about overdue requests and expiring approvals
+# (approvals.services.notifications.scan). Celery beat runs it hourly (data migration
+# approvals/0006); it is safe to run any number of times.
+#
+
+
+@job(
+    name="approvals.scan_gates",
+    label="Scan gate requests and approvals",
+    description="Expire approvals past their validity; notify overdue requests and approvals expiring in 14 or 3 days.",
+    on_demand=True,
+    started_by=(Role.ADMIN, Role.COE_LEAD),
+)
+def scan_gates(run: JobContext) -> dict:
+    result = scan()
+    run.log(
+        f"{result['expired']} approval(s) expired; {result['overdue_notifications']} overdue and "
+        f"{result['expiry_notifications']} expiry notification(s) recorded."
+    )
+    return result

@@ -686,10 +686,10 @@ def allocate(*, source: CostSource | None = None, periods: list[date] | None = N
             results.append(PeriodResult(source_id=source_id, period=period, error=error))
         if progress:
             progress(100 * number / len(pairs), f"{source_.name} {period:%Y-%m} done")
-    # "Costs are attributed" is a maturity check (approvals.maturity): the use cases that gained
+    # "Costs are attributed" is a maturity check (approvals.services.maturity): the use cases that gained
     # or lost all their cost get reassessed. Allocation rows are bulk-written, so no signal
     # tells maturity; the rest are unchanged and left to the nightly run.
-    from approvals.maturity import request_recompute
+    from approvals.services.maturity import request_recompute
 
     for use_case_id in sorted(attributed_before ^ _use_cases_with_cost()):
         request_recompute(use_case_id)

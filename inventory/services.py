@@ -313,7 +313,7 @@ def usecase_onboard_at_stage(*, use_case, stage, actor) -> UseCase:
 
 @transaction.atomic
 def usecase_set_risk_tier(*, use_case, tier: str) -> UseCase:
-    """Only the risk classification calls this (approvals.services.risk_assessment_record):
+    """Only the risk classification calls this (approvals.services.risk.risk_assessment_record):
     the tier follows the latest assessment, never a hand edit."""
     if tier not in RiskTierChoices.values():
         raise ValidationError({"risk_tier": f"“{tier}” is not a risk tier."})

@@ -12,7 +12,7 @@ from approvals.api.gates import (
     LifecycleTransitionViewSet,
     NotificationViewSet,
 )
-from approvals.api.views import (
+from approvals.api.risk import (
     RiskAssessmentViewSet,
     RiskCatalogView,
     RiskRegisterEntryViewSet,

@@ -182,19 +182,19 @@ def _catalog(people: dict) -> None:
 
 
 def _risk(people: dict) -> None:
-    from approvals.risk_demo import load_risk_demo
+    from approvals.demo.risk import load_risk_demo
 
     load_risk_demo(people)
 
 
 def _gates(people: dict) -> None:
-    from approvals.gates_demo import load_gates_demo
+    from approvals.demo.gates import load_gates_demo
 
     load_gates_demo(people)
 
 
 def _maturity(people: dict) -> None:
-    from approvals.maturity_demo import load_maturity_demo
+    from approvals.demo.maturity import load_maturity_demo
 
     load_maturity_demo(people)
 

@@ -605,7 +605,7 @@ def test_not_duplicate_marks():
 # Risk classification: assessments and the register follow their use case
 #
 
-from approvals import services as approvals_services  # noqa: E402
+from approvals.services import risk as approvals_services  # noqa: E402
 
 # The owning team and the CoE assess and keep the register; readers read; nobody else writes.
 RISK_WRITERS = expect(
@@ -728,7 +728,7 @@ def test_risk_of_restricted_use_cases():
 # Maturity assessment: assessments and evidence follow their use case (like risk)
 #
 
-from approvals import maturity as maturity_services  # noqa: E402
+from approvals.services import maturity as maturity_services  # noqa: E402
 
 
 def assess_maturity(context, *, visibility="normal"):
@@ -842,8 +842,6 @@ def test_maturity_of_restricted_use_cases():
 # Lifecycle editing, gate policies, approval requests and their history, notifications
 #
 
-from approvals import gates as gate_services  # noqa: E402
-from approvals import lifecycle as lifecycle_services  # noqa: E402
 from approvals.models import (  # noqa: E402
     APPROVER_ROLES,
     ApprovalComment,
@@ -853,6 +851,8 @@ from approvals.models import (  # noqa: E402
     GatePolicy,
     LifecycleTransition,
 )
+from approvals.services import gates as gate_services  # noqa: E402
+from approvals.services import lifecycle as lifecycle_services  # noqa: E402
 from portal.models import Notification  # noqa: E402
 from portal.permissions import restrict  # noqa: E402
 from portal.roles import Role  # noqa: E402
@@ -1128,7 +1128,7 @@ def test_every_required_approver_role_can_open_what_it_must_decide():
     """Issue 10, item 1: security and legal reviewers answered 404 for the requests they were
     notified to decide. Whatever role any policy names, a person holding it opens the request,
     its restricted use case and its evidence, and may decide."""
-    from approvals import maturity as maturity_services
+    from approvals.services import maturity as maturity_services
     from portal.testing.permission_matrix import build_context, check_approvers_can_open
 
     named = set(GateApproverRequirement.objects.values_list("role", flat=True)) | set(APPROVER_ROLES)

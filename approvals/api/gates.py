@@ -1,6 +1,6 @@
 """The lifecycle and gates API: stages and transitions, gate policies, approval requests with
 their actions (preflight, submit, decide, comment, withdraw, resubmit, revoke, recertify) and
-events, and the caller's notifications. Writes call approvals.lifecycle and approvals.gates, as
+events, and the caller's notifications. Writes call approvals.services.lifecycle and approvals.services.gates, as
 the pages do; a rule broken there answers 400 with its message (portal.api.exceptions)."""
 
 import django_filters
@@ -10,10 +10,8 @@ from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from approvals import gates, lifecycle
 from approvals.api.serializers import VisibleUseCaseField
 from approvals.choices import ApprovalStatusChoices, DecisionChoices, StageKindChoices
-from approvals.gate_selectors import waiting_on
 from approvals.models import (
     APPROVER_ROLES,
     ApprovalComment,
@@ -24,6 +22,8 @@ from approvals.models import (
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.selectors.gates import waiting_on
+from approvals.services import gates, lifecycle
 from inventory.choices import RiskTierChoices
 from inventory.models import Release
 from portal.api.serializers import UserBriefSerializer

@@ -1,6 +1,6 @@
 """The maturity assessment's API: the rubric, a use case's latest assessment with its gaps and
 trend, reassessing, the versions, and evidence (list, add, withdraw). Same services as the pages
-(approvals.maturity)."""
+(approvals.services.maturity)."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
@@ -10,11 +10,11 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import maturity
-from approvals import maturity_catalog as catalog
 from approvals.api.serializers import VisibleUseCaseField
+from approvals.catalogs import maturity as catalog
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
+from approvals.services import maturity
 from inventory.selectors import use_case_for
 from portal.api.exceptions import api_error
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
@@ -274,7 +274,7 @@ class MaturityEvidenceViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, v
     @action(detail=True, methods=["get"], url_path="file")
     def download(self, request, pk=None):
         """The evidence file, as a download."""
-        from approvals.maturity_views import evidence_file_response
+        from approvals.views.maturity import evidence_file_response
 
         return evidence_file_response(self.get_object())
 

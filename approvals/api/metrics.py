@@ -1,4 +1,4 @@
-"""CoE metrics over the API: the same figures as the metrics page (approvals.metrics)."""
+"""CoE metrics over the API: the same figures as the metrics page (approvals.selectors.metrics)."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -6,7 +6,7 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import metrics
+from approvals.selectors import metrics
 from portal.permissions import may_view_coe_metrics
 
 

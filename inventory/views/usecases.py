@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_http_methods, require_POST
 
-from approvals.selectors import risk_overview
+from approvals.selectors.risk import risk_overview
 from inventory import services
 from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices
 from inventory.forms import ReassignOwnersForm, UseCaseForm
@@ -149,11 +149,11 @@ def usecase_detail(request, key: str):
             risk_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
         )
     elif tab == "approvals":
-        from approvals.gate_views import approvals_tab
+        from approvals.views.gates import approvals_tab
 
         context.update(approvals_tab(user=request.user, use_case=use_case))
     elif tab == "maturity":
-        from approvals.maturity import maturity_overview
+        from approvals.services.maturity import maturity_overview
 
         context.update(
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 import pytest
 
-from approvals import maturity, maturity_catalog, services
+from approvals.catalogs import maturity as maturity_catalog
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import LifecycleStage, MaturityAssessment
+from approvals.services import maturity
+from approvals.services import risk as services
 from inventory import services as inventory_services
 from inventory.models import Model, ModelVersion
 from portal.roles import Role
@@ -31,7 +33,7 @@ EVIDENCED_CHECKS = (
 
 def record_maturity(use_case, readiness, *, met=()) -> MaturityAssessment:
     """A maturity assessment with this readiness; the checks in ``met`` are evidenced, every
-    other check unmet. Gate tests control the scores; approvals/maturity.py computes real ones."""
+    other check unmet. Gate tests control the scores; approvals/services/maturity.py computes real ones."""
     latest = MaturityAssessment.objects.filter(use_case=use_case).order_by("-version").first()
     results = {
         key: {
@@ -73,7 +75,7 @@ def pinned_release(use_case, version="1.0", *, model_version="1", digest="a" * 6
 
 def move_to(use_case, key: str):
     """Put a use case at a stage for a test's starting point (the demo and tests only)."""
-    from approvals.lifecycle import apply_stage
+    from approvals.services.lifecycle import apply_stage
 
     return apply_stage(use_case=use_case, stage=LifecycleStage.objects.get(key=key))
 

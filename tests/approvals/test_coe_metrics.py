@@ -1,5 +1,5 @@
 """CoE metrics: time to decision per gate and tier, and queue length over time, from the event
-history (approvals.metrics), on the page and over the API."""
+history (approvals.selectors.metrics), on the page and over the API."""
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from approvals import gates, metrics
 from approvals.choices import ApprovalEventChoices, DecisionChoices
 from approvals.models import ApprovalEvent
+from approvals.selectors import metrics
+from approvals.services import gates
 from portal.roles import Role
 from tests.approvals.gate_fixtures import pinned_release
 

@@ -8,9 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from approvals import gates, metrics
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalRequest
+from approvals.selectors import metrics
+from approvals.services import gates
 
 pytestmark = pytest.mark.django_db
 

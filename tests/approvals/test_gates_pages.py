@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from approvals import gates
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalRequest, GatePolicy, LifecycleStage
+from approvals.services import gates
 from portal.roles import Role
 from tests.approvals.gate_fixtures import pinned_release
 

@@ -1,4 +1,4 @@
-"""Two reviewers deciding at the same moment never corrupt the count (approvals.gates locks the
+"""Two reviewers deciding at the same moment never corrupt the count (approvals.services.gates locks the
 request row). Real threads, real connections, real PostgreSQL: SQLite serialises whole
 transactions, so the race cannot happen there and the test is skipped with the reason."""
 
@@ -8,9 +8,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from approvals import gates
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalDecision, GatePolicy
+from approvals.services import gates
 from portal.testing.services import require_postgres
 
 # serialized_rollback: the flush after each transactional test would otherwise remove the rows

@@ -1,5 +1,5 @@
 """Gate requests through the services: preflight, snapshot, quorum, segregation of duties,
-outcomes, expiry, revocation and re-certification (approvals.gates)."""
+outcomes, expiry, revocation and re-certification (approvals.services.gates)."""
 
 from datetime import timedelta
 
@@ -7,9 +7,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from approvals import gates
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalDecision, ApprovalRequest, GatePolicy, LifecycleTransition
+from approvals.services import gates
 from inventory.models.assets import ReleaseFrozen
 from portal.models import AuditEntry
 from portal.roles import Role, role_groups
@@ -299,8 +299,8 @@ def test_withdraw_and_comments(ready_use_case, reviewers):
 
 
 def test_approval_fails_cleanly_when_the_use_case_moved_meanwhile(ready_use_case, reviewers):
-    from approvals.lifecycle import lifecycle_move
     from approvals.models import LifecycleStage
+    from approvals.services.lifecycle import lifecycle_move
 
     use_case, release = ready_use_case("minimal")
     request = submit(use_case, release)

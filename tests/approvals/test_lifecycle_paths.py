@@ -5,8 +5,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from approvals import lifecycle
 from approvals.models import LifecycleStage, LifecycleTransition
+from approvals.services import lifecycle
 from inventory import services as inventory_services
 from inventory.descriptors import apply_descriptors
 from inventory.importing import commit_import, parse_upload, validate_rows

@@ -7,10 +7,10 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
-from approvals import maturity
+from approvals.catalogs.maturity import CHECKS
 from approvals.choices import AssessmentTriggerChoices
-from approvals.maturity_catalog import CHECKS
 from approvals.models import MaturityAssessment, MaturityEvidence
+from approvals.services import maturity
 from inventory.choices import VisibilityChoices
 
 pytestmark = pytest.mark.django_db

@@ -1,9 +1,10 @@
-"""The maturity rubric as data (approvals.maturity_catalog): shape, keys, verifiers, levels."""
+"""The maturity rubric as data (approvals.catalogs.maturity): shape, keys, verifiers, levels."""
 
 from decimal import Decimal
 
-from approvals import maturity, maturity_catalog
-from approvals.maturity_catalog import CHECKS, DIMENSIONS, LEVELS, level_for, next_level
+from approvals.catalogs import maturity as maturity_catalog
+from approvals.catalogs.maturity import CHECKS, DIMENSIONS, LEVELS, level_for, next_level
+from approvals.services import maturity
 
 EXPECTED_DIMENSIONS = [
     "ownership",

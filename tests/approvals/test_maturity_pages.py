@@ -4,9 +4,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from approvals import maturity
 from approvals.choices import AssessmentTriggerChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
+from approvals.services import maturity
 from inventory import services as inventory_services
 from inventory.choices import VisibilityChoices
 

@@ -1,4 +1,4 @@
-"""Scoring, verifiers, versions, evidence and recompute triggers (approvals.maturity)."""
+"""Scoring, verifiers, versions, evidence and recompute triggers (approvals.services.maturity)."""
 
 import hashlib
 from decimal import Decimal
@@ -7,11 +7,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from approvals import maturity
+from approvals.catalogs.maturity import CHECKS, DIMENSIONS, RUBRIC_VERSION
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
-from approvals.maturity_catalog import CHECKS, DIMENSIONS, RUBRIC_VERSION
 from approvals.models import MaturityAssessment, MaturityEvidence
-from approvals.services import risk_assessment_record
+from approvals.services import maturity
+from approvals.services.risk import risk_assessment_record
 from inventory import services as inventory_services
 from inventory.choices import DataSensitivityChoices, ModelProviderChoices
 from inventory.models import Dataset, DatasetVersion, DataSource, Kpi, Model, ModelVersion

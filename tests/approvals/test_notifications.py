@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.utils import timezone
 
-from approvals import gates
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
-from approvals.gate_tasks import scan_gates
 from approvals.models import ApprovalRequest
-from approvals.notifications import scan
+from approvals.services import gates
+from approvals.services.notifications import scan
+from approvals.tasks import scan_gates
 from portal import notifications
 from portal.models import Notification
 

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from approvals import services
 from approvals.models import RiskAssessment, RiskRegisterEntry
+from approvals.services import risk as services
 from inventory.choices import VisibilityChoices
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,10 @@
-"""The questionnaire and the classification rules (approvals.risk_catalog), without a database."""
+"""The questionnaire and the classification rules (approvals.catalogs.risk), without a database."""
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import risk_catalog
-from approvals.risk_catalog import ANNEX_III_AREAS, PROHIBITED_PRACTICES, classify, clean_answers
+from approvals.catalogs import risk as risk_catalog
+from approvals.catalogs.risk import ANNEX_III_AREAS, PROHIBITED_PRACTICES, classify, clean_answers
 from inventory.choices import RiskTierChoices
 
 

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from approvals import services
 from approvals.models import RiskAssessment, RiskRegisterEntry
+from approvals.services import risk as services
 from inventory.choices import RiskTierChoices, VisibilityChoices
 
 pytestmark = pytest.mark.django_db

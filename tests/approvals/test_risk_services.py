@@ -1,13 +1,13 @@
-"""Recording assessments and keeping the register (approvals.services): versions, tiers, rules, audit."""
+"""Recording assessments and keeping the register (approvals.services.risk): versions, tiers, rules, audit."""
 
 import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
 
-from approvals import services
 from approvals.choices import RiskLevelChoices
 from approvals.models import RiskAssessment, RiskRegisterEntry
+from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
 from inventory.services import usecase_set_risk_tier
 from portal.choices import AuditActionChoices

@@ -3,7 +3,7 @@
 A use case's stage changes in exactly three places:
 
 * at filing, to the intake stage (``inventory.services.usecase_submit``);
-* when a gate request is approved (``approvals.gates.approval_request_decide`` → :func:`apply_stage`,
+* when a gate request is approved (``approvals.services.gates.approval_request_decide`` → :func:`apply_stage`,
   in the same transaction as the deciding vote);
 * by :func:`lifecycle_move`, for transitions that need no gate (e.g. → on hold).
 
@@ -157,7 +157,7 @@ def apply_stage(*, use_case: UseCase, stage: LifecycleStage) -> UseCase:
 def lifecycle_move(*, use_case: UseCase, to_stage: LifecycleStage, actor, reason: str = "") -> UseCase:
     """Move a use case along a transition that needs no gate (e.g. → on hold). Open gate requests
     that no longer start from the new stage are withdrawn, as their approval could not apply."""
-    from approvals.gates import approval_request_withdraw
+    from approvals.services.gates import approval_request_withdraw
 
     locked = (
         UseCase.objects.select_for_update(of=("self",)).select_related("lifecycle_stage").get(pk=use_case.pk)

@@ -1,6 +1,6 @@
 """Gate and lifecycle pages: the review queue, the review page and its actions, asking for a
 gate (with its preflight), moving a use case without a gate, and the CoE lead's gate policies
-and lifecycle. Thin callers of approvals.gates and approvals.lifecycle."""
+and lifecycle. Thin callers of approvals.services.gates and approvals.services.lifecycle."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -8,8 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals import gates, lifecycle
-from approvals.gate_forms import (
+from approvals.forms.gates import (
     CommentForm,
     DecisionForm,
     GatePolicyForm,
@@ -19,7 +18,8 @@ from approvals.gate_forms import (
     StageMoveForm,
     TransitionForm,
 )
-from approvals.gate_selectors import (
+from approvals.models import ApprovalComment, ApprovalRequest, GatePolicy, LifecycleStage, LifecycleTransition
+from approvals.selectors.gates import (
     QUEUE_VIEWS,
     REQUEST_RELATED,
     gate_policies_visible_to,
@@ -27,7 +27,7 @@ from approvals.gate_selectors import (
     review_context,
     review_queue,
 )
-from approvals.models import ApprovalComment, ApprovalRequest, GatePolicy, LifecycleStage, LifecycleTransition
+from approvals.services import gates, lifecycle
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
@@ -284,7 +284,7 @@ def stage_move(request, key: str):
 
 def approvals_tab(*, user, use_case) -> dict:
     """The use case's "Approvals" tab: its requests, and what the person may start from here."""
-    from approvals.gate_selectors import requests_for_use_case
+    from approvals.selectors.gates import requests_for_use_case
 
     return {
         "gate_requests": requests_for_use_case(user=user, use_case=use_case),

@@ -1,12 +1,12 @@
-"""The CoE metrics page (approvals.metrics): time to decision per gate and tier, queue length."""
+"""The CoE metrics page (approvals.selectors.metrics): time to decision per gate and tier, queue length."""
 
 from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
 
-from approvals import metrics
-from approvals.metrics import tier_label
+from approvals.selectors import metrics
+from approvals.selectors.metrics import tier_label
 from inventory.choices import RiskTierChoices
 from portal.forms import add_service_errors
 from portal.permissions import may_view_coe_metrics

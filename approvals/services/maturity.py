@@ -1,6 +1,6 @@
 """Maturity assessment: automatic verifiers, scoring, evidence and the recompute triggers.
 
-The rubric is data (:mod:`approvals.maturity_catalog`). Here:
+The rubric is data (:mod:`approvals.catalogs.maturity`). Here:
 
 * **verifiers** read facts Propylon holds and say whether a check is ``verified``, ``unmet`` or
   ``pending_data`` (the facts it needs arrive with a later feature — deployments, monitoring,
@@ -29,9 +29,9 @@ from django.db.models import F, Max, Q
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
-from approvals import maturity_catalog as catalog
+from approvals.catalogs import maturity as catalog
+from approvals.catalogs.maturity import LEVELS, Level, level_for  # noqa: F401  (public interface)
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices, EvidenceKindChoices
-from approvals.maturity_catalog import LEVELS, Level, level_for  # noqa: F401  (public interface)
 from approvals.models import (
     EVIDENCE_FILE_EXTENSIONS,
     EVIDENCE_FILE_MAX_BYTES,

@@ -1,5 +1,5 @@
 """Maturity pages: reassess, add and withdraw evidence. Results show on the use case's
-"Maturity" tab (inventory.views.usecases, approvals.maturity.maturity_overview)."""
+"Maturity" tab (inventory.views.usecases, approvals.services.maturity.maturity_overview)."""
 
 from django import forms
 from django.contrib import messages
@@ -9,10 +9,10 @@ from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals import maturity
-from approvals import maturity_catalog as catalog
+from approvals.catalogs import maturity as catalog
 from approvals.choices import AssessmentTriggerChoices, EvidenceKindChoices
 from approvals.models import EVIDENCE_FILE_EXTENSIONS, EVIDENCE_FILE_MAX_BYTES, MaturityEvidence
+from approvals.services import maturity
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404, may_maintain_maturity

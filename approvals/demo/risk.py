@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from approvals.choices import RiskCategoryChoices, RiskEntryStatusChoices
 from approvals.models import RiskAssessment, RiskRegisterEntry
-from approvals.services import register_entry_create, risk_assessment_record
+from approvals.services.risk import register_entry_create, risk_assessment_record
 from inventory.models import UseCase
 
 # use case key → (who answered, answers)

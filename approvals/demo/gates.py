@@ -22,10 +22,7 @@ from decimal import Decimal
 
 from django.utils import timezone
 
-from approvals import gates, maturity
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices, DecisionChoices
-from approvals.gates import add_business_days
-from approvals.lifecycle import apply_stage
 from approvals.models import (
     ApprovalDecision,
     ApprovalEvent,
@@ -33,6 +30,9 @@ from approvals.models import (
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.services import gates, maturity
+from approvals.services.gates import add_business_days
+from approvals.services.lifecycle import apply_stage
 from inventory import services as inventory_services
 from inventory.models import ModelVersion, PromptVersion, UseCase
 
@@ -93,7 +93,7 @@ def _high_risk_pilot_approved_with_conditions(use_case: UseCase, people: dict) -
 
 
 def _pilot_rejected(use_case: UseCase, people: dict) -> None:
-    from approvals.services import risk_assessment_record
+    from approvals.services.risk import risk_assessment_record
 
     if not use_case.risk_assessments.exists():
         risk_assessment_record(

@@ -73,12 +73,12 @@ EXPIRY_WARNING_DAYS = (14, 3)
 COMMENT_MAX_LENGTH = 10_000
 
 #
-# The maturity rubric (approvals.maturity_catalog) and assessments (approvals.maturity)
+# The maturity rubric (approvals.catalogs.maturity) and assessments (approvals.services.maturity)
 #
 
 
 def rubric_check_keys() -> frozenset[str]:
-    from approvals import maturity_catalog
+    from approvals.catalogs import maturity as maturity_catalog
 
     return frozenset(maturity_catalog.CHECKS)
 
@@ -106,7 +106,7 @@ def validate_check_keys(keys, *, field: str) -> list[str]:
 
 def latest_maturity(use_case):
     """The use case's latest maturity assessment, or None."""
-    from approvals.maturity import latest_assessment
+    from approvals.services.maturity import latest_assessment
 
     return latest_assessment(use_case)
 
@@ -340,7 +340,7 @@ PROBLEM_FIELD_LABELS = {
 
 def _check_name(key: str) -> str:
     """A maturity check as people know it: its title (the key is for the API)."""
-    from approvals import maturity_catalog
+    from approvals.catalogs import maturity as maturity_catalog
 
     check = maturity_catalog.CHECKS.get(key)
     return f"“{check.title}”" if check else key
@@ -958,7 +958,7 @@ def _close(request: ApprovalRequest, status: str, kind: str, actor, message: str
 
 
 def _approve(request: ApprovalRequest, actor) -> None:
-    from approvals.lifecycle import apply_stage
+    from approvals.services.lifecycle import apply_stage
 
     now = timezone.now()
     use_case = (
@@ -1201,18 +1201,18 @@ def eligible_reviewers(request: ApprovalRequest) -> list:
 
 
 def _notify_submitted(request: ApprovalRequest) -> None:
-    from approvals.notifications import notify_request_submitted
+    from approvals.services.notifications import notify_request_submitted
 
     notify_request_submitted(request)
 
 
 def _notify_decided(request: ApprovalRequest, decision: ApprovalDecision) -> None:
-    from approvals.notifications import notify_decision
+    from approvals.services.notifications import notify_decision
 
     notify_decision(request, decision)
 
 
 def _notify_outcome(request: ApprovalRequest) -> None:
-    from approvals.notifications import notify_outcome
+    from approvals.services.notifications import notify_outcome
 
     notify_outcome(request)

@@ -1,15 +1,15 @@
 """Risk classification pages: the questionnaire, and the register's entries. Results show on the
-use case's "Risk" tab (inventory.views.usecases, approvals.selectors.risk_overview)."""
+use case's "Risk" tab (inventory.views.usecases, approvals.selectors.risk.risk_overview)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 
-from approvals import services
-from approvals.forms import RiskQuestionnaireForm, RiskRegisterEntryForm
+from approvals.forms.risk import RiskQuestionnaireForm, RiskRegisterEntryForm
 from approvals.models import RiskRegisterEntry
-from approvals.selectors import risk_assessments_for
+from approvals.selectors.risk import risk_assessments_for
+from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors

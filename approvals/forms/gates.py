@@ -1,14 +1,14 @@
-"""Forms of the gate and lifecycle pages. They parse input; the rules live in approvals.gates and
-approvals.lifecycle, whose ValidationErrors the views show on the fields they name."""
+"""Forms of the gate and lifecycle pages. They parse input; the rules live in approvals.services.gates and
+approvals.services.lifecycle, whose ValidationErrors the views show on the fields they name."""
 
 from django import forms
 from django.utils.html import format_html
 
-from approvals import maturity_catalog
+from approvals.catalogs import maturity as maturity_catalog
 from approvals.choices import DecisionChoices, StageKindChoices
-from approvals.gates import POLICY_FIELDS
-from approvals.lifecycle import direct_moves, gated_moves
 from approvals.models import APPROVER_ROLES, GatePolicy, LifecycleStage, LifecycleTransition
+from approvals.services.gates import POLICY_FIELDS
+from approvals.services.lifecycle import direct_moves, gated_moves
 from inventory.choices import RiskTierChoices
 from portal.roles import ROLE_LABELS
 from portal.templatetags.portal_tags import BADGE_COLOURS

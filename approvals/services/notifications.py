@@ -21,7 +21,7 @@ from portal.notifications import notify
 
 
 def _requester_and_owners(request: ApprovalRequest) -> list:
-    from approvals.gates import _owners
+    from approvals.services.gates import _owners
 
     return [request.requested_by, *_owners(request.use_case)]
 
@@ -35,7 +35,7 @@ def _about(request: ApprovalRequest) -> str:
 
 
 def notify_request_submitted(request: ApprovalRequest) -> None:
-    from approvals.gates import eligible_reviewers
+    from approvals.services.gates import eligible_reviewers
 
     notify(
         key=f"gate-submitted:{request.pk}:{request.round}",
@@ -80,7 +80,7 @@ def notify_outcome(request: ApprovalRequest) -> None:
 
 
 def notify_overdue(request: ApprovalRequest) -> int:
-    from approvals.gates import eligible_reviewers
+    from approvals.services.gates import eligible_reviewers
 
     decided = set(request.decisions.filter(round=request.round).values_list("decided_by_id", flat=True))
     waiting = [person for person in eligible_reviewers(request) if person.pk not in decided]
@@ -108,7 +108,7 @@ def notify_expiring(request: ApprovalRequest, days: int) -> int:
 def scan(now=None) -> dict:
     """Expire approvals past their validity, and notify overdue requests and approvals about
     to expire. Safe to run any number of times: each notification has its own key."""
-    from approvals.gates import EXPIRY_WARNING_DAYS, approval_request_expire
+    from approvals.services.gates import EXPIRY_WARNING_DAYS, approval_request_expire
 
     now = now or timezone.now()
     related = ("use_case", "use_case__owning_team", "release", "from_stage", "to_stage", "requested_by")

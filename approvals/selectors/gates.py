@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from approvals import gates, maturity_catalog
+from approvals.catalogs import maturity as maturity_catalog
 from approvals.choices import ApprovalStatusChoices
 from approvals.models import ApprovalDecision, ApprovalRequest, GatePolicy, RiskAssessment
+from approvals.services import gates
 from inventory.choices import RiskTierChoices
 from portal.permissions import Action, can, restrict
 

@@ -26,8 +26,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices
-from approvals.gates import add_business_days
 from approvals.models import ApprovalEvent, ApprovalRequest
+from approvals.services.gates import add_business_days
 from inventory.choices import RiskTierChoices
 
 DEFAULT_WINDOW_DAYS = 90

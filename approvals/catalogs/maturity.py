@@ -5,7 +5,7 @@ a note: 0.5 point) or verified automatically from facts Propylon holds (1.0 poin
 ML Test Score arithmetic (Breck et al., 2017; shared reference "frameworks-and-rubrics" §3).
 A dimension's score is the sum of its checks; readiness is the minimum over the dimensions, so
 a use case is only as ready as its weakest area. The scoring itself lives in
-:mod:`approvals.maturity`; ``verifier`` names the function registered there.
+:mod:`approvals.services.maturity`; ``verifier`` names the function registered there.
 
 Every dimension has exactly five checks, so the levels below mean the same thing in every
 dimension. A check held only by hand tops out at 0.5, so the upper levels need the facts that
@@ -30,7 +30,7 @@ class Check:
     key: str
     title: str
     guidance: str  # What to do to meet it: the gap list's words.
-    verifier: str = ""  # The automatic verifier's name in approvals.maturity; empty = by hand only.
+    verifier: str = ""  # The automatic verifier's name in approvals.services.maturity; empty = by hand only.
 
     @property
     def dimension(self) -> str:

@@ -1,16 +1,16 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from approvals import risk_catalog
+from approvals.catalogs import risk as risk_catalog
 from approvals.models import RiskRegisterEntry
-from approvals.services import REGISTER_FIELDS
+from approvals.services.risk import REGISTER_FIELDS
 from portal.permissions import restrict_form_fields
 
 YES, NO = "yes", "no"
 
 
 class RiskQuestionnaireForm(forms.Form):
-    """The risk classification questionnaire, built from the catalog (approvals.risk_catalog).
+    """The risk classification questionnaire, built from the catalog (approvals.catalogs.risk).
 
     Not a ModelForm: the answers go to ``risk_assessment_record``, which checks them against the
     catalog, classifies them and saves a new version.

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from approvals import risk_catalog
+from approvals.catalogs import risk as risk_catalog
 from approvals.choices import RiskEntryStatusChoices
 from approvals.models import RiskAssessment, RiskRegisterEntry
 from inventory.models import UseCase

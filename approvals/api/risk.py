@@ -5,14 +5,15 @@ from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from approvals import risk_catalog, services
 from approvals.api.serializers import (
     RiskAssessmentRecordSerializer,
     RiskAssessmentSerializer,
     RiskCatalogSerializer,
     RiskRegisterEntrySerializer,
 )
+from approvals.catalogs import risk as risk_catalog
 from approvals.models import RiskAssessment, RiskRegisterEntry
+from approvals.services import risk as services
 from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet, RestrictedViewSetMixin
 from portal.permissions import may_assess_risk
@@ -66,7 +67,7 @@ class RiskAssessmentViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, vie
 class RiskRegisterEntryViewSet(RestrictedModelViewSet):
     """The risk register: risks of use cases with likelihood x severity before and after
     mitigation, the worst residual risk first; filter with ``use_case__key``. Writes go through
-    approvals.services and answer 400 with the rule that was broken."""
+    approvals.services.risk and answer 400 with the rule that was broken."""
 
     queryset = (
         RiskRegisterEntry.objects.select_related("use_case", "owner")

@@ -6,7 +6,7 @@ load again: a use case that already has an assessment is left as it is.
 """
 
 from approvals.choices import AssessmentTriggerChoices
-from approvals.maturity import evidence_add, maturity_assess
+from approvals.services.maturity import evidence_add, maturity_assess
 from inventory.models import UseCase
 
 WIKI = "https://wiki.example.com"

@@ -15,12 +15,12 @@ class ApprovalsConfig(AppConfig):
         # updated_at moves on every save; the fields that changed are what the trail shows.
         audit.register(RiskRegisterEntry, exclude={"updated_at"})
 
+        from approvals import signals
         from approvals.models import MaturityAssessment, MaturityEvidence
-        from approvals.services import maturity
 
         audit.register(MaturityAssessment)
         audit.register(MaturityEvidence)
-        maturity.connect_signals()
+        signals.connect_signals()
 
         from approvals import tasks  # noqa: F401 - registers approvals.scan_gates with Celery and the jobs page
         from approvals.models import (

@@ -10,6 +10,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from approvals.catalogs.maturity import validate_check_keys
+from approvals.catalogs.risk import GENAI_RISKS
 from approvals.choices import (
     AIActRoleChoices,
     ApprovalEventChoices,
@@ -120,7 +122,6 @@ class RiskAssessment(AppendOnlyModel):
 
     @property
     def genai_risk_options(self):
-        from approvals.catalogs.risk import GENAI_RISKS
 
         return [option for option in GENAI_RISKS if option.value in self.genai_risks]
 
@@ -476,7 +477,6 @@ class GatePolicy(models.Model):
         return {row.role: row.count for row in self.approver_requirements.all()}
 
     def clean(self) -> None:
-        from approvals.services.gates import validate_check_keys
 
         errors = {}
         for name in ("mandatory_checks", "mandatory_evidence"):

@@ -3,7 +3,10 @@
 from celery import shared_task
 
 from approvals.choices import AssessmentTriggerChoices
-from approvals.services.notifications import scan
+from approvals.selectors.maturity import latest_assessment
+from approvals.services.gates import gates_scan
+from approvals.services.maturity import maturity_assess
+from inventory.models import UseCase
 from portal.audit import audit_context
 from portal.choices import ChannelChoices
 from portal.jobs import JobContext, job
@@ -25,8 +28,6 @@ def maturity_recompute(*, use_case_id: int, trigger: str = AssessmentTriggerChoi
     version when nothing changed), so redelivery after a crash is safe. A fact change refreshes
     an existing assessment; the first one is made by a person, by evidence or by the nightly run.
     """
-    from approvals.services.maturity import latest_assessment, maturity_assess
-    from inventory.models import UseCase
 
     use_case = UseCase.objects.filter(pk=use_case_id).first()
     if use_case is None:
@@ -47,8 +48,6 @@ def maturity_recompute_all(run: JobContext) -> dict:
     """The nightly recompute: facts no save signal watches (bulk updates and, once recorded,
     deployments and monitoring signals) are caught here. Cost allocations ask for their own
     recompute (costs.allocation.allocate) and budgets are watched by a signal."""
-    from approvals.services.maturity import latest_assessment, maturity_assess
-    from inventory.models import UseCase
 
     ids = list(UseCase.objects.order_by("pk").values_list("pk", flat=True))
     changed = 0
@@ -67,7 +66,7 @@ def maturity_recompute_all(run: JobContext) -> dict:
 
 #
 # Gates: expire approvals, and remind about overdue requests and expiring approvals
-# (approvals.services.notifications.scan). Celery beat runs it hourly (data migration
+# (approvals.services.gates.gates_scan). Celery beat runs it hourly (data migration
 # approvals/0006); it is safe to run any number of times.
 #
 
@@ -80,7 +79,7 @@ def maturity_recompute_all(run: JobContext) -> dict:
     started_by=(Role.ADMIN, Role.COE_LEAD),
 )
 def scan_gates(run: JobContext) -> dict:
-    result = scan()
+    result = gates_scan()
     run.log(
         f"{result['expired']} approval(s) expired; {result['overdue_notifications']} overdue and "
         f"{result['expiry_notifications']} expiry notification(s) recorded."

@@ -689,7 +689,7 @@ def allocate(*, source: CostSource | None = None, periods: list[date] | None = N
     # "Costs are attributed" is a maturity check (approvals.services.maturity): the use cases that gained
     # or lost all their cost get reassessed. Allocation rows are bulk-written, so no signal
     # tells maturity; the rest are unchanged and left to the nightly run.
-    from approvals.services.maturity import request_recompute
+    from approvals.signals import request_recompute
 
     for use_case_id in sorted(attributed_before ^ _use_cases_with_cost()):
         request_recompute(use_case_id)

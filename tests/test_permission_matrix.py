@@ -851,6 +851,7 @@ from approvals.models import (  # noqa: E402
     GatePolicy,
     LifecycleTransition,
 )
+from approvals.services import gate_policies  # noqa: E402
 from approvals.services import gates as gate_services  # noqa: E402
 from approvals.services import lifecycle as lifecycle_services  # noqa: E402
 from portal.models import Notification  # noqa: E402
@@ -943,7 +944,7 @@ def make_gate_policy(context):
     transition = LifecycleTransition.objects.create(
         from_stage=make_stage(context), to_stage=make_stage(context), requires_gate=True
     )
-    return gate_services.gate_policy_save(
+    return gate_policies.gate_policy_save(
         actor=None, transition=transition, risk_tier="", requirements={Role.COE_REVIEWER: 1}
     )
 
@@ -1136,7 +1137,7 @@ def test_every_required_approver_role_can_open_what_it_must_decide():
     pilot_policy = GatePolicy.objects.get(
         transition__from_stage__key="proposed", transition__to_stage__key="pilot", risk_tier="minimal"
     )
-    gate_services.gate_policy_save(actor=None, policy=pilot_policy, requirements=dict.fromkeys(named, 1))
+    gate_policies.gate_policy_save(actor=None, policy=pilot_policy, requirements=dict.fromkeys(named, 1))
     context = build_context()
     use_case = file_for_own_team(context, visibility="restricted", submit=True)
     approvals_services.risk_assessment_record(use_case=use_case, answers={"role": "deployer"},

@@ -22,8 +22,10 @@ from approvals.models import (
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.selectors import gates as gate_selectors
 from approvals.selectors.gates import waiting_on
-from approvals.services import gates, lifecycle
+from approvals.selectors.preflight import gate_preflight
+from approvals.services import gate_policies, gates, lifecycle
 from inventory.choices import RiskTierChoices
 from inventory.models import Release
 from portal.api.serializers import UserBriefSerializer
@@ -202,7 +204,7 @@ class GatePolicyViewSet(RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         data = dict(serializer.validated_data)
-        serializer.instance = gates.gate_policy_save(
+        serializer.instance = gate_policies.gate_policy_save(
             actor=self.request.user,
             transition=data.pop("transition"),
             risk_tier=data.pop("risk_tier", GatePolicy.ANY_TIER),
@@ -212,12 +214,12 @@ class GatePolicyViewSet(RestrictedModelViewSet):
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = gates.gate_policy_save(
+        serializer.instance = gate_policies.gate_policy_save(
             actor=self.request.user, policy=serializer.instance, requirements=data.pop("quorum", None), **data
         )
 
     def perform_destroy(self, instance):
-        gates.gate_policy_delete(policy=instance, actor=self.request.user)
+        gate_policies.gate_policy_delete(policy=instance, actor=self.request.user)
 
 
 #
@@ -291,7 +293,7 @@ class ApprovalRequestSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(QuorumRowSerializer(many=True))
     def get_progress(self, request) -> list:
-        return gates.quorum_progress(request)
+        return gate_selectors.quorum_progress(request)
 
 
 class GateAskSerializer(serializers.Serializer):
@@ -435,9 +437,7 @@ class ApprovalRequestViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, vi
         data = self._ask()
         if not may_request_gate(request.user, data["use_case"]):
             raise exceptions.PermissionDenied("The owning team asks for its use case's gates.")
-        check = gates.gate_preflight(
-            use_case=data["use_case"], release=data["release"], to_stage=data["to_stage"]
-        )
+        check = gate_preflight(use_case=data["use_case"], release=data["release"], to_stage=data["to_stage"])
         return Response(PreflightSerializer(check.as_data()).data)
 
     @extend_schema(request=DecideSerializer, responses={200: ApprovalRequestSerializer})

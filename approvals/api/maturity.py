@@ -14,7 +14,9 @@ from approvals.api.serializers import VisibleUseCaseField
 from approvals.catalogs import maturity as catalog
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
+from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
+from approvals.views.maturity import evidence_file_response
 from inventory.selectors import use_case_for
 from portal.api.exceptions import api_error
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
@@ -114,16 +116,16 @@ def _level(level) -> dict | None:
 
 
 def _summary(request, use_case) -> dict:
-    versions = list(maturity.maturity_assessments_for(user=request.user, use_case=use_case))
+    versions = list(maturity_selectors.maturity_assessments_for(user=request.user, use_case=use_case))
     latest = versions[0] if versions else None
-    level = maturity.assessment_level(latest) if latest else None
+    level = maturity_selectors.assessment_level(latest) if latest else None
     return {
         "use_case": use_case.key,
         "rubric_version": catalog.RUBRIC_VERSION,
         "assessment": latest,
         "level": _level(level),
         "next_level": _level(catalog.next_level(level) if level else catalog.LEVELS[1]),
-        "gaps": maturity.maturity_gaps(latest) if latest else [],
+        "gaps": maturity_selectors.maturity_gaps(latest) if latest else [],
         "versions": list(reversed(versions)),
         "may_maintain": may_maintain_maturity(request.user, use_case),
     }
@@ -274,7 +276,6 @@ class MaturityEvidenceViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, v
     @action(detail=True, methods=["get"], url_path="file")
     def download(self, request, pk=None):
         """The evidence file, as a download."""
-        from approvals.views.maturity import evidence_file_response
 
         return evidence_file_response(self.get_object())
 

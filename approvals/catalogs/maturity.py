@@ -18,6 +18,8 @@ added, removed or reworded in meaning.
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+
 RUBRIC_VERSION = "2026-12"
 
 MANUAL_POINTS = Decimal("0.5")
@@ -480,3 +482,28 @@ def rubric_as_data() -> dict:
             for dimension in DIMENSIONS
         ],
     }
+
+
+def rubric_check_keys() -> frozenset[str]:
+    return frozenset(CHECKS)
+
+
+def validate_check_keys(keys, *, field: str) -> list[str]:
+    """A list of rubric check keys, unique and sorted; unknown keys are refused by name."""
+    if keys in (None, ""):
+        return []
+    if isinstance(keys, str) or not isinstance(keys, list | tuple):
+        raise ValidationError(
+            {field: "Give a list of maturity check keys, e.g. documentation.runbook_linked."}
+        )
+    cleaned = []
+    for key in keys:
+        if not isinstance(key, str) or not key.strip():
+            raise ValidationError({field: "Every check key is a non-empty text."})
+        cleaned.append(key.strip())
+    unknown = sorted(set(cleaned) - rubric_check_keys())
+    if unknown:
+        raise ValidationError(
+            {field: f"Not a check of the maturity rubric: {', '.join(unknown)}. See /api/maturity-rubric/."}
+        )
+    return sorted(set(cleaned))

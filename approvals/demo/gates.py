@@ -30,11 +30,13 @@ from approvals.models import (
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.selectors import gates as gate_selectors
 from approvals.services import gates, maturity
-from approvals.services.gates import add_business_days
 from approvals.services.lifecycle import apply_stage
+from approvals.services.risk import risk_assessment_record
 from inventory import services as inventory_services
 from inventory.models import ModelVersion, PromptVersion, UseCase
+from portal.dates import add_business_days
 
 WIKI = "https://wiki.example.com"
 SUBMISSION_KINDS = ("submitted", "resubmitted")
@@ -93,7 +95,6 @@ def _high_risk_pilot_approved_with_conditions(use_case: UseCase, people: dict) -
 
 
 def _pilot_rejected(use_case: UseCase, people: dict) -> None:
-    from approvals.services.risk import risk_assessment_record
 
     if not use_case.risk_assessments.exists():
         risk_assessment_record(
@@ -181,7 +182,7 @@ def _ready_for(use_case: UseCase, to_stage: str, actor) -> None:
     reaches it, and every mandatory check or evidence gets its own."""
     use_case.refresh_from_db()
     transition = LifecycleTransition.objects.get(from_stage=use_case.lifecycle_stage, to_stage__key=to_stage)
-    policy = gates.policy_for(transition, use_case.risk_tier)
+    policy = gate_selectors.policy_for(transition, use_case.risk_tier)
     assessment = maturity.maturity_assess(
         use_case=use_case, actor=actor, trigger=AssessmentTriggerChoices.DEMO
     )

@@ -7,8 +7,8 @@ from django.utils.html import format_html
 from approvals.catalogs import maturity as maturity_catalog
 from approvals.choices import DecisionChoices, StageKindChoices
 from approvals.models import APPROVER_ROLES, GatePolicy, LifecycleStage, LifecycleTransition
-from approvals.services.gates import POLICY_FIELDS
-from approvals.services.lifecycle import direct_moves, gated_moves
+from approvals.selectors.lifecycle import direct_moves, gated_moves
+from approvals.services.gate_policies import POLICY_FIELDS
 from inventory.choices import RiskTierChoices
 from portal.roles import ROLE_LABELS
 from portal.templatetags.portal_tags import BADGE_COLOURS

@@ -27,8 +27,8 @@ from django.utils import timezone
 
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices
 from approvals.models import ApprovalEvent, ApprovalRequest
-from approvals.services.gates import add_business_days
 from inventory.choices import RiskTierChoices
+from portal.dates import add_business_days
 
 DEFAULT_WINDOW_DAYS = 90
 MAX_WINDOW_DAYS = 366

@@ -1,4 +1,7 @@
-"""Gates: policies, preflight, approval requests, decisions, quorum, expiry and revocation.
+"""Gates: approval requests, decisions, quorum, expiry and revocation, and moves without a gate.
+
+Policies are edited in :mod:`approvals.services.gate_policies`; the preflight and the quorum
+arithmetic are reads (:mod:`approvals.selectors.preflight`, :mod:`approvals.selectors.gates`).
 
 Every write here runs in one transaction with its audit entries and typed ``ApprovalEvent``
 rows; views, API actions, jobs and the demo call these functions. Callers check who may ask,
@@ -31,616 +34,50 @@ holidays are not modelled) after its (re)submission; after that it is overdue an
 notifies reviewers once per round.
 """
 
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.urls import reverse
 from django.utils import timezone
 
 from approvals.choices import (
     ApprovalEventChoices,
     ApprovalStatusChoices,
-    CheckStatusChoices,
     DecisionChoices,
-    StageKindChoices,
 )
 from approvals.models import (
-    APPROVER_ROLES,
-    ROLES_ELIGIBLE_FOR,
     ApprovalComment,
     ApprovalDecision,
     ApprovalEvent,
     ApprovalRequest,
-    GateApproverRequirement,
-    GatePolicy,
     LifecycleStage,
     LifecycleTransition,
-    RiskAssessment,
 )
-from inventory.choices import OWNERSHIP_ROLES, RiskTierChoices
+from approvals.selectors.gates import (
+    approving_voters,
+    eligible_roles,
+    quorum_state,
+    release_data,
+    segregation_conflict,
+)
+from approvals.selectors.preflight import Preflight, gate_preflight
+from approvals.services import notifications
+from approvals.services.lifecycle import apply_stage
 from inventory.models import Release, UseCase
+from inventory.services import release_freeze
 from portal import audit
 from portal.choices import AuditActionChoices
-from portal.roles import ROLE_LABELS, has_role
+from portal.dates import add_business_days
+from portal.roles import ROLE_LABELS
 
-MET_STATUSES = (CheckStatusChoices.VERIFIED, CheckStatusChoices.EVIDENCED)
 EXPIRY_WARNING_DAYS = (14, 3)
 COMMENT_MAX_LENGTH = 10_000
-
-#
-# The maturity rubric (approvals.catalogs.maturity) and assessments (approvals.services.maturity)
-#
-
-
-def rubric_check_keys() -> frozenset[str]:
-    from approvals.catalogs import maturity as maturity_catalog
-
-    return frozenset(maturity_catalog.CHECKS)
-
-
-def validate_check_keys(keys, *, field: str) -> list[str]:
-    """A list of rubric check keys, unique and sorted; unknown keys are refused by name."""
-    if keys in (None, ""):
-        return []
-    if isinstance(keys, str) or not isinstance(keys, list | tuple):
-        raise ValidationError(
-            {field: "Give a list of maturity check keys, e.g. documentation.runbook_linked."}
-        )
-    cleaned = []
-    for key in keys:
-        if not isinstance(key, str) or not key.strip():
-            raise ValidationError({field: "Every check key is a non-empty text."})
-        cleaned.append(key.strip())
-    unknown = sorted(set(cleaned) - rubric_check_keys())
-    if unknown:
-        raise ValidationError(
-            {field: f"Not a check of the maturity rubric: {', '.join(unknown)}. See /api/maturity-rubric/."}
-        )
-    return sorted(set(cleaned))
-
-
-def latest_maturity(use_case):
-    """The use case's latest maturity assessment, or None."""
-    from approvals.services.maturity import latest_assessment
-
-    return latest_assessment(use_case)
-
-
-def active_evidence(use_case) -> list:
-    from approvals.models import MaturityEvidence
-
-    return list(
-        MaturityEvidence.objects.filter(use_case=use_case, withdrawn_at__isnull=True).order_by(
-            "check_key", "pk"
-        )
-    )
-
-
-#
-# Policies
-#
-
-
-def policy_for(transition: LifecycleTransition, tier: str) -> GatePolicy | None:
-    """The policy for this move and tier: the tier's own, else the any-tier one."""
-    policies = {policy.risk_tier: policy for policy in transition.gate_policies.all()}
-    return policies.get(tier) or policies.get(GatePolicy.ANY_TIER)
-
-
-def _clean_requirements(requirements) -> dict[str, int]:
-    if requirements is None:
-        return {}
-    if not isinstance(requirements, dict):
-        raise ValidationError(
-            {"requirements": "Give approver roles with a count each, e.g. {coe-reviewer: 2}."}
-        )
-    cleaned = {}
-    for role, count in requirements.items():
-        if role not in APPROVER_ROLES:
-            raise ValidationError(
-                {"requirements": f"“{role}” is not an approver role; use one of {', '.join(APPROVER_ROLES)}."}
-            )
-        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10:
-            raise ValidationError(
-                {"requirements": f"The count for {role} must be a whole number from 0 to 10."}
-            )
-        if count:
-            cleaned[role] = count
-    return cleaned
-
-
-POLICY_FIELDS = (
-    "min_readiness",
-    "mandatory_checks",
-    "mandatory_evidence",
-    "requires_risk_assessment",
-    "allows_conditions",
-    "blocked",
-    "validity_days",
-    "review_sla_days",
-    "description",
-)
-
-
-@transaction.atomic
-def gate_policy_save(
-    *, actor, policy: GatePolicy | None = None, transition=None, risk_tier=None, requirements=None, **values
-) -> GatePolicy:
-    """Create (no ``policy``) or change a gate policy and replace its approver requirements
-    (``{role: count}``; a count of 0 removes the role). Requests already submitted keep the
-    quorum and policy values they snapshotted."""
-    unknown = set(values) - set(POLICY_FIELDS)
-    if unknown:
-        raise ValidationError(f"These fields cannot be set on a gate policy: {', '.join(sorted(unknown))}.")
-    creating = policy is None
-    if creating:
-        policy = GatePolicy(transition=transition, risk_tier=risk_tier or GatePolicy.ANY_TIER)
-    else:
-        if transition is not None and transition.pk != policy.transition_id:
-            raise ValidationError(
-                {"transition": "A policy stays with its transition; create a new policy instead."}
-            )
-        if risk_tier is not None and risk_tier != policy.risk_tier:
-            raise ValidationError({"risk_tier": "A policy stays with its tier; create a new policy instead."})
-    for name, value in values.items():
-        setattr(policy, name, value)
-    policy.updated_at = timezone.now()
-    policy.full_clean()
-    cleaned = _clean_requirements(requirements) if requirements is not None else None
-    if creating and not cleaned and not policy.blocked:
-        raise ValidationError(
-            {"requirements": "Name at least one approver role, or mark the policy blocked."}
-        )
-    policy.save()
-    if cleaned is not None:
-        existing = {row.role: row for row in policy.approver_requirements.all()}
-        for role, row in existing.items():
-            if role not in cleaned:
-                row.delete()
-        for role, count in cleaned.items():
-            row = existing.get(role)
-            if row is None:
-                row = GateApproverRequirement(policy=policy, role=role, count=count)
-            elif row.count == count:
-                continue
-            row.count = count
-            row.full_clean()
-            row.save()
-        if not cleaned and not policy.blocked:
-            raise ValidationError(
-                {"requirements": "Name at least one approver role, or mark the policy blocked."}
-            )
-    return policy
-
-
-@transaction.atomic
-def gate_policy_delete(*, policy: GatePolicy, actor) -> None:
-    """Remove a policy no request used; a used one is kept for the record (change it instead)."""
-    if policy.approval_requests.exists():
-        raise ValidationError(
-            f"{policy} was used by {policy.approval_requests.count()} request(s) and is kept for the "
-            "record; change it instead."
-        )
-    policy.delete()
-
-
-#
-# Who may decide: eligibility and segregation of duties
-#
-
-
-def eligible_roles(user, quorum: dict[str, int]) -> list[str]:
-    """The requirement roles of ``quorum`` this person may fill."""
-    return sorted(role for role in quorum if has_role(user, *ROLES_ELIGIBLE_FOR.get(role, (role,))))
-
-
-def segregation_conflict(request: ApprovalRequest, user, *, team_ids: set[int] | None = None) -> str:
-    """Why this person may not decide this request (empty when they may): the requester, the
-    use case's owners and its owning team's members never decide on it (invariant 2).
-    ``team_ids`` (the teams the person is in) saves a query per request in lists."""
-    use_case = request.use_case
-    if request.requested_by_id == user.pk:
-        return f"You asked for {request.reference}; someone else must decide on it."
-    for field_name, label, _help in OWNERSHIP_ROLES:
-        if getattr(use_case, f"{field_name}_id") == user.pk:
-            return (
-                f"You are the {label.lower()} of {use_case.key}; owners never decide on their own use case."
-            )
-    in_team = (
-        use_case.owning_team_id in team_ids
-        if team_ids is not None
-        else use_case.owning_team.members.filter(pk=user.pk).exists()
-    )
-    if in_team:
-        return (
-            f"You are a member of {use_case.owning_team.name}, which owns {use_case.key}; "
-            "the owning team never decides on its own gate."
-        )
-    return ""
-
-
-def quorum_state(quorum: dict[str, int], voters: dict[int, list[str]]) -> tuple[bool, dict[str, int]]:
-    """Whether the approving ``voters`` (person id → requirement roles they may fill) meet the
-    quorum, and how many slots of each role are filled. Each person fills at most one slot:
-    a maximum bipartite matching (Kuhn's augmenting paths; quorums are a handful of slots)."""
-    slots = [role for role in sorted(quorum) for _ in range(quorum[role])]
-    holder: list[int | None] = [None] * len(slots)
-
-    def place(voter: int, seen: set[int]) -> bool:
-        for index, role in enumerate(slots):
-            if role in voters[voter] and index not in seen:
-                seen.add(index)
-                if holder[index] is None or place(holder[index], seen):
-                    holder[index] = voter
-                    return True
-        return False
-
-    for voter in sorted(voters):
-        place(voter, set())
-    filled = Counter(slots[index] for index, voter in enumerate(holder) if voter is not None)
-    return all(voter is not None for voter in holder), {role: filled.get(role, 0) for role in sorted(quorum)}
-
-
-def approving_voters(request: ApprovalRequest) -> dict[int, list[str]]:
-    # .all() and a filter in Python: lists prefetch the decisions, so this costs them no query.
-    return {
-        decision.decided_by_id: list(decision.roles)
-        for decision in request.decisions.all()
-        if decision.round == request.round and decision.decision in DecisionChoices.APPROVING
-    }
-
-
-def quorum_progress(request: ApprovalRequest) -> list[dict]:
-    """Each requirement with its count, how many approvals fill it and its label, for pages and API."""
-    _met, filled = quorum_state(request.quorum, approving_voters(request))
-    return [
-        {
-            "role": role,
-            "label": ROLE_LABELS.get(role, role),
-            "required": count,
-            "approved": filled.get(role, 0),
-        }
-        for role, count in sorted(request.quorum.items())
-    ]
-
-
-#
-# Preflight: what is missing before a request can be submitted
-#
-
-
-@dataclass
-class Problem:
-    field: str
-    code: str
-    message: str
-    url: str = ""  # where the problem is fixed
-    fix: str = ""  # the link's text
-
-    @property
-    def label(self) -> str:
-        return PROBLEM_FIELD_LABELS.get(self.field, self.field.replace("_", " ").capitalize())
-
-
-PROBLEM_FIELD_LABELS = {
-    "use_case": "Use case",
-    "to_stage": "Target stage",
-    "release": "Release",
-    "risk": "Risk",
-    "policy": "Gate policy",
-    "maturity": "Maturity",
-    "evidence": "Evidence",
-}
-
-
-def _check_name(key: str) -> str:
-    """A maturity check as people know it: its title (the key is for the API)."""
-    from approvals.catalogs import maturity as maturity_catalog
-
-    check = maturity_catalog.CHECKS.get(key)
-    return f"“{check.title}”" if check else key
-
-
-def _where_to_fix(use_case: UseCase, code: str) -> tuple[str, str]:
-    """The page where a preflight problem of this kind is fixed, and what the link says."""
-    page = use_case.get_absolute_url()
-    if code == "draft":
-        return page, "Submit the draft"
-    if code in ("no_release", "other_use_case", "not_pinned", "no_digest"):
-        return f"{page}?tab=releases", "Releases & versions"
-    if code == "no_risk_assessment":
-        return reverse("approvals:risk-questionnaire", args=[use_case.key]), "Answer the risk questionnaire"
-    if code in ("no_maturity", "readiness_below_minimum", "mandatory_check_unmet"):
-        return f"{page}?tab=maturity", "Maturity"
-    if code == "evidence_missing":
-        return reverse("approvals:maturity-evidence-add", args=[use_case.key]), "Attach evidence"
-    if code in ("no_policy", "blocked", "no_approvers"):
-        return reverse("approvals:gate-policy-list"), "Gate policies"
-    return f"{page}?tab=approvals", "Approvals"
-
-
-@dataclass
-class Preflight:
-    use_case: UseCase
-    release: Release | None
-    to_stage: LifecycleStage | None
-    transition: LifecycleTransition | None = None
-    policy: GatePolicy | None = None
-    risk_assessment: RiskAssessment | None = None
-    maturity: object = None
-    evidence: list = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def add(self, field_name: str, code: str, message: str, *, url: str = "", fix: str = "") -> None:
-        if not url:
-            url, fix = _where_to_fix(self.use_case, code)
-        self.problems.append(Problem(field_name, code, message, url, fix))
-
-    def as_error(self) -> ValidationError:
-        errors: dict[str, list[str]] = {}
-        for problem in self.problems:
-            errors.setdefault(problem.field, []).append(problem.message)
-        return ValidationError(errors)
-
-    def as_data(self) -> dict:
-        policy = self.policy
-        return {
-            "ok": self.ok,
-            "use_case": self.use_case.key,
-            "release": self.release.version if self.release else None,
-            "from_stage": self.transition.from_stage.key if self.transition else None,
-            "to_stage": self.to_stage.key if self.to_stage else None,
-            "risk_tier": self.use_case.risk_tier,
-            "policy": policy.pk if policy else None,
-            "min_readiness": str(policy.min_readiness) if policy else None,
-            "readiness": str(self.maturity.readiness) if self.maturity is not None else None,
-            "quorum": policy.quorum() if policy else {},
-            "problems": [
-                {"field": problem.field, "code": problem.code, "message": problem.message, "url": problem.url}
-                for problem in self.problems
-            ],
-        }
-
-
-def _stage_for(to_stage) -> LifecycleStage | None:
-    if isinstance(to_stage, LifecycleStage) or to_stage is None:
-        return to_stage
-    return LifecycleStage.objects.filter(key=str(to_stage)).first()
-
-
-def gate_preflight(
-    *, use_case: UseCase, release: Release | None, to_stage, recertifies: ApprovalRequest | None = None,
-    exclude: ApprovalRequest | None = None,
-) -> Preflight:  # fmt: skip
-    """Everything that stops this request from being submitted, each problem named by field.
-
-    The page shows the list before the person submits; the API answers it at
-    ``POST /api/approval-requests/preflight/``; submission runs it again under a lock.
-    """
-    stage = _stage_for(to_stage)
-    check = Preflight(use_case=use_case, release=release, to_stage=stage)
-    if use_case.is_draft:
-        check.add("use_case", "draft", f"{use_case.key} is a draft: submit it to the lifecycle first.")
-        return check
-    if stage is None:
-        check.add("to_stage", "unknown_stage", "Choose the stage the use case should move to.")
-        return check
-    current = use_case.lifecycle_stage
-    if recertifies is not None:
-        check.transition = recertifies.transition
-        if current.pk != recertifies.to_stage_id:
-            check.add(
-                "to_stage",
-                "moved",
-                f"{use_case.key} is at {current.label}, no longer {recertifies.to_stage.label}: the approval "
-                "cannot be re-certified; ask for the gate again.",
-            )
-    else:
-        check.transition = (
-            LifecycleTransition.objects.select_related("from_stage", "to_stage")
-            .filter(from_stage=current, to_stage=stage)
-            .first()
-        )
-        if check.transition is None:
-            check.add(
-                "to_stage",
-                "no_transition",
-                f"The lifecycle allows no move from {current.label} to {stage.label}.",
-            )
-        elif not check.transition.requires_gate:
-            check.add(
-                "to_stage",
-                "not_gated",
-                f"{current.label} → {stage.label} needs no gate: move the use case directly.",
-            )
-    _check_release(check, use_case, release)
-    _check_risk(check, use_case)
-    if check.transition is not None and check.transition.requires_gate:
-        _check_policy_and_maturity(check, use_case)
-    open_requests = ApprovalRequest.objects.filter(
-        use_case=use_case, to_stage=stage, status__in=ApprovalStatusChoices.OPEN
-    )
-    if exclude is not None:
-        open_requests = open_requests.exclude(pk=exclude.pk)
-    already = open_requests.first()
-    if already is not None:
-        check.add(
-            "to_stage",
-            "already_open",
-            f"{already.reference} already asks to move {use_case.key} to {stage.label}; "
-            "withdraw it or wait for its decision.",
-            url=already.get_absolute_url(),
-            fix=already.reference,
-        )
-    return check
-
-
-def _check_release(check: Preflight, use_case: UseCase, release: Release | None) -> None:
-    if release is None:
-        check.add("release", "no_release", "Choose the release to approve: an approval covers one release.")
-        return
-    if release.use_case_id != use_case.pk:
-        check.add("release", "other_use_case", f"Release {release.version} belongs to another use case.")
-        return
-    pinned = (
-        release.model_versions.count() + release.prompt_versions.count() + release.dataset_versions.count()
-    )
-    if not pinned:
-        check.add(
-            "release",
-            "not_pinned",
-            f"Release {release.version} pins no model, prompt or dataset version: pin what it runs first.",
-        )
-    elif not release.pins_digests:
-        check.add(
-            "release",
-            "no_digest",
-            f"Release {release.version} pins model or dataset versions without a SHA-256 digest.",
-        )
-
-
-def _check_risk(check: Preflight, use_case: UseCase) -> None:
-    check.risk_assessment = RiskAssessment.objects.filter(use_case=use_case).order_by("-version").first()
-
-
-@dataclass
-class _Floor:
-    """What a gate asks whatever the risk tier turns out to be: the least of its policies'
-    readiness minimums and the checks and evidence every one of them wants. Lets the preflight
-    of a use case without a risk assessment still name the maturity blockers that are certain,
-    instead of revealing them one round after the risk is answered."""
-
-    min_readiness: Decimal
-    mandatory_checks: list[str]
-    mandatory_evidence: list[str]
-
-
-def _floor_of(transition: LifecycleTransition) -> _Floor | None:
-    policies = [policy for policy in transition.gate_policies.all() if not policy.blocked]
-    if not policies:
-        return None
-    checks = set.intersection(*(set(policy.mandatory_checks) for policy in policies))
-    evidence = set.intersection(*(set(policy.mandatory_evidence) for policy in policies))
-    return _Floor(min(policy.min_readiness for policy in policies), sorted(checks), sorted(evidence))
-
-
-def _check_policy_and_maturity(check: Preflight, use_case: UseCase) -> None:
-    tier = use_case.risk_tier
-    check.policy = policy_for(check.transition, tier)
-    policy = check.policy
-    needs_risk = policy.requires_risk_assessment if policy else True
-    if needs_risk and (check.risk_assessment is None or tier == RiskTierChoices.UNASSESSED):
-        check.add(
-            "risk",
-            "no_risk_assessment",
-            f"{use_case.key} has no risk assessment: answer the risk questionnaire first.",
-        )
-        if policy is None:
-            floor = _floor_of(check.transition)
-            if floor is not None:
-                _check_maturity(check, use_case, floor, suffix=" whatever its risk tier")
-            return
-    if policy is None:
-        check.add(
-            "policy",
-            "no_policy",
-            f"No gate policy covers {check.transition} for {RiskTierChoices.label(tier).lower()} use cases; "
-            "ask the CoE lead to add one.",
-        )
-        return
-    if policy.blocked:
-        check.add(
-            "policy",
-            "blocked",
-            f"The gate {check.transition} is closed to {policy.tier_label.lower()} use cases"
-            + (f": {policy.description}" if policy.description else "."),
-        )
-        return
-    if not policy.quorum():
-        check.add(
-            "policy",
-            "no_approvers",
-            f"The policy for {check.transition} names no approvers; ask the CoE lead.",
-        )
-    _check_maturity(check, use_case, policy)
-
-
-def _check_maturity(check: Preflight, use_case: UseCase, policy, *, suffix: str = "") -> None:
-    """Maturity and evidence against ``policy`` (a GatePolicy or a _Floor): every blocker."""
-    check.maturity = latest_maturity(use_case)
-    check.evidence = active_evidence(use_case)
-    wants_maturity = policy.min_readiness > 0 or policy.mandatory_checks
-    if check.maturity is None:
-        if wants_maturity:
-            wanted = [f"readiness of at least {policy.min_readiness}"] if policy.min_readiness > 0 else []
-            if policy.mandatory_checks:
-                wanted.append(f"{', '.join(_check_name(key) for key in policy.mandatory_checks)} met")
-            check.add(
-                "maturity",
-                "no_maturity",
-                f"{use_case.key} has no maturity assessment yet: assess it first "
-                f"(this gate needs {' and '.join(wanted)}{suffix}).",
-            )
-    else:
-        if check.maturity.readiness < policy.min_readiness:
-            check.add(
-                "maturity",
-                "readiness_below_minimum",
-                f"Readiness is {check.maturity.readiness}; this gate needs at least {policy.min_readiness}"
-                f"{suffix}.",
-            )
-        for key in policy.mandatory_checks:
-            status = (check.maturity.results.get(key) or {}).get("status", CheckStatusChoices.UNMET)
-            if status not in MET_STATUSES:
-                check.add(
-                    "maturity",
-                    "mandatory_check_unmet",
-                    f"Mandatory check {_check_name(key)} is {CheckStatusChoices.label(status).lower()}.",
-                )
-    evidenced = {item.check_key for item in check.evidence}
-    for key in policy.mandatory_evidence:
-        if key not in evidenced:
-            check.add(
-                "evidence",
-                "evidence_missing",
-                f"Mandatory evidence for {_check_name(key)} is missing: attach it.",
-                url=reverse("approvals:maturity-evidence-add", args=[use_case.key]) + f"?check={key}",
-                fix="Attach evidence",
-            )
 
 
 #
 # Snapshot at submission
 #
-
-
-def _release_data(release: Release) -> dict:
-    return {
-        "id": release.pk,
-        "version": release.version,
-        "code_ref": release.code_ref,
-        "model_versions": [
-            {"id": v.pk, "name": v.model.name, "version": v.version, "sha256": v.sha256}
-            for v in release.model_versions.select_related("model").order_by("pk")
-        ],
-        "prompt_versions": [
-            {"id": v.pk, "name": v.template.name, "version": v.version, "sha256": v.content_sha256}
-            for v in release.prompt_versions.select_related("template").order_by("pk")
-        ],
-        "dataset_versions": [
-            {"id": v.pk, "name": v.dataset.name, "version": v.version, "sha256": v.sha256}
-            for v in release.dataset_versions.select_related("dataset").order_by("pk")
-        ],
-    }
 
 
 def _snapshot(check: Preflight) -> dict:
@@ -690,18 +127,8 @@ def _snapshot(check: Preflight) -> dict:
             {"id": item.pk, "check_key": item.check_key, "kind": item.kind, "sha256": item.sha256}
             for item in check.evidence
         ],
-        "release": _release_data(check.release),
+        "release": release_data(check.release),
     }
-
-
-def add_business_days(start: datetime, days: int) -> datetime:
-    """``days`` working days (Monday to Friday) after ``start``, at the same time of day."""
-    current, added = start, 0
-    while added < days:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            added += 1
-    return current
 
 
 def _event(request: ApprovalRequest, kind: str, actor=None, message: str = "", **data) -> ApprovalEvent:
@@ -740,7 +167,6 @@ def approval_request_submit(
 ) -> ApprovalRequest:  # fmt: skip
     """Ask for a gate: runs the preflight again under a lock, snapshots policy, scores and
     evidence, freezes the release and tells the eligible reviewers (after commit)."""
-    from inventory.services import release_freeze
 
     # Two submissions for the same use case at once would both pass the "already open" check.
     locked = (
@@ -779,7 +205,7 @@ def approval_request_submit(
         release=release.version,
         evidence_ids=[item["id"] for item in request.snapshot["evidence"]],
     )
-    _notify_submitted(request)
+    notifications.notify_request_submitted(request)
     return request
 
 
@@ -789,7 +215,6 @@ def approval_request_resubmit(
 ) -> ApprovalRequest:
     """After changes were requested: check again, snapshot again and start a new round
     (possibly with a new release of the same use case)."""
-    from inventory.services import release_freeze
 
     locked = _lock(request)
     if locked.status != ApprovalStatusChoices.CHANGES_REQUESTED:
@@ -823,7 +248,7 @@ def approval_request_resubmit(
     release_freeze(release=release, reason=f"gate request {locked.reference}")
     _event(locked, ApprovalEventChoices.RESUBMITTED, actor, f"round {locked.round}", round=locked.round,
            release=release.version, evidence_ids=[item["id"] for item in locked.snapshot["evidence"]])  # fmt: skip
-    _notify_submitted(locked)
+    notifications.notify_request_submitted(locked)
     _refresh(request, locked)
     return locked
 
@@ -938,13 +363,13 @@ def approval_request_decide(
         locked.status = ApprovalStatusChoices.CHANGES_REQUESTED
         locked.save(update_fields=["status"])
         _event(locked, ApprovalEventChoices.CHANGES_REQUESTED, actor, comment)
-        _notify_decided(locked, record)
+        notifications.notify_decision(locked, record)
     else:
         met, _filled = quorum_state(locked.quorum, approving_voters(locked))
         if met:
             _approve(locked, actor)
         else:
-            _notify_decided(locked, record)
+            notifications.notify_decision(locked, record)
     _refresh(request, locked)
     return record
 
@@ -954,12 +379,10 @@ def _close(request: ApprovalRequest, status: str, kind: str, actor, message: str
     request.decided_at = timezone.now()
     request.save(update_fields=["status", "decided_at"])
     _event(request, kind, actor, message)
-    _notify_outcome(request)
+    notifications.notify_outcome(request)
 
 
 def _approve(request: ApprovalRequest, actor) -> None:
-    from approvals.services.lifecycle import apply_stage
-
     now = timezone.now()
     use_case = (
         UseCase.objects.select_for_update(of=("self",))
@@ -1001,7 +424,7 @@ def _approve(request: ApprovalRequest, actor) -> None:
         apply_stage(use_case=use_case, stage=request.to_stage)
         _event(request, ApprovalEventChoices.STAGE_CHANGED, actor, f"{before.label} → {request.to_stage.label}",
                from_stage=before.key, to_stage=request.to_stage.key)  # fmt: skip
-    _notify_outcome(request)
+    notifications.notify_outcome(request)
 
 
 #
@@ -1048,7 +471,7 @@ def approval_request_revoke(*, request: ApprovalRequest, actor, reason: str) -> 
     locked.revoke_reason = reason
     locked.save(update_fields=["status", "revoked_at", "revoked_by", "revoke_reason"])
     _event(locked, ApprovalEventChoices.REVOKED, actor, reason)
-    _notify_outcome(locked)
+    notifications.notify_outcome(locked)
     _refresh(request, locked)
     return locked
 
@@ -1069,7 +492,7 @@ def approval_request_expire(*, request: ApprovalRequest, now: datetime | None = 
     _event(
         locked, ApprovalEventChoices.EXPIRED, None, f"validity ended {locked.expires_at:%Y-%m-%d %H:%M} UTC"
     )
-    _notify_outcome(locked)
+    notifications.notify_outcome(locked)
     _refresh(request, locked)
     return True
 
@@ -1093,126 +516,69 @@ def approval_request_recertify(*, request: ApprovalRequest, actor, summary: str 
     )
 
 
-#
-# What deployments ask
-#
+def gates_scan(now=None) -> dict:
+    """Expire approvals past their validity, and notify overdue requests and approvals about
+    to expire. Safe to run any number of times: each notification has its own key."""
+    now = now or timezone.now()
+    related = ("use_case", "use_case__owning_team", "release", "from_stage", "to_stage", "requested_by")
+    expired = 0
+    for request in ApprovalRequest.objects.filter(status=ApprovalStatusChoices.APPROVED, expires_at__lte=now):
+        expired += approval_request_expire(request=request, now=now)
+    overdue = 0
+    for request in ApprovalRequest.objects.select_related(*related).filter(
+        status=ApprovalStatusChoices.PENDING, due_at__lt=now
+    ):
+        overdue += notifications.notify_overdue(request)
+    expiring = 0
+    horizon = now + timedelta(days=max(EXPIRY_WARNING_DAYS))
+    for request in ApprovalRequest.objects.select_related(*related).filter(
+        Q(status=ApprovalStatusChoices.APPROVED), expires_at__gt=now, expires_at__lte=horizon
+    ):
+        left = request.expires_at - now
+        for days in sorted(EXPIRY_WARNING_DAYS):
+            if left <= timedelta(days=days):
+                # Only the tightest threshold reached: a 2-day warning makes the 14-day one moot.
+                expiring += notifications.notify_expiring(request, days)
+                break
+    return {"expired": expired, "overdue_notifications": overdue, "expiry_notifications": expiring}
 
 
-def approval_covering(use_case: UseCase, release: Release, stage) -> ApprovalRequest | None:
-    """The valid approval that lets exactly this release of this use case be at ``stage`` (a
-    LifecycleStage or its key): approved, not revoked, not expired. None otherwise.
-
-    The deployment issue calls this before any production deployment (invariant 1)."""
-    stage_filter = Q(to_stage=stage) if isinstance(stage, LifecycleStage) else Q(to_stage__key=str(stage))
-    now = timezone.now()
-    return (
-        ApprovalRequest.objects.filter(
-            stage_filter, use_case=use_case, release=release, status=ApprovalStatusChoices.APPROVED
+@transaction.atomic
+def lifecycle_move(*, use_case: UseCase, to_stage: LifecycleStage, actor, reason: str = "") -> UseCase:
+    """Move a use case along a transition that needs no gate (e.g. → on hold). Open gate requests
+    that no longer start from the new stage are withdrawn, as their approval could not apply."""
+    locked = (
+        UseCase.objects.select_for_update(of=("self",)).select_related("lifecycle_stage").get(pk=use_case.pk)
+    )
+    if locked.is_draft:
+        raise ValidationError(f"{locked.key} is a draft; submit it to enter the lifecycle.")
+    if to_stage is None:
+        raise ValidationError({"to_stage": "Choose the stage to move to."})
+    current = locked.lifecycle_stage
+    transition = LifecycleTransition.objects.filter(from_stage=current, to_stage=to_stage).first()
+    if transition is None:
+        raise ValidationError(
+            {"to_stage": f"The lifecycle allows no move from {current.label} to {to_stage.label}."}
         )
-        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
-        .order_by("-decided_at", "-pk")
-        .first()
+    if transition.requires_gate:
+        raise ValidationError(
+            {
+                "to_stage": f"{current.label} → {to_stage.label} is a gate: ask for it with a release to approve."
+            }
+        )
+    apply_stage(use_case=locked, stage=to_stage)
+    audit.record(
+        AuditActionChoices.DECISION,
+        obj=locked,
+        message=f"{locked.key} moved from {current.label} to {to_stage.label}"
+        + (f": {reason.strip()}" if reason.strip() else ""),
+        extra={"from_stage": current.key, "to_stage": to_stage.key, "gated": False},
     )
-
-
-def last_approved_release(use_case: UseCase, *, before: ApprovalRequest | None = None) -> Release | None:
-    """The release of the use case's latest approval (even expired or revoked: it was what ran),
-    for "what changed since" on the review page."""
-    approvals = ApprovalRequest.objects.filter(
-        use_case=use_case,
-        status__in=[
-            ApprovalStatusChoices.APPROVED,
-            ApprovalStatusChoices.EXPIRED,
-            ApprovalStatusChoices.REVOKED,
-        ],
-    )
-    if before is not None:
-        approvals = approvals.exclude(pk=before.pk).exclude(release=before.release)
-    latest = approvals.select_related("release").order_by("-decided_at", "-pk").first()
-    return latest.release if latest else None
-
-
-def release_diff(release: Release, base: Release | None) -> dict:
-    """Pinned versions added, removed and changed between ``base`` and ``release``, by asset."""
-    current = _release_data(release)
-    previous = _release_data(base) if base is not None else None
-    changes = {}
-    for kind in ("model_versions", "prompt_versions", "dataset_versions"):
-        now_pins = {item["name"]: item for item in current[kind]}
-        old_pins = {item["name"]: item for item in previous[kind]} if previous else {}
-        changes[kind] = {
-            "added": [now_pins[name] for name in sorted(set(now_pins) - set(old_pins))],
-            "removed": [old_pins[name] for name in sorted(set(old_pins) - set(now_pins))],
-            "changed": [
-                {"name": name, "from": old_pins[name]["version"], "to": now_pins[name]["version"]}
-                for name in sorted(set(now_pins) & set(old_pins))
-                if (old_pins[name]["version"], old_pins[name]["sha256"])
-                != (now_pins[name]["version"], now_pins[name]["sha256"])
-            ],
-        }
-    return {
-        "base": previous["version"] if previous else None,
-        "code_ref": {"from": previous["code_ref"] if previous else None, "to": current["code_ref"]},
-        "changes": changes,
-    }
-
-
-def parse_readiness(value) -> Decimal:
-    """A readiness from a form or payload, with a message naming the field."""
-    try:
-        number = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValidationError({"min_readiness": f"“{value}” is not a number."}) from None
-    if not number.is_finite() or number < 0:
-        raise ValidationError({"min_readiness": "The minimum readiness is a number of 0 or more."})
-    return number
-
-
-def is_terminal_stage(stage: LifecycleStage) -> bool:
-    return stage.kind == StageKindChoices.CLOSED
-
-
-#
-# Notifications (sent after commit by portal.notifications)
-#
-
-
-def _owners(use_case: UseCase) -> list:
-    people = [getattr(use_case, field_name) for field_name, _label, _help in OWNERSHIP_ROLES]
-    return [person for person in people if person is not None]
-
-
-def eligible_reviewers(request: ApprovalRequest) -> list:
-    """Active people who may decide this request: holders of a required role, minus the
-    requester, the owners and the owning team."""
-    from django.contrib.auth import get_user_model
-
-    role_names = {role for wanted in request.quorum for role in ROLES_ELIGIBLE_FOR.get(wanted, (wanted,))}
-    excluded = {request.requested_by_id, *(person.pk for person in _owners(request.use_case))}
-    team_members = request.use_case.owning_team.members.values("pk")
-    return list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name__in=role_names)
-        .exclude(pk__in=[pk for pk in excluded if pk])
-        .exclude(pk__in=team_members)
-        .distinct()
-        .order_by("username")
-    )
-
-
-def _notify_submitted(request: ApprovalRequest) -> None:
-    from approvals.services.notifications import notify_request_submitted
-
-    notify_request_submitted(request)
-
-
-def _notify_decided(request: ApprovalRequest, decision: ApprovalDecision) -> None:
-    from approvals.services.notifications import notify_decision
-
-    notify_decision(request, decision)
-
-
-def _notify_outcome(request: ApprovalRequest) -> None:
-    from approvals.services.notifications import notify_outcome
-
-    notify_outcome(request)
+    for request in ApprovalRequest.objects.filter(
+        use_case=locked, status__in=ApprovalStatusChoices.OPEN
+    ).exclude(from_stage=to_stage):
+        approval_request_withdraw(
+            request=request, actor=actor, reason=f"{locked.key} moved to {to_stage.label}."
+        )
+    use_case.lifecycle_stage, use_case.updated_at = locked.lifecycle_stage, locked.updated_at
+    return locked

@@ -22,8 +22,6 @@ from approvals.choices import ApprovalStatusChoices, StageKindChoices
 from approvals.models import ApprovalRequest, LifecycleStage, LifecycleTransition
 from inventory.models import UseCase
 from inventory.services import INTAKE_STAGE_KEY
-from portal import audit
-from portal.choices import AuditActionChoices
 from portal.templatetags.portal_tags import BADGE_COLOURS
 
 STAGE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
@@ -151,67 +149,3 @@ def apply_stage(*, use_case: UseCase, stage: LifecycleStage) -> UseCase:
     use_case.updated_at = timezone.now()
     use_case.save(update_fields=["lifecycle_stage", "updated_at"])
     return use_case
-
-
-@transaction.atomic
-def lifecycle_move(*, use_case: UseCase, to_stage: LifecycleStage, actor, reason: str = "") -> UseCase:
-    """Move a use case along a transition that needs no gate (e.g. → on hold). Open gate requests
-    that no longer start from the new stage are withdrawn, as their approval could not apply."""
-    from approvals.services.gates import approval_request_withdraw
-
-    locked = (
-        UseCase.objects.select_for_update(of=("self",)).select_related("lifecycle_stage").get(pk=use_case.pk)
-    )
-    if locked.is_draft:
-        raise ValidationError(f"{locked.key} is a draft; submit it to enter the lifecycle.")
-    if to_stage is None:
-        raise ValidationError({"to_stage": "Choose the stage to move to."})
-    current = locked.lifecycle_stage
-    transition = LifecycleTransition.objects.filter(from_stage=current, to_stage=to_stage).first()
-    if transition is None:
-        raise ValidationError(
-            {"to_stage": f"The lifecycle allows no move from {current.label} to {to_stage.label}."}
-        )
-    if transition.requires_gate:
-        raise ValidationError(
-            {
-                "to_stage": f"{current.label} → {to_stage.label} is a gate: ask for it with a release to approve."
-            }
-        )
-    apply_stage(use_case=locked, stage=to_stage)
-    audit.record(
-        AuditActionChoices.DECISION,
-        obj=locked,
-        message=f"{locked.key} moved from {current.label} to {to_stage.label}"
-        + (f": {reason.strip()}" if reason.strip() else ""),
-        extra={"from_stage": current.key, "to_stage": to_stage.key, "gated": False},
-    )
-    for request in ApprovalRequest.objects.filter(
-        use_case=locked, status__in=ApprovalStatusChoices.OPEN
-    ).exclude(from_stage=to_stage):
-        approval_request_withdraw(
-            request=request, actor=actor, reason=f"{locked.key} moved to {to_stage.label}."
-        )
-    use_case.lifecycle_stage, use_case.updated_at = locked.lifecycle_stage, locked.updated_at
-    return locked
-
-
-def direct_moves(use_case: UseCase) -> list[LifecycleTransition]:
-    """The non-gated moves open to the use case from where it is now."""
-    if use_case.is_draft:
-        return []
-    return list(
-        LifecycleTransition.objects.filter(from_stage_id=use_case.lifecycle_stage_id, requires_gate=False)
-        .select_related("to_stage")
-        .order_by("to_stage__order")
-    )
-
-
-def gated_moves(use_case: UseCase) -> list[LifecycleTransition]:
-    if use_case.is_draft:
-        return []
-    return list(
-        LifecycleTransition.objects.filter(from_stage_id=use_case.lifecycle_stage_id, requires_gate=True)
-        .select_related("to_stage", "from_stage")
-        .order_by("to_stage__order")
-    )

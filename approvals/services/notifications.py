@@ -10,20 +10,15 @@
 Every key names the event, so a second call (a retried scan, a double submit) sends nothing.
 """
 
-from datetime import timedelta
-
-from django.db.models import Q
-from django.utils import timezone
-
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalDecision, ApprovalRequest
+from approvals.selectors.gates import eligible_reviewers, owners
 from portal.notifications import notify
 
 
 def _requester_and_owners(request: ApprovalRequest) -> list:
-    from approvals.services.gates import _owners
 
-    return [request.requested_by, *_owners(request.use_case)]
+    return [request.requested_by, *owners(request.use_case)]
 
 
 def _about(request: ApprovalRequest) -> str:
@@ -35,8 +30,6 @@ def _about(request: ApprovalRequest) -> str:
 
 
 def notify_request_submitted(request: ApprovalRequest) -> None:
-    from approvals.services.gates import eligible_reviewers
-
     notify(
         key=f"gate-submitted:{request.pk}:{request.round}",
         recipients=eligible_reviewers(request),
@@ -80,8 +73,6 @@ def notify_outcome(request: ApprovalRequest) -> None:
 
 
 def notify_overdue(request: ApprovalRequest) -> int:
-    from approvals.services.gates import eligible_reviewers
-
     decided = set(request.decisions.filter(round=request.round).values_list("decided_by_id", flat=True))
     waiting = [person for person in eligible_reviewers(request) if person.pk not in decided]
     created = notify(
@@ -103,32 +94,3 @@ def notify_expiring(request: ApprovalRequest, days: int) -> int:
         link=request.get_absolute_url(),
     )
     return len(created)
-
-
-def scan(now=None) -> dict:
-    """Expire approvals past their validity, and notify overdue requests and approvals about
-    to expire. Safe to run any number of times: each notification has its own key."""
-    from approvals.services.gates import EXPIRY_WARNING_DAYS, approval_request_expire
-
-    now = now or timezone.now()
-    related = ("use_case", "use_case__owning_team", "release", "from_stage", "to_stage", "requested_by")
-    expired = 0
-    for request in ApprovalRequest.objects.filter(status=ApprovalStatusChoices.APPROVED, expires_at__lte=now):
-        expired += approval_request_expire(request=request, now=now)
-    overdue = 0
-    for request in ApprovalRequest.objects.select_related(*related).filter(
-        status=ApprovalStatusChoices.PENDING, due_at__lt=now
-    ):
-        overdue += notify_overdue(request)
-    expiring = 0
-    horizon = now + timedelta(days=max(EXPIRY_WARNING_DAYS))
-    for request in ApprovalRequest.objects.select_related(*related).filter(
-        Q(status=ApprovalStatusChoices.APPROVED), expires_at__gt=now, expires_at__lte=horizon
-    ):
-        left = request.expires_at - now
-        for days in sorted(EXPIRY_WARNING_DAYS):
-            if left <= timedelta(days=days):
-                # Only the tightest threshold reached: a 2-day warning makes the 14-day one moot.
-                expiring += notify_expiring(request, days)
-                break
-    return {"expired": expired, "overdue_notifications": overdue, "expiry_notifications": expiring}

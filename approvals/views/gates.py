@@ -24,10 +24,13 @@ from approvals.selectors.gates import (
     REQUEST_RELATED,
     gate_policies_visible_to,
     queue_counts,
+    requests_for_use_case,
     review_context,
     review_queue,
 )
-from approvals.services import gates, lifecycle
+from approvals.selectors.lifecycle import gated_moves
+from approvals.selectors.preflight import gate_preflight
+from approvals.services import gate_policies, gates, lifecycle
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
@@ -233,7 +236,7 @@ def request_new(request, key: str):
     form = GateRequestForm(data, use_case=use_case)
     preflight = None
     if data is not None and form.is_valid():
-        preflight = gates.gate_preflight(
+        preflight = gate_preflight(
             use_case=use_case, release=form.cleaned_data["release"], to_stage=form.cleaned_data["to_stage"]
         )
         # "Check what is missing" posts too (no CSRF token in a URL) but only runs the preflight.
@@ -272,7 +275,7 @@ def stage_move(request, key: str):
         return redirect(tab)
     stage = LifecycleStage.objects.get(key=form.cleaned_data["to_stage"])
     try:
-        lifecycle.lifecycle_move(
+        gates.lifecycle_move(
             use_case=use_case, to_stage=stage, actor=request.user, reason=form.cleaned_data["reason"]
         )
     except ValidationError as exc:
@@ -284,11 +287,10 @@ def stage_move(request, key: str):
 
 def approvals_tab(*, user, use_case) -> dict:
     """The use case's "Approvals" tab: its requests, and what the person may start from here."""
-    from approvals.selectors.gates import requests_for_use_case
 
     return {
         "gate_requests": requests_for_use_case(user=user, use_case=use_case),
-        "may_request_gate": may_request_gate(user, use_case) and bool(lifecycle.gated_moves(use_case)),
+        "may_request_gate": may_request_gate(user, use_case) and bool(gated_moves(use_case)),
         "stage_move_form": StageMoveForm(use_case=use_case) if may_move_stage(user, use_case) else None,
     }
 
@@ -321,7 +323,7 @@ def policy_edit(request, pk: int | None = None):
     form = GatePolicyForm(request.POST if request.method == "POST" else None, policy=policy)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = gates.gate_policy_save(
+            saved = gate_policies.gate_policy_save(
                 actor=request.user,
                 policy=policy,
                 transition=form.cleaned_data["transition"],
@@ -342,7 +344,7 @@ def policy_delete(request, pk: int):
     policy = get_restricted_object_or_404(GatePolicy.objects.all(), request.user, Action.DELETE, pk=pk)
     if request.method == "POST":
         try:
-            gates.gate_policy_delete(policy=policy, actor=request.user)
+            gate_policies.gate_policy_delete(policy=policy, actor=request.user)
         except ValidationError as exc:
             messages.error(request, _error_message(exc))
         else:

@@ -1,7 +1,6 @@
 """Maturity pages: reassess, add and withdraw evidence. Results show on the use case's
-"Maturity" tab (inventory.views.usecases, approvals.services.maturity.maturity_overview)."""
+"Maturity" tab (inventory.views.usecases, approvals.selectors.maturity.maturity_overview)."""
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,56 +9,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals.catalogs import maturity as catalog
-from approvals.choices import AssessmentTriggerChoices, EvidenceKindChoices
-from approvals.models import EVIDENCE_FILE_EXTENSIONS, EVIDENCE_FILE_MAX_BYTES, MaturityEvidence
+from approvals.choices import AssessmentTriggerChoices
+from approvals.forms.maturity import MaturityEvidenceForm
+from approvals.models import MaturityEvidence
+from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404, may_maintain_maturity
-
-
-def check_choices() -> list:
-    return [
-        (dimension.title, [(item.key, item.title) for item in dimension.checks])
-        for dimension in catalog.DIMENSIONS
-    ]
-
-
-class MaturityEvidenceForm(forms.Form):
-    """One piece of evidence: the kind chosen says which of link, file or note is read."""
-
-    check_key = forms.ChoiceField(label="Check", choices=check_choices)
-    kind = forms.ChoiceField(choices=EvidenceKindChoices.pairs(), widget=forms.RadioSelect, initial="link")
-    url = forms.URLField(label="Link", required=False, max_length=500, assume_scheme="https")
-    file = forms.FileField(
-        required=False,
-        help_text=(
-            f"{', '.join(EVIDENCE_FILE_EXTENSIONS)}; at most {EVIDENCE_FILE_MAX_BYTES // 1024 // 1024} MB."
-        ),
-    )
-    note = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=maturity.NOTE_MAX_LENGTH
-    )
-
-    def clean(self):
-        data = super().clean()
-        wanted = {EvidenceKindChoices.LINK: "url", EvidenceKindChoices.FILE: "file"}.get(
-            data.get("kind"), "note"
-        )
-        if not self.errors and not data.get(wanted):
-            self.add_error(
-                wanted, f"Give the {dict(EvidenceKindChoices.pairs())[data.get('kind', 'note')].lower()}."
-            )
-        return data
-
-    def evidence(self) -> dict:
-        """The one argument of ``evidence_add`` the chosen kind calls for."""
-        kind = self.cleaned_data["kind"]
-        if kind == EvidenceKindChoices.LINK:
-            return {"url": self.cleaned_data["url"]}
-        if kind == EvidenceKindChoices.FILE:
-            return {"file": self.cleaned_data["file"]}
-        return {"note": self.cleaned_data["note"]}
 
 
 def _maturity_tab(use_case) -> str:
@@ -81,7 +38,7 @@ def maturity_reassess(request, key: str):
     assessment = maturity.maturity_assess(
         use_case=use_case, actor=request.user, trigger=AssessmentTriggerChoices.MANUAL
     )
-    level = maturity.assessment_level(assessment)
+    level = maturity_selectors.assessment_level(assessment)
     messages.success(
         request,
         f"{use_case.key} reassessed (version {assessment.version}): readiness {assessment.readiness}, "

@@ -1,24 +1,15 @@
 """The CoE metrics page (approvals.selectors.metrics): time to decision per gate and tier, queue length."""
 
-from django import forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
 
+from approvals.forms.metrics import MetricsWindowForm
 from approvals.selectors import metrics
 from approvals.selectors.metrics import tier_label
 from inventory.choices import RiskTierChoices
 from portal.forms import add_service_errors
 from portal.permissions import may_view_coe_metrics
-
-
-class MetricsWindowForm(forms.Form):
-    since = forms.DateField(
-        required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}), label="From"
-    )
-    until = forms.DateField(
-        required=False, widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}), label="To"
-    )
 
 
 def duration(hours) -> str:

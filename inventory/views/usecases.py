@@ -153,7 +153,7 @@ def usecase_detail(request, key: str):
 
         context.update(approvals_tab(user=request.user, use_case=use_case))
     elif tab == "maturity":
-        from approvals.services.maturity import maturity_overview
+        from approvals.selectors.maturity import maturity_overview
 
         context.update(
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))

@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalRequest
+from approvals.selectors import gates as gate_selectors
 from approvals.selectors import metrics
-from approvals.services import gates
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def test_demo_gate_stories_and_loading_twice_adds_nothing():
     forecast = requests["UC-0008"]
     assert forecast.status == ApprovalStatusChoices.APPROVED
     assert now + timedelta(days=6) < forecast.expires_at < now + timedelta(days=8)
-    assert gates.approval_covering(forecast.use_case, forecast.release, "production") == forecast
+    assert gate_selectors.approval_covering(forecast.use_case, forecast.release, "production") == forecast
 
     chatbot = requests["UC-0001"]
     assert chatbot.status == ApprovalStatusChoices.PENDING and not chatbot.decisions.exists()

@@ -10,7 +10,7 @@ from django.db import connection
 
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalDecision, GatePolicy
-from approvals.services import gates
+from approvals.services import gate_policies, gates
 from portal.testing.services import require_postgres
 
 # serialized_rollback: the flush after each transactional test would otherwise remove the rows
@@ -46,7 +46,7 @@ def _pilot_policy(count: int, actor):
     policy = GatePolicy.objects.get(
         transition__from_stage__key="proposed", transition__to_stage__key="pilot", risk_tier="minimal"
     )
-    gates.gate_policy_save(policy=policy, actor=actor, requirements={"coe-reviewer": count})
+    gate_policies.gate_policy_save(policy=policy, actor=actor, requirements={"coe-reviewer": count})
 
 
 def test_two_approvals_at_once_both_count_and_approve_once(ready_use_case, reviewers, support_team):

@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalDecision, ApprovalRequest, GatePolicy, LifecycleTransition
-from approvals.services import gates
+from approvals.selectors import gates as gate_selectors
+from approvals.selectors.preflight import gate_preflight
+from approvals.services import gate_policies, gates
 from inventory.models.assets import ReleaseFrozen
 from portal.models import AuditEntry
 from portal.roles import Role, role_groups
@@ -32,7 +34,7 @@ def codes(check):
 
 def test_preflight_names_everything_missing(support_team, file_use_case):
     use_case = file_use_case(support_team, submit=True)
-    check = gates.gate_preflight(use_case=use_case, release=None, to_stage="pilot")
+    check = gate_preflight(use_case=use_case, release=None, to_stage="pilot")
     assert not check.ok
     # Every blocker at once (issue 10, item 17): without a risk tier the policy is unknown, but
     # what every tier's policy asks (here a maturity assessment) is already certain.
@@ -44,19 +46,19 @@ def test_preflight_names_everything_missing(support_team, file_use_case):
         f"/use-cases/{use_case.key}/?tab=maturity",
     ]
     record_maturity(use_case, "0.2")
-    check = gates.gate_preflight(use_case=use_case, release=None, to_stage="pilot")
+    check = gate_preflight(use_case=use_case, release=None, to_stage="pilot")
     assert codes(check) == ["no_release", "no_risk_assessment", "readiness_below_minimum"]
     assert "needs at least 0.5 whatever its risk tier" in check.problems[2].message
     release = pinned_release(use_case)
     release.model_versions.clear()
-    check = gates.gate_preflight(use_case=use_case, release=release, to_stage="pilot")
+    check = gate_preflight(use_case=use_case, release=release, to_stage="pilot")
     assert "not_pinned" in codes(check)
     assert "Release 1.0 pins no model, prompt or dataset version" in check.problems[0].message
 
 
 def test_preflight_readiness_checks_and_evidence(ready_use_case):
     use_case, release = ready_use_case("limited", stage="pilot", readiness="1.5", met=())
-    check = gates.gate_preflight(use_case=use_case, release=release, to_stage="production")
+    check = gate_preflight(use_case=use_case, release=release, to_stage="production")
     assert codes(check) == ["readiness_below_minimum", "mandatory_check_unmet", "evidence_missing"]
     assert "Readiness is 1.5; this gate needs at least 2.0." in check.problems[0].message
     assert "“People affected are told they deal with AI”" in check.problems[1].message
@@ -70,17 +72,15 @@ def test_preflight_readiness_checks_and_evidence(ready_use_case):
 
 def test_preflight_refuses_ungated_unknown_and_prohibited_moves(ready_use_case):
     use_case, release = ready_use_case("minimal")
-    assert codes(gates.gate_preflight(use_case=use_case, release=release, to_stage="on_hold")) == [
-        "not_gated"
-    ]
-    assert codes(gates.gate_preflight(use_case=use_case, release=release, to_stage="production")) == [
+    assert codes(gate_preflight(use_case=use_case, release=release, to_stage="on_hold")) == ["not_gated"]
+    assert codes(gate_preflight(use_case=use_case, release=release, to_stage="production")) == [
         "no_transition"
     ]
     policy = GatePolicy.objects.get(transition__from_stage__key="proposed", transition__to_stage__key="pilot",
                                     risk_tier="prohibited")  # fmt: skip
     assert policy.blocked
     use_case.risk_tier = "prohibited"
-    check = gates.gate_preflight(use_case=use_case, release=release, to_stage="pilot")
+    check = gate_preflight(use_case=use_case, release=release, to_stage="pilot")
     assert codes(check) == ["blocked"]
     assert "Art 5 prohibited practices" in check.problems[0].message
 
@@ -119,10 +119,10 @@ def test_one_approval_moves_the_stage_in_the_same_transaction(ready_use_case, re
     assert request.expires_at == request.decided_at + timedelta(days=180)
     kinds = list(request.events.values_list("kind", flat=True))
     assert kinds == ["submitted", "decided", "approved", "stage_changed"]
-    assert gates.approval_covering(use_case, release, "pilot") == request
+    assert gate_selectors.approval_covering(use_case, release, "pilot") == request
     other = pinned_release(use_case, "2.0")
-    assert gates.approval_covering(use_case, other, "pilot") is None
-    assert gates.approval_covering(use_case, release, "production") is None
+    assert gate_selectors.approval_covering(use_case, other, "pilot") is None
+    assert gate_selectors.approval_covering(use_case, release, "production") is None
 
 
 def test_high_risk_production_needs_two_coe_one_security_one_legal(ready_use_case, reviewers, make_user):
@@ -135,7 +135,9 @@ def test_high_risk_production_needs_two_coe_one_security_one_legal(ready_use_cas
         gates.approval_request_decide(request=request, actor=person, decision=APPROVE)
     request.refresh_from_db()
     assert request.status == ApprovalStatusChoices.PENDING
-    progress = {row["role"]: (row["approved"], row["required"]) for row in gates.quorum_progress(request)}
+    progress = {
+        row["role"]: (row["approved"], row["required"]) for row in gate_selectors.quorum_progress(request)
+    }
     assert sum(approved for approved, _ in progress.values()) == 3
     gates.approval_request_decide(request=request, actor=reviewers["sam"], decision=APPROVE)
     request.refresh_from_db()
@@ -143,17 +145,19 @@ def test_high_risk_production_needs_two_coe_one_security_one_legal(ready_use_cas
     assert request.status == ApprovalStatusChoices.APPROVED
     assert use_case.lifecycle_stage.key == "production"
     # bea counts as the second CoE reviewer once sam fills the security slot.
-    assert gates.quorum_progress(request)[0] == {
+    assert gate_selectors.quorum_progress(request)[0] == {
         "role": Role.COE_REVIEWER, "label": "CoE reviewer", "required": 2, "approved": 2,
     }  # fmt: skip
 
 
 def test_quorum_matching_counts_each_person_once():
     quorum = {"coe-reviewer": 2, "security-reviewer": 1}
-    met, filled = gates.quorum_state(quorum, {1: ["coe-reviewer", "security-reviewer"], 2: ["coe-reviewer"]})
+    met, filled = gate_selectors.quorum_state(
+        quorum, {1: ["coe-reviewer", "security-reviewer"], 2: ["coe-reviewer"]}
+    )
     assert not met and sum(filled.values()) == 2
     # A third CoE reviewer frees the dual-role person for the security slot.
-    met, filled = gates.quorum_state(
+    met, filled = gate_selectors.quorum_state(
         quorum, {1: ["coe-reviewer", "security-reviewer"], 2: ["coe-reviewer"], 3: ["coe-reviewer"]}
     )
     assert met and filled == {"coe-reviewer": 2, "security-reviewer": 1}
@@ -216,7 +220,7 @@ def test_request_changes_then_resubmit_starts_a_new_round(ready_use_case, review
     request.refresh_from_db()
     assert (request.status, request.round, request.release) == (ApprovalStatusChoices.PENDING, 2, new_release)
     # The first round's approval no longer counts; ravi may decide again in round 2.
-    assert gates.quorum_progress(request)[0]["approved"] == 0
+    assert gate_selectors.quorum_progress(request)[0]["approved"] == 0
     gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=APPROVE)
     with pytest.raises(ValidationError, match="already decided"):
         gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=APPROVE)
@@ -241,7 +245,7 @@ def test_conditions_only_where_the_policy_allows(ready_use_case, reviewers):
     other, other_release = ready_use_case("minimal", name="Invoice matcher")
     policy = GatePolicy.objects.get(transition__from_stage__key="proposed", transition__to_stage__key="pilot",
                                     risk_tier="minimal")  # fmt: skip
-    gates.gate_policy_save(policy=policy, actor=reviewers["carl"], allows_conditions=False)
+    gate_policies.gate_policy_save(policy=policy, actor=reviewers["carl"], allows_conditions=False)
     second = submit(other, other_release)
     with pytest.raises(ValidationError, match="does not allow approval with conditions"):
         gates.approval_request_decide(request=second, actor=reviewers["ravi"],
@@ -255,7 +259,7 @@ def test_expiry_revocation_and_recertification(ready_use_case, reviewers):
     request.refresh_from_db()
     # Past its validity the approval covers nothing, even before the scan marks it.
     ApprovalRequest.objects.filter(pk=request.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert gates.approval_covering(use_case, release, "pilot") is None
+    assert gate_selectors.approval_covering(use_case, release, "pilot") is None
     assert gates.approval_request_expire(request=request) is True
     assert gates.approval_request_expire(request=request) is False  # the second scan changes nothing
     request.refresh_from_db()
@@ -268,7 +272,7 @@ def test_expiry_revocation_and_recertification(ready_use_case, reviewers):
     use_case.refresh_from_db()
     assert renewal.status == ApprovalStatusChoices.APPROVED and use_case.lifecycle_stage.key == "pilot"
     assert request.events.filter(kind=ApprovalEventChoices.RECERTIFIED).exists()
-    assert gates.approval_covering(use_case, release, "pilot") == renewal
+    assert gate_selectors.approval_covering(use_case, release, "pilot") == renewal
 
     with pytest.raises(ValidationError) as excinfo:
         gates.approval_request_revoke(request=renewal, actor=reviewers["carl"], reason="  ")
@@ -276,7 +280,7 @@ def test_expiry_revocation_and_recertification(ready_use_case, reviewers):
     gates.approval_request_revoke(request=renewal, actor=reviewers["carl"], reason="Data leak found.")
     renewal.refresh_from_db()
     assert renewal.status == ApprovalStatusChoices.REVOKED and renewal.revoked_by == reviewers["carl"]
-    assert gates.approval_covering(use_case, release, "pilot") is None
+    assert gate_selectors.approval_covering(use_case, release, "pilot") is None
     with pytest.raises(ValidationError, match="only an approved or expired request"):
         gates.approval_request_recertify(request=renewal, actor=use_case.owning_team.lead)
 
@@ -300,7 +304,7 @@ def test_withdraw_and_comments(ready_use_case, reviewers):
 
 def test_approval_fails_cleanly_when_the_use_case_moved_meanwhile(ready_use_case, reviewers):
     from approvals.models import LifecycleStage
-    from approvals.services.lifecycle import lifecycle_move
+    from approvals.services.gates import lifecycle_move
 
     use_case, release = ready_use_case("minimal")
     request = submit(use_case, release)
@@ -315,25 +319,27 @@ def test_approval_fails_cleanly_when_the_use_case_moved_meanwhile(ready_use_case
 def test_policy_validation_names_the_field(reviewers):
     transition = LifecycleTransition.objects.get(from_stage__key="pilot", to_stage__key="production")
     with pytest.raises(ValidationError) as excinfo:
-        gates.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
+        gate_policies.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
                                mandatory_checks=["no.such_check"], requirements={"coe-reviewer": 1})  # fmt: skip
     assert (
         "Not a check of the maturity rubric: no.such_check"
         in excinfo.value.message_dict["mandatory_checks"][0]
     )
     with pytest.raises(ValidationError) as excinfo:
-        gates.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
+        gate_policies.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
                                requirements={"team-lead": 1})  # fmt: skip
     assert "not an approver role" in excinfo.value.message_dict["requirements"][0]
     with pytest.raises(ValidationError) as excinfo:
-        gates.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
+        gate_policies.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
                                requirements={})  # fmt: skip
     assert "Name at least one approver role" in excinfo.value.message_dict["requirements"][0]
     on_hold = LifecycleTransition.objects.get(from_stage__key="pilot", to_stage__key="on_hold")
     with pytest.raises(ValidationError) as excinfo:
-        gates.gate_policy_save(actor=reviewers["carl"], transition=on_hold, requirements={"coe-reviewer": 1})
+        gate_policies.gate_policy_save(
+            actor=reviewers["carl"], transition=on_hold, requirements={"coe-reviewer": 1}
+        )
     assert "is not gated" in excinfo.value.message_dict["transition"][0]
     assert not GatePolicy.objects.filter(risk_tier="unassessed").exists()
-    policy = gates.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
+    policy = gate_policies.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
                                     min_readiness="1.0", requirements={"coe-reviewer": 1, "legal-reviewer": 0})  # fmt: skip
     assert policy.quorum() == {"coe-reviewer": 1}

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from approvals.models import LifecycleStage, LifecycleTransition
-from approvals.services import lifecycle
+from approvals.services import gates, lifecycle
 from inventory import services as inventory_services
 from inventory.descriptors import apply_descriptors
 from inventory.importing import commit_import, parse_upload, validate_rows
@@ -40,12 +40,12 @@ def test_the_default_lifecycle_is_seeded():
 def test_direct_moves_only_where_no_gate_is_needed(support_team, file_use_case, reviewers):
     use_case = file_use_case(support_team, submit=True)
     with pytest.raises(ValidationError) as excinfo:
-        lifecycle.lifecycle_move(use_case=use_case, to_stage=stage("pilot"), actor=support_team.lead)
+        gates.lifecycle_move(use_case=use_case, to_stage=stage("pilot"), actor=support_team.lead)
     assert "is a gate" in excinfo.value.message_dict["to_stage"][0]
     with pytest.raises(ValidationError) as excinfo:
-        lifecycle.lifecycle_move(use_case=use_case, to_stage=stage("production"), actor=support_team.lead)
+        gates.lifecycle_move(use_case=use_case, to_stage=stage("production"), actor=support_team.lead)
     assert "allows no move from Proposed to Production" in excinfo.value.message_dict["to_stage"][0]
-    lifecycle.lifecycle_move(use_case=use_case, to_stage=stage("on_hold"), actor=support_team.lead,
+    gates.lifecycle_move(use_case=use_case, to_stage=stage("on_hold"), actor=support_team.lead,
                              reason="Waiting for budget.")  # fmt: skip
     use_case.refresh_from_db()
     assert use_case.lifecycle_stage.key == "on_hold"
@@ -53,7 +53,7 @@ def test_direct_moves_only_where_no_gate_is_needed(support_team, file_use_case, 
     assert "moved from Proposed to On hold: Waiting for budget." in entry.message
     draft = file_use_case(support_team, name="Draft one")
     with pytest.raises(ValidationError, match="is a draft"):
-        lifecycle.lifecycle_move(use_case=draft, to_stage=stage("on_hold"), actor=support_team.lead)
+        gates.lifecycle_move(use_case=draft, to_stage=stage("on_hold"), actor=support_team.lead)
 
 
 def test_stage_and_transition_rules(reviewers, support_team, file_use_case):
@@ -78,7 +78,7 @@ def test_stage_and_transition_rules(reviewers, support_team, file_use_case):
         lifecycle.transition_create(actor=lead, from_stage=review, to_stage=review)
     use_case = file_use_case(support_team, submit=True)
     move_to(use_case, "pilot")
-    lifecycle.lifecycle_move(use_case=use_case, to_stage=review, actor=lead)
+    gates.lifecycle_move(use_case=use_case, to_stage=review, actor=lead)
     with pytest.raises(ValidationError, match="1 use case"):
         lifecycle.stage_delete(stage=review, actor=lead)
     move_to(use_case, "pilot")

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from approvals.catalogs import maturity as maturity_catalog
 from approvals.catalogs.maturity import CHECKS, DIMENSIONS, LEVELS, level_for, next_level
-from approvals.services import maturity
+from approvals.selectors import maturity as maturity_selectors
 
 EXPECTED_DIMENSIONS = [
     "ownership",
@@ -35,7 +35,7 @@ def test_every_dimension_has_three_to_five_checks_keyed_by_dimension():
 
 def test_every_named_verifier_is_registered_and_every_registered_one_is_used():
     named = {check.verifier for check in CHECKS.values() if check.verifier}
-    assert named == set(maturity.VERIFIERS)
+    assert named == set(maturity_selectors.VERIFIERS)
     # A verifier verifies the check it is named after: no cross-wiring.
     assert all(check.verifier == check.key for check in CHECKS.values() if check.verifier)
 

@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from approvals.catalogs.maturity import CHECKS, DIMENSIONS, RUBRIC_VERSION
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
+from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from approvals.services.risk import risk_assessment_record
 from inventory import services as inventory_services
@@ -86,7 +87,7 @@ def test_a_bare_use_case_scores_what_its_facts_support(support_team, file_use_ca
 @pytest.fixture
 def no_later_facts(monkeypatch):
     """As before deployments, monitoring and costs record anything (whatever is installed now)."""
-    monkeypatch.setattr(maturity, "fact_models", lambda **kwargs: [])
+    monkeypatch.setattr(maturity_selectors, "fact_models", lambda **kwargs: [])
 
 
 def test_pending_data_checks_earn_nothing_and_say_when_they_count(
@@ -166,24 +167,24 @@ def test_verified_beats_evidence_and_evidence_holds_when_verification_fails(supp
 
 def test_owner_verifier_flips_when_the_owner_leaves(support_team, file_use_case):
     use_case = file_use_case(support_team)
-    assert maturity.VERIFIERS["ownership.accountable_owner_active"](use_case).status == "verified"
+    assert maturity_selectors.VERIFIERS["ownership.accountable_owner_active"](use_case).status == "verified"
     support_team.lead.is_active = False
     support_team.lead.save()
     use_case.refresh_from_db()
-    verdict = maturity.VERIFIERS["ownership.accountable_owner_active"](use_case)
+    verdict = maturity_selectors.VERIFIERS["ownership.accountable_owner_active"](use_case)
     assert verdict.status == "unmet" and "no longer active" in verdict.detail
 
 
 def test_owner_verifier_uses_inventorys_ownership_health(support_team, legal_team, file_use_case):
     use_case = file_use_case(support_team)
     support_team.members.remove(support_team.lead)
-    verdict = maturity.VERIFIERS["ownership.accountable_owner_active"](use_case)
+    verdict = maturity_selectors.VERIFIERS["ownership.accountable_owner_active"](use_case)
     assert verdict.status == "unmet" and "not a member of" in verdict.detail
 
 
 def test_release_verifiers_follow_digests_lineage_and_rollback(support_team, file_use_case):
     use_case = file_use_case(support_team)
-    check = lambda key: maturity.VERIFIERS[key](use_case)  # noqa: E731
+    check = lambda key: maturity_selectors.VERIFIERS[key](use_case)  # noqa: E731
     assert check("release_rollback.pins_digests").status == "unmet"
     assert check("release_rollback.rollback_target").detail == "There is no earlier release to roll back to."
     model_version, dataset_version = build_assets(support_team, lineage="")
@@ -207,34 +208,39 @@ def test_release_verifiers_follow_digests_lineage_and_rollback(support_team, fil
 def test_sensitivity_verifier_compares_the_declared_level_with_the_data(support_team, file_use_case):
     use_case = file_use_case(support_team, data_sensitivity=DataSensitivityChoices.INTERNAL)
     release(use_case, "1.0", *build_assets(support_team))
-    verdict = maturity.VERIFIERS["security_access.sensitivity_covers_data"](use_case)
+    verdict = maturity_selectors.VERIFIERS["security_access.sensitivity_covers_data"](use_case)
     assert verdict.status == "unmet" and "Tickets 1 (Personal data (PII))" in verdict.detail
     inventory_services.usecase_update(
         use_case=use_case, actor=None, data_sensitivity=DataSensitivityChoices.PII
     )
-    assert maturity.VERIFIERS["security_access.sensitivity_covers_data"](use_case).status == "verified"
+    assert (
+        maturity_selectors.VERIFIERS["security_access.sensitivity_covers_data"](use_case).status == "verified"
+    )
 
 
 def test_oversight_verifier_asks_for_a_human_when_high_risk(support_team, file_use_case):
     use_case = file_use_case(support_team, human_oversight="none")
-    assert "not classified" in maturity.VERIFIERS["human_oversight.oversight_fits_risk"](use_case).detail
+    assert (
+        "not classified"
+        in maturity_selectors.VERIFIERS["human_oversight.oversight_fits_risk"](use_case).detail
+    )
     risk_assessment_record(
         use_case=use_case, answers={"role": "both", "annex_iii_areas": ["employment"]}, actor=None
     )
-    verdict = maturity.VERIFIERS["human_oversight.oversight_fits_risk"](use_case)
+    verdict = maturity_selectors.VERIFIERS["human_oversight.oversight_fits_risk"](use_case)
     assert verdict.status == "unmet" and "high-risk" in verdict.detail
-    assert maturity.VERIFIERS["documentation.risk_classified"](use_case).status == "verified"
+    assert maturity_selectors.VERIFIERS["documentation.risk_classified"](use_case).status == "verified"
     inventory_services.usecase_update(use_case=use_case, actor=None, human_oversight="on_the_loop")
-    assert maturity.VERIFIERS["human_oversight.oversight_fits_risk"](use_case).status == "verified"
+    assert maturity_selectors.VERIFIERS["human_oversight.oversight_fits_risk"](use_case).status == "verified"
 
 
 def test_kpis_verify_success_criteria_and_value(support_team, file_use_case):
     use_case = file_use_case(support_team)
     Kpi.objects.create(use_case=use_case, name="Deflection", unit="%", target=Decimal("30"))
-    assert maturity.VERIFIERS["testing_validation.success_criteria"](use_case).status == "verified"
-    assert maturity.VERIFIERS["cost_visibility.value_measured"](use_case).status == "unmet"
+    assert maturity_selectors.VERIFIERS["testing_validation.success_criteria"](use_case).status == "verified"
+    assert maturity_selectors.VERIFIERS["cost_visibility.value_measured"](use_case).status == "unmet"
     Kpi.objects.filter(use_case=use_case).update(value_per_unit=Decimal("4.20"))
-    assert maturity.VERIFIERS["cost_visibility.value_measured"](use_case).status == "verified"
+    assert maturity_selectors.VERIFIERS["cost_visibility.value_measured"](use_case).status == "verified"
 
 
 def test_later_facts_start_counting_once_a_model_holds_them(support_team, file_use_case, monkeypatch):
@@ -243,25 +249,25 @@ def test_later_facts_start_counting_once_a_model_holds_them(support_team, file_u
     from approvals.models import RiskRegisterEntry
 
     use_case = file_use_case(support_team)
-    monkeypatch.setattr(maturity, "fact_models", lambda **kwargs: [])
-    assert maturity.VERIFIERS["cost_visibility.costs_attributed"](use_case).status == "pending_data"
+    monkeypatch.setattr(maturity_selectors, "fact_models", lambda **kwargs: [])
+    assert maturity_selectors.VERIFIERS["cost_visibility.costs_attributed"](use_case).status == "pending_data"
     # Stand-in for a later costs allocation model: any installed model pointing at the use case.
-    monkeypatch.setattr(maturity, "fact_models", lambda **kwargs: [(RiskRegisterEntry, "use_case")])
-    assert maturity.VERIFIERS["cost_visibility.costs_attributed"](use_case).status == "unmet"
+    monkeypatch.setattr(maturity_selectors, "fact_models", lambda **kwargs: [(RiskRegisterEntry, "use_case")])
+    assert maturity_selectors.VERIFIERS["cost_visibility.costs_attributed"](use_case).status == "unmet"
     RiskRegisterEntry.objects.create(
         use_case=use_case, title="x", category="privacy", likelihood=1, severity=1, owner=support_team.lead,
         residual_likelihood=1, residual_severity=1,
     )  # fmt: skip
-    assert maturity.VERIFIERS["cost_visibility.costs_attributed"](use_case).status == "verified"
+    assert maturity_selectors.VERIFIERS["cost_visibility.costs_attributed"](use_case).status == "verified"
 
 
 def test_a_fact_model_without_its_table_is_still_pending(support_team, file_use_case, monkeypatch):
     from approvals.models import RiskRegisterEntry
 
-    monkeypatch.setattr(maturity, "fact_models", lambda **kwargs: [(RiskRegisterEntry, "use_case")])
+    monkeypatch.setattr(maturity_selectors, "fact_models", lambda **kwargs: [(RiskRegisterEntry, "use_case")])
     monkeypatch.setattr(RiskRegisterEntry._meta, "db_table", "not_migrated_yet")
     assert (
-        maturity.VERIFIERS["cost_visibility.costs_attributed"](file_use_case(support_team)).status
+        maturity_selectors.VERIFIERS["cost_visibility.costs_attributed"](file_use_case(support_team)).status
         == "pending_data"
     )
 
@@ -272,13 +278,13 @@ def test_fact_models_finds_models_by_name_and_use_case_link():
     from approvals.models import RiskRegisterEntry
     from inventory.models import Release
 
-    assert maturity._use_case_path(RiskRegisterEntry) == "use_case"
-    assert maturity._use_case_path(Release) == "use_case"
-    found = [model for model, _path in maturity.fact_models(name_endings=("registerentry",))]
+    assert maturity_selectors._use_case_path(RiskRegisterEntry) == "use_case"
+    assert maturity_selectors._use_case_path(Release) == "use_case"
+    found = [model for model, _path in maturity_selectors.fact_models(name_endings=("registerentry",))]
     assert found == [RiskRegisterEntry]
-    assert maturity.fact_models(name_endings=("evidence", "assessment"), app_labels=("approvals",)) == [
-        (apps.get_model("approvals", "RiskAssessment"), "use_case")
-    ]  # never scores itself
+    assert maturity_selectors.fact_models(
+        name_endings=("evidence", "assessment"), app_labels=("approvals",)
+    ) == [(apps.get_model("approvals", "RiskAssessment"), "use_case")]  # never scores itself
 
 
 #
@@ -304,11 +310,11 @@ def test_recompute_saves_a_version_only_when_something_changed(support_team, fil
 
 def test_versions_count_per_use_case_and_latest_is_the_newest(support_team, file_use_case):
     first, second = file_use_case(support_team), file_use_case(support_team, name="Agent assist")
-    assert maturity.latest_assessment(first) is None
+    assert maturity_selectors.latest_assessment(first) is None
     maturity.maturity_assess(use_case=first, trigger=MANUAL)
     latest = maturity.maturity_assess(use_case=first, trigger=MANUAL)
     assert maturity.maturity_assess(use_case=second, trigger=MANUAL).version == 1
-    assert maturity.latest_assessment(first) == latest and latest.version == 2
+    assert maturity_selectors.latest_assessment(first) == latest and latest.version == 2
 
 
 def test_assessments_are_append_only(support_team, file_use_case):
@@ -435,7 +441,7 @@ def test_evidence_is_never_edited(support_team, file_use_case):
 def test_gaps_list_what_reaches_the_next_level_weakest_first(support_team, file_use_case, no_later_facts):
     use_case = file_use_case(support_team)
     assessment = maturity.maturity_assess(use_case=use_case, trigger=MANUAL)
-    gaps = maturity.maturity_gaps(assessment)
+    gaps = maturity_selectors.maturity_gaps(assessment)
     assert {gap["target_level"] for gap in gaps} == {1}
     dimensions = [gap["dimension"] for gap in gaps]
     # Ownership already has 1.0 (level 1's threshold), so it is not listed; the others are,
@@ -455,7 +461,7 @@ def test_gaps_list_what_reaches_the_next_level_weakest_first(support_team, file_
 def test_no_gaps_at_the_top_level(support_team, file_use_case):
     assessment = maturity.maturity_assess(use_case=file_use_case(support_team), trigger=MANUAL)
     assessment.level = 4  # an unsaved stand-in: the top level has no next level
-    assert maturity.maturity_gaps(assessment) == []
+    assert maturity_selectors.maturity_gaps(assessment) == []
 
 
 #
@@ -488,7 +494,7 @@ def test_fact_changes_recompute_after_commit_once_per_transaction(
         if callback.__qualname__.endswith("request_recompute.<locals>.send")
     ]
     assert len(recomputes) == 1
-    latest = maturity.latest_assessment(use_case)
+    latest = maturity_selectors.latest_assessment(use_case)
     assert latest.version == 2 and latest.trigger == FACT_CHANGE
     assert status_of(latest, "documentation.runbook_linked") == ("verified", "1.0")
     assert status_of(latest, "monitoring_drift.dashboard_linked") == ("verified", "1.0")
@@ -499,7 +505,7 @@ def test_release_pins_trigger_a_recompute(support_team, file_use_case, django_ca
     maturity.maturity_assess(use_case=use_case, trigger=MANUAL)
     with django_capture_on_commit_callbacks(execute=True):
         release(use_case, "1.0", *build_assets(support_team))
-    assert status_of(maturity.latest_assessment(use_case), "release_rollback.pins_digests") == (
+    assert status_of(maturity_selectors.latest_assessment(use_case), "release_rollback.pins_digests") == (
         "verified",
         "1.0",
     )
@@ -513,10 +519,10 @@ def test_evidence_creates_the_first_assessment_but_a_fact_change_does_not(
         inventory_services.usecase_update(
             use_case=use_case, actor=None, runbook_url="https://rb.example.com/"
         )
-    assert maturity.latest_assessment(use_case) is None
+    assert maturity_selectors.latest_assessment(use_case) is None
     with django_capture_on_commit_callbacks(execute=True):
         maturity.evidence_add(use_case=use_case, check_key="ownership.handover_plan", actor=None, note="x")
-    latest = maturity.latest_assessment(use_case)
+    latest = maturity_selectors.latest_assessment(use_case)
     assert latest.trigger == AssessmentTriggerChoices.EVIDENCE
     assert status_of(latest, "ownership.handover_plan") == ("evidenced", "0.5")
 
@@ -541,7 +547,7 @@ def test_a_rolled_back_request_is_asked_again(
         inventory_services.usecase_update(
             use_case=use_case, actor=None, dashboard_url="https://d.example.com/"
         )
-    latest = maturity.latest_assessment(use_case)
+    latest = maturity_selectors.latest_assessment(use_case)
     assert latest.version == 2 and status_of(latest, "monitoring_drift.dashboard_linked")[0] == "verified"
     assert status_of(latest, "documentation.runbook_linked")[0] == "unmet"
 
@@ -553,7 +559,7 @@ def test_nightly_job_recomputes_every_use_case_idempotently(support_team, file_u
     maturity.maturity_assess(use_case=first, trigger=MANUAL)
     run = run_job(maturity_recompute_all)
     assert run.status == "succeeded" and run.result == {"use_cases": 2, "new_versions": 1}
-    assert maturity.latest_assessment(second).trigger == AssessmentTriggerChoices.NIGHTLY
+    assert maturity_selectors.latest_assessment(second).trigger == AssessmentTriggerChoices.NIGHTLY
     again = run_job(maturity_recompute_all)
     assert again.result == {"use_cases": 2, "new_versions": 0}
 
@@ -565,7 +571,7 @@ def test_an_owner_leaving_the_team_or_the_company_recomputes(
     maturity.maturity_assess(use_case=use_case, trigger=MANUAL)
     with django_capture_on_commit_callbacks(execute=True):
         support_team.members.remove(support_team.lead)
-    latest = maturity.latest_assessment(use_case)
+    latest = maturity_selectors.latest_assessment(use_case)
     assert (
         latest.version == 2
         and "not a member of" in latest.results["ownership.accountable_owner_active"]["detail"]
@@ -573,13 +579,13 @@ def test_an_owner_leaving_the_team_or_the_company_recomputes(
     with django_capture_on_commit_callbacks(execute=True):
         support_team.lead.teams.add(support_team)
     assert (
-        maturity.latest_assessment(use_case).results["ownership.accountable_owner_active"]["status"]
+        maturity_selectors.latest_assessment(use_case).results["ownership.accountable_owner_active"]["status"]
         == "verified"
     )
     with django_capture_on_commit_callbacks(execute=True):
         support_team.lead.is_active = False
         support_team.lead.save()
-    latest = maturity.latest_assessment(use_case)
+    latest = maturity_selectors.latest_assessment(use_case)
     assert (
         latest.version == 4
         and "no longer active" in latest.results["ownership.accountable_owner_active"]["detail"]
@@ -599,7 +605,7 @@ def test_evidence_wins_over_a_fact_change_in_the_same_transaction(
     with django_capture_on_commit_callbacks(execute=True):
         use_case = file_use_case(support_team)
         maturity.evidence_add(use_case=use_case, check_key="ownership.handover_plan", actor=None, note="x")
-    assert maturity.latest_assessment(use_case).trigger == AssessmentTriggerChoices.EVIDENCE
+    assert maturity_selectors.latest_assessment(use_case).trigger == AssessmentTriggerChoices.EVIDENCE
 
 
 def test_nightly_schedule_is_registered():

@@ -13,7 +13,7 @@ from django.utils import timezone
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalRequest
 from approvals.services import gates
-from approvals.services.notifications import scan
+from approvals.services.gates import gates_scan
 from approvals.tasks import scan_gates
 from portal import notifications
 from portal.models import Notification
@@ -165,20 +165,20 @@ def test_scan_expires_and_reminds_once(ready_use_case, support_team, reviewers, 
     ApprovalRequest.objects.filter(pk=pending.pk).update(due_at=now - timedelta(hours=2))
     mailoutbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        first = scan(now=now)
+        first = gates_scan(now=now)
     assert first == {"expired": 0, "overdue_notifications": 3, "expiry_notifications": 1}
     subjects = sorted(message.subject for message in mailoutbox)
     assert any("is overdue" in subject for subject in subjects)
     assert any("expires within 14 days" in subject for subject in subjects)
     with django_capture_on_commit_callbacks(execute=True):
-        assert scan(now=now) == {"expired": 0, "overdue_notifications": 0, "expiry_notifications": 0}
+        assert gates_scan(now=now) == {"expired": 0, "overdue_notifications": 0, "expiry_notifications": 0}
     # Three days before the end the second reminder goes out; after the end the approval expires.
     with django_capture_on_commit_callbacks(execute=True):
-        assert scan(now=now + timedelta(days=8))["expiry_notifications"] == 1
+        assert gates_scan(now=now + timedelta(days=8))["expiry_notifications"] == 1
     run = run_job(scan_gates)
     assert run.status == "succeeded"
     with django_capture_on_commit_callbacks(execute=True):
-        assert scan(now=now + timedelta(days=11))["expired"] == 1
+        assert gates_scan(now=now + timedelta(days=11))["expired"] == 1
     approved.refresh_from_db()
     assert approved.status == ApprovalStatusChoices.EXPIRED
     assert approved.events.filter(kind="expired").count() == 1

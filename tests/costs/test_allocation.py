@@ -327,7 +327,8 @@ def test_maturity_learns_when_a_use_case_gains_or_loses_its_cost(
     tmp_path, portfolio, django_capture_on_commit_callbacks
 ):
     from approvals.choices import AssessmentTriggerChoices
-    from approvals.services.maturity import latest_assessment, maturity_assess
+    from approvals.selectors.maturity import latest_assessment
+    from approvals.services.maturity import maturity_assess
 
     # Made inside a captured "commit": a recompute still pending from the use case's creation
     # would stand for every later one of this (never committed) test transaction.

@@ -108,7 +108,8 @@ def test_portfolio_shows_the_forecast_of_the_last_month(client, executive, chatb
 
 def test_maturity_learns_when_a_budget_is_set_or_removed(django_capture_on_commit_callbacks):
     from approvals.choices import AssessmentTriggerChoices
-    from approvals.services.maturity import latest_assessment, maturity_assess
+    from approvals.selectors.maturity import latest_assessment
+    from approvals.services.maturity import maturity_assess
 
     with django_capture_on_commit_callbacks(execute=True):
         scoring = make_use_case(make_team("Retention"), "Churn scoring")

@@ -181,7 +181,7 @@ def usecase_detail(request, key: str):
 def _months_asked(request) -> tuple:
     """``from`` and ``to`` (YYYY-MM) of the Costs tab, as the cost pages read them; a bad one is
     named in a message and ignored."""
-    from costs.allocation_forms import parse_month
+    from costs.forms.allocation import parse_month
 
     months = []
     for name in ("from", "to"):

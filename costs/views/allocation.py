@@ -12,8 +12,8 @@ from django.views.decorators.http import require_POST
 
 from costs import reports, services
 from costs.allocation import request_allocation
-from costs.allocation_forms import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.budgets import budget_statuses
+from costs.forms.allocation import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
 from inventory.models import Kpi
 from portal.choices import ChannelChoices

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from costs import selectors, services
 from costs.choices import AllocationStateChoices, CostImportStatusChoices, ImportFormatChoices
-from costs.forms import CostSourceForm, CostUploadForm
+from costs.forms.imports import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
 from costs.tasks import import_cost_source

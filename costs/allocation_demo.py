@@ -15,11 +15,12 @@ from decimal import ROUND_CEILING, Decimal
 
 from django.db.models import Sum
 
-from costs import services
-from costs.allocation import allocate
-from costs.budgets import check_budget_alerts
 from costs.demo import PLATFORM_ACCOUNT, SOURCE_NAME, demo_months
 from costs.models import AllocationRule, Budget, CostAllocation, CostSource, KpiReading, SharedPool
+from costs.services.allocation import allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import allocate
+from costs.services.budgets import budget_save, check_budget_alerts
+from costs.services.value import kpi_reading_record
 from inventory.models import Kpi, Team, UseCase
 
 POOL_NAME = "ML platform (shared account)"
@@ -39,7 +40,7 @@ def _rules(people: dict) -> None:
     pool = SharedPool.objects.filter(name=POOL_NAME).first()
     if pool is None:
         members = [{"use_case": use_case} for use_case in UseCase.objects.filter(key__in=POOL_MEMBERS)]
-        pool = services.shared_pool_save(
+        pool = shared_pool_save(
             name=POOL_NAME,
             split_method="direct_cost",
             description="EKS control plane, NAT gateway and the shared OpenSearch retrieval cluster.",
@@ -55,7 +56,7 @@ def _rules(people: dict) -> None:
     )  # fmt: skip
     for fields in wanted:
         if not AllocationRule.objects.filter(name=fields["name"]).exists():
-            services.allocation_rule_save(actor=actor, **fields)
+            allocation_rule_save(actor=actor, **fields)
 
 
 def _budgets(latest: date) -> None:
@@ -70,7 +71,7 @@ def _budgets(latest: date) -> None:
         amount = max(
             (Decimal(spent) / share / 10).quantize(Decimal(1), rounding=ROUND_CEILING) * 10, Decimal(10)
         )
-        services.budget_save(use_case=use_case, amount=amount, currency="USD", notes="Demo budget.")
+        budget_save(use_case=use_case, amount=amount, currency="USD", notes="Demo budget.")
 
 
 def _readings(people: dict, months: list[date]) -> None:
@@ -81,7 +82,7 @@ def _readings(people: dict, months: list[date]) -> None:
         for index, month in enumerate(months):
             if KpiReading.objects.filter(kpi=kpi, period=month).exists():
                 continue
-            services.kpi_reading_record(
+            kpi_reading_record(
                 kpi=kpi,
                 period=month,
                 value=values[index % len(values)],

@@ -20,7 +20,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from costs.models import CostSource, cost_import_root
-from costs.services import cost_import_run, cost_source_create, cost_source_update
+from costs.services.imports import cost_import_run
+from costs.services.sources import cost_source_create, cost_source_update
 
 SOURCE_NAME = "Demo FOCUS export (AWS)"
 PAYER_ACCOUNT = "210987654321"

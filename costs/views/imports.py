@@ -10,11 +10,13 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from costs import selectors, services
+from costs import selectors
 from costs.choices import AllocationStateChoices, CostImportStatusChoices, ImportFormatChoices
 from costs.forms.imports import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
+from costs.services.imports import cost_upload_store
+from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
@@ -84,11 +86,11 @@ def source_edit(request, pk: int | None = None):
     if request.method == "POST" and form.is_valid():
         try:
             if source is None:
-                source = services.cost_source_create(**form.service_arguments())
+                source = cost_source_create(**form.service_arguments())
                 messages.success(request, f"Cost source “{source.name}” created.")
             else:
                 arguments = form.service_arguments()
-                source = services.cost_source_update(
+                source = cost_source_update(
                     source=source, secret_access_key=arguments.pop("secret_access_key", None), **arguments
                 )
                 messages.success(request, f"Cost source “{source.name}” saved.")
@@ -121,7 +123,7 @@ def source_upload(request, pk: int):
     form = CostUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            path = services.cost_upload_store(source=source, uploaded_file=form.cleaned_data["file"])
+            path = cost_upload_store(source=source, uploaded_file=form.cleaned_data["file"])
         except CostImportError as exc:
             form.add_error("file", str(exc))
         else:

@@ -9,8 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from costs import selectors, services
+from costs import selectors
+from costs.ingest import writer
 from costs.models import CostImport, CostLineItem, CostSource
+from costs.services.imports import cost_import_run
 from costs.tasks import import_all_sources, import_cost_source
 from portal.choices import ChannelChoices, JobStatusChoices
 from portal.models import AuditEntry, JobRun
@@ -29,7 +31,7 @@ def focus_file(tmp_path):
 
 
 def test_the_job_reports_progress_and_its_result(run_job, admin_user, make_source, focus_file, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SIZE", 5)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 5)
     seen = []
     from portal.jobs import JobContext
 
@@ -278,9 +280,9 @@ def test_billing_totals_keep_currencies_apart_and_read_only_current_imports(make
     eur = write_csv(
         tmp_path / "eur.csv", FOCUS_COLUMNS, focus_rows(NOV, count=3, currency="EUR", account="EU1")
     )
-    services.cost_import_run(source=source, location=str(usd))
+    cost_import_run(source=source, location=str(usd))
     other = make_source(name="Azure", location=str(eur))
-    services.cost_import_run(source=other)
+    cost_import_run(source=other)
     everything = selectors.billing_totals(period_start=NOV, period_end=DEC)
     assert set(everything) == {"EUR", "USD"} and everything["EUR"]["rows"] == 3
     assert set(selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)) == {"USD"}

@@ -831,7 +831,7 @@ def run_allocation(name: str, source, period: date, rows: int) -> Step:
 
 def run_reconciliation(name: str, source, period: date) -> tuple[Step, list[dict]]:
     from costs.models import CostSource
-    from costs.reconciliation import reconcile
+    from costs.selectors.reconciliation import reconcile
     from costs.services.allocation_engine import next_month
     from costs.testing import assert_reconciles
 

@@ -219,7 +219,7 @@ class CostLineItem(models.Model):
 
     Line items are data, not governed records: they are written in bulk by an import and the
     audit trail records the import (files, counts, totals), not each row. Read them through the
-    current import (``cost_import__is_current=True``) or :mod:`costs.selectors`.
+    current import (``cost_import__is_current=True``) or :mod:`costs.selectors.imports`.
     """
 
     cost_import = models.ForeignKey(CostImport, on_delete=models.CASCADE, related_name="line_items")
@@ -521,7 +521,7 @@ class CostAllocation(models.Model):
     line_count = models.BigIntegerField(
         default=0, help_text="Line items behind the row (for a shared row: those of the pool it split)."
     )
-    # For the month-end forecast (costs/budgets.py): effective cost of the last complete days
+    # For the month-end forecast (costs/selectors/budgets.py): effective cost of the last complete days
     # before ``data_through`` and of the partial day at or after it.
     recent_effective_cost = models.DecimalField(**ALLOCATION_MONEY, default=0)
     partial_effective_cost = models.DecimalField(**ALLOCATION_MONEY, default=0)

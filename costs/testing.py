@@ -21,8 +21,8 @@ CENT = Decimal("0.01")
 
 
 def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True) -> None:
-    from costs.reconciliation import reconcile
-    from costs.selectors import line_item_totals
+    from costs.selectors.imports import line_item_totals
+    from costs.selectors.reconciliation import reconcile
     from costs.services.allocation_engine import allocate_period, month_start
 
     period = month_start(period)

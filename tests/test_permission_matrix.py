@@ -1208,7 +1208,7 @@ def test_append_only_gate_rows_have_no_writers():
 
 
 #
-# Cost allocation, budgets and value (costs.services.allocation_engine, costs.budgets, costs.value)
+# Cost allocation, budgets and value (costs.services.allocation_engine, costs.selectors.budgets, costs.selectors.value)
 #
 
 from datetime import date as _date  # noqa: E402

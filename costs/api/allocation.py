@@ -12,8 +12,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from costs import reports
-from costs.budgets import budget_statuses
 from costs.choices import SplitMethodChoices
 from costs.models import (
     AllocationRule,
@@ -24,6 +22,8 @@ from costs.models import (
     KpiReading,
     SharedPool,
 )
+from costs.selectors import reports
+from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import (
     allocation_rule_delete,
     allocation_rule_save,

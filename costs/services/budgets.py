@@ -4,9 +4,9 @@ from datetime import UTC, date, datetime
 
 from django.db import transaction
 
-from costs.budgets import budget_statuses
 from costs.choices import DEFAULT_BUDGET_THRESHOLDS
 from costs.models import Budget, BudgetAlert
+from costs.selectors.budgets import budget_statuses
 from costs.services.allocation_engine import month_start
 
 BUDGET_FIELDS = ("use_case", "team", "amount", "currency", "thresholds", "notes")

@@ -1,5 +1,5 @@
 """Pages of where the money goes: the portfolio's costs, allocation rules and shared pools with
-their previews, reconciliation, budgets, and value and ROI. Reads come from costs.reports
+their previews, reconciliation, budgets, and value and ROI. Reads come from costs.selectors.reports
 (restricted, aggregate queries); writes go through costs.services."""
 
 from django import forms
@@ -10,10 +10,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from costs import reports
-from costs.budgets import budget_statuses
 from costs.forms.allocation import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
+from costs.selectors import reports
+from costs.selectors.budgets import budget_statuses
 from costs.services import budgets as budget_services
 from costs.services.allocation import (
     allocation_rule_delete,

@@ -10,11 +10,11 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from costs import selectors
 from costs.choices import AllocationStateChoices, CostImportStatusChoices, ImportFormatChoices
 from costs.forms.imports import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
+from costs.selectors.imports import imports_visible_to, line_item_totals, sources_visible_to
 from costs.services.imports import cost_upload_store
 from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
@@ -37,7 +37,7 @@ def _require_reader(user) -> None:
 @login_required
 def source_list(request):
     _require_reader(request.user)
-    sources = selectors.sources_visible_to(request.user)
+    sources = sources_visible_to(request.user)
     current = {}
     for item in CostImport.objects.filter(source__in=sources, is_current=True).order_by(
         "billing_period_start"
@@ -52,7 +52,7 @@ def source_list(request):
 @login_required
 def source_detail(request, pk: int):
     source = get_restricted_object_or_404(CostSource.objects.all(), request.user, pk=pk)
-    imports = selectors.imports_visible_to(request.user).filter(source=source)[:24]
+    imports = imports_visible_to(request.user).filter(source=source)[:24]
     may_import = can_add(request.user, CostImport)
     # Periods whose last allocation run failed: the person who imports sees it where they look.
     allocation_failures = AllocationState.objects.filter(
@@ -143,8 +143,8 @@ def source_upload(request, pk: int):
 @login_required
 def import_list(request):
     _require_reader(request.user)
-    imports = selectors.imports_visible_to(request.user)
-    sources = selectors.sources_visible_to(request.user)
+    imports = imports_visible_to(request.user)
+    sources = sources_visible_to(request.user)
     selected_source = request.GET.get("source", "")
     if selected_source.isdigit():
         imports = imports.filter(source_id=int(selected_source))
@@ -170,7 +170,7 @@ def import_detail(request, pk: int):
     cost_import = get_restricted_object_or_404(
         CostImport.objects.select_related("source", "job_run", "replaced"), request.user, pk=pk
     )
-    checked = selectors.line_item_totals(cost_import) if cost_import.is_current else {}
+    checked = line_item_totals(cost_import) if cost_import.is_current else {}
     totals = [
         {
             "currency": currency,

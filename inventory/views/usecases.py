@@ -159,7 +159,7 @@ def usecase_detail(request, key: str):
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
         )
     elif tab == "costs":
-        from costs.reports import use_case_costs, use_case_month_range
+        from costs.selectors.reports import use_case_costs, use_case_month_range
         from portal.permissions import may_record_kpi_reading
 
         start, end = use_case_month_range(request.user, use_case, *_months_asked(request))

@@ -308,7 +308,7 @@ def test_rule_pool_and_budget_changes_are_in_the_audit_trail(portfolio):
 
 def test_top_services_and_resources_are_kept_per_use_case(tmp_path, portfolio):
     from costs.models import CostDriver
-    from costs.reports import cost_drivers
+    from costs.selectors.reports import cost_drivers
 
     source = make_source()
     chatbot = portfolio["chatbot"]

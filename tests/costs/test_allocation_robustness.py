@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from costs.models import CostAllocation, CostSource
-from costs.reconciliation import reconcile
+from costs.selectors.reconciliation import reconcile
 from costs.services.allocation import allocation_rule_delete, allocation_rule_save, shared_pool_save
 from costs.services.allocation_engine import allocate
 from costs.testing import assert_reconciles

@@ -6,12 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from costs import selectors
 from costs.choices import CostImportStatusChoices
 from costs.ingest import writer
 from costs.ingest.errors import CostImportError
 from costs.ingest.plan import periods_to_pull
 from costs.models import CostImport, CostLineItem
+from costs.selectors.imports import billing_totals, line_item_totals
 from costs.services.imports import cost_import_run
 from tests.costs.billing_files import (
     CUR_ITEMS_EFFECTIVE,
@@ -92,7 +92,7 @@ def test_legacy_cur_is_read_through_its_manifest_with_amortised_effective_cost(
     assert expected == Decimal("44.7345678902")
     assert Decimal(cost_import.totals["USD"]["billed"]) == expected
     assert Decimal(cost_import.totals["USD"]["effective"]) == CUR_ITEMS_EFFECTIVE
-    checked = selectors.line_item_totals(cost_import)["USD"]
+    checked = line_item_totals(cost_import)["USD"]
     assert cents(checked["billed"]) == cents(expected) and cents(checked["effective"]) == cents(
         CUR_ITEMS_EFFECTIVE
     )
@@ -125,7 +125,7 @@ def test_a_restated_month_replaces_the_period_and_the_same_manifest_is_a_no_op(
     assert (first.is_current, first.status) == (False, CostImportStatusChoices.SUPERSEDED)
     assert restated.is_current and restated.replaced == first and restated.identifier == "a2"
     expected = file_billed(paths, "lineItem/UnblendedCost", "lineItem/CurrencyCode")
-    totals = selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)
+    totals = billing_totals(source=source, period_start=NOV, period_end=DEC)
     assert totals["USD"]["billed"] == expected == Decimal(restated.totals["USD"]["billed"])
     assert CostLineItem.objects.filter(source=source).count() == 8
     assert set(CostLineItem.objects.values_list("cost_import", flat=True)) == {restated.pk}
@@ -209,7 +209,7 @@ def test_cur2_parquet_through_its_manifest(s3, tmp_path, make_source, aws):
     expected = file_billed(paths, "line_item_unblended_cost", "line_item_currency_code")
     assert cents(cost_import.totals["USD"]["billed"]) == cents(expected) == Decimal("44.73")
     assert Decimal(cost_import.totals["USD"]["effective"]) == CUR_ITEMS_EFFECTIVE
-    assert cents(selectors.line_item_totals(cost_import)["USD"]["billed"]) == cents(expected)
+    assert cents(line_item_totals(cost_import)["USD"]["billed"]) == cents(expected)
     tagged = CostLineItem.objects.filter(tags_normalized__use_case="uc-0001").count()
     assert tagged == 2
     assert CostLineItem.objects.filter(tags__user_use_case="UC-0002").count() == 2
@@ -222,7 +222,7 @@ def test_focus_parquet_from_an_s3_prefix(s3, tmp_path, make_source, aws):
     (cost_import,) = cost_import_run(source=source).imports
     expected = billed_totals_in_file(path, cost_column="BilledCost", currency_column="BillingCurrency")
     assert Decimal(cost_import.totals["USD"]["billed"]) == expected["USD"]
-    assert cents(selectors.line_item_totals(cost_import)["USD"]["billed"]) == cents(expected["USD"])
+    assert cents(line_item_totals(cost_import)["USD"]["billed"]) == cents(expected["USD"])
     assert cost_import_run(source=source).imports == []  # same ETags: unchanged
 
 
@@ -291,7 +291,7 @@ def test_cost_explorer_two_pages_grouped_by_tag_and_service(aws, make_source):
         "list": "0",
         "rows": 3,
     }
-    assert cents(selectors.line_item_totals(cost_import)["USD"]["billed"]) == Decimal("23.85")
+    assert cents(line_item_totals(cost_import)["USD"]["billed"]) == Decimal("23.85")
     untagged = CostLineItem.objects.get(service_name="Amazon EC2")
     assert untagged.tags == {} and untagged.list_cost is None
     assert CostLineItem.objects.get(service_name="Amazon SageMaker").tags == {"use-case": "UC-0002"}

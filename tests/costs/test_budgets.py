@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from costs.budgets import budget_statuses
 from costs.models import Budget, BudgetAlert
+from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import allocation_rule_save
 from costs.services.allocation_engine import allocate
 from costs.services.budgets import budget_delete, budget_save, check_budget_alerts

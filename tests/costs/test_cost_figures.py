@@ -12,11 +12,11 @@ from django.template.defaultfilters import floatformat
 
 from costs.models import AllocationState, CostAllocation, CostDriver, CostImport, KpiReading
 from costs.money import cents
-from costs.reports import cost_to_date, month_range
+from costs.selectors.reports import cost_to_date, month_range
+from costs.selectors.value import Roi
 from costs.services.allocation import allocation_rule_save, shared_pool_save
 from costs.services.allocation_engine import allocate
 from costs.services.value import kpi_reading_record
-from costs.value import Roi
 from inventory.models import Kpi
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
 

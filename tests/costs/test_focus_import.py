@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from costs import selectors
 from costs.choices import CostImportStatusChoices
 from costs.ingest import writer
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
+from costs.selectors.imports import billing_totals, line_item_totals
 from costs.services.imports import cost_import_run
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
@@ -37,7 +37,7 @@ def cents(value) -> Decimal:
 def assert_reconciles(cost_import: CostImport, path) -> None:
     """Stored totals = line items in the database = the file's own BilledCost column, per currency."""
     in_file = billed_totals_in_file(path, cost_column="BilledCost", currency_column="BillingCurrency")
-    in_database = selectors.line_item_totals(cost_import)
+    in_database = line_item_totals(cost_import)
     assert set(in_file) == set(in_database) == set(cost_import.totals)
     for currency, billed in in_file.items():
         assert cents(in_database[currency]["billed"]) == cents(billed)
@@ -64,7 +64,7 @@ def test_a_focus_export_imports_with_totals_to_the_cent(tmp_path, make_source, n
     assert cost_import.row_count == 40 == CostLineItem.objects.filter(cost_import=cost_import).count()
     assert_reconciles(cost_import, path)
     assert cost_import.files[0]["rows"] == 40 and len(cost_import.files[0]["sha256"]) == 64
-    totals = selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)
+    totals = billing_totals(source=source, period_start=NOV, period_end=DEC)
     assert totals["USD"]["billed"] == Decimal(cost_import.totals["USD"]["billed"])
     assert totals["USD"]["rows"] == 40
 
@@ -126,9 +126,9 @@ def test_a_new_file_for_the_period_replaces_it_atomically(tmp_path, make_source)
     assert not CostLineItem.objects.filter(cost_import=old).exists()
     assert CostLineItem.objects.filter(source=source, billing_period_start=NOV).count() == 14
     assert_reconciles(new, new_path)
-    assert selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"][
-        "billed"
-    ] == Decimal(new.totals["USD"]["billed"])
+    assert billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["billed"] == Decimal(
+        new.totals["USD"]["billed"]
+    )
 
 
 def test_a_file_spanning_two_months_makes_one_import_per_period(tmp_path, make_source):
@@ -136,7 +136,7 @@ def test_a_file_spanning_two_months_makes_one_import_per_period(tmp_path, make_s
     source = make_source(location=str(path))
     imports = cost_import_run(source=source).imports
     assert [(i.billing_period_start, i.row_count) for i in imports] == [(NOV, 6), (DEC, 5)]
-    both = selectors.billing_totals(source=source, period_start=NOV, period_end=date(2027, 1, 1))
+    both = billing_totals(source=source, period_start=NOV, period_end=date(2027, 1, 1))
     assert both["USD"]["rows"] == 11
 
 
@@ -173,7 +173,7 @@ def fails_and_keeps_previous(source, good, path, message: str) -> None:
     assert set(CostLineItem.objects.values_list("cost_import", flat=True)) == {good.pk}
     failed = CostImport.objects.filter(source=source, status=CostImportStatusChoices.FAILED).get()
     assert failed.error_message == message and not failed.is_current
-    assert selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["rows"] == 9
+    assert billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["rows"] == 9
 
 
 def test_a_truncated_gzip_fails_naming_file_and_row(tmp_path, imported, monkeypatch):

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from costs.models import CostAllocation, CostSource
-from costs.reconciliation import reconcile
+from costs.selectors.reconciliation import reconcile
 from costs.services.allocation import allocation_rule_save, shared_pool_save
 from costs.services.allocation_engine import allocate_period
 from costs.services.imports import cost_import_run

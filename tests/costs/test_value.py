@@ -7,9 +7,9 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from costs.models import CostAllocation, KpiReading
+from costs.selectors.value import Roi, portfolio_roi, roi_by_use_case
 from costs.services.allocation import allocation_rule_save
 from costs.services.value import kpi_reading_record
-from costs.value import Roi, portfolio_roi, roi_by_use_case
 from inventory.models import Kpi
 from portal.roles import Role, role_groups
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case

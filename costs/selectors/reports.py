@@ -15,13 +15,13 @@ from decimal import Decimal
 from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from costs.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
 from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
 from costs.money import cents, exact
-from costs.reconciliation import reconcile
+from costs.selectors.budgets import BudgetStatus, budget_statuses, spend_by
+from costs.selectors.reconciliation import reconcile
+from costs.selectors.value import portfolio_roi, roi_by_use_case, unit_costs
 from costs.services.allocation_engine import month_start, next_month
-from costs.value import portfolio_roi, roi_by_use_case, unit_costs
 from portal.permissions import PORTFOLIO_READERS, Action, restrict
 from portal.roles import has_role
 

@@ -148,3 +148,39 @@ def test_the_review_page_does_not_grow_with_approvers_and_evidence(client, ready
     client.force_login(reviewers["rita"])
     count_queries(client, small.get_absolute_url())
     assert count_queries(client, large.get_absolute_url()) <= count_queries(client, small.get_absolute_url())
+
+
+APPROVALS_TABS = ("risk", "maturity", "approvals")
+APPROVALS_API_LISTS = ("/api/approval-requests/", "/api/approval-events/", "/api/risk-assessments/",
+                       "/api/risk-register/", "/api/gate-policies/", "/api/lifecycle-transitions/")  # fmt: skip
+
+
+def test_the_use_case_tabs_and_api_lists_of_approvals_do_not_grow(
+    client, ready_use_case, reviewers, support_team
+):
+    use_case, release = ready_use_case("high", stage="pilot")
+    request = ask(use_case, release, "production")
+    decide(reviewers["ravi"], request)
+    comment(reviewers["ravi"], request, "Which users?")  # lists prefetch authors once there is one
+    RiskRegisterEntry.objects.create(
+        use_case=use_case, title="Wrong answers", category=RiskCategoryChoices.values()[0],
+        likelihood=3, severity=3, owner=support_team.lead, residual_likelihood=2, residual_severity=2,
+    )  # fmt: skip
+    client.force_login(reviewers["carl"])
+    urls = [f"{use_case.get_absolute_url()}?tab={tab}" for tab in APPROVALS_TABS] + list(APPROVALS_API_LISTS)
+
+    def grow():
+        decide(reviewers["sam"], request, "request_changes")
+        comment(reviewers["sam"], request, "The threat model, please.")
+        other, other_release = ready_use_case("limited", stage="pilot", name="Invoice matcher")
+        decide(reviewers["lea"], ask(other, other_release, "production"))
+        for number in range(3):
+            add_evidence(use_case, "documentation.model_card", f"https://wiki.example.com/card-{number}")
+            RiskRegisterEntry.objects.create(
+                use_case=use_case, title=f"Risk {number}", category=RiskCategoryChoices.values()[-1],
+                likelihood=2, severity=4, owner=reviewers["sam"], residual_likelihood=1, residual_severity=2,
+            )  # fmt: skip
+        record_maturity(use_case, "3.8")
+
+    assert_queries_do_not_grow(client, urls, grow)
+    assert ApprovalRequest.objects.count() == 2

@@ -26,8 +26,12 @@ ERROR_RESPONSES = {
     "404": "No such object, or none the caller may see.",
     "429": "Too many requests; retry after the seconds in `Retry-After`.",
 }
-# Only requests with a body can be too large.
-BODY_ERROR_RESPONSES = {"413": "The request body is larger than the server accepts."}
+# Only requests with a body can be too large, or of a media type no parser of the operation reads
+# (DRF answers 415 before the view runs, e.g. for a multipart body whose type it cannot tell).
+BODY_ERROR_RESPONSES = {
+    "413": "The request body is larger than the server accepts.",
+    "415": "The body's media type is not one this operation accepts (see its request body).",
+}
 BODY_METHODS = {"post", "put", "patch"}
 
 ERROR_SCHEMA = {

@@ -15,18 +15,12 @@ from costs.allocation import request_allocation
 from costs.allocation_forms import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.budgets import budget_statuses
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
+from costs.policies import COST_CURATORS
 from inventory.models import Kpi
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
-from portal.permissions import (
-    COST_CURATORS,
-    PORTFOLIO_READERS,
-    Action,
-    can_add,
-    get_restricted_object_or_404,
-    is_read_only,
-    restrict,
-)
+from portal.permissions import Action, can_add, get_restricted_object_or_404, is_read_only, restrict
+from portal.policies import PORTFOLIO_READERS
 from portal.roles import has_role, roles_of
 
 
@@ -342,11 +336,9 @@ def value(request):
 
 
 def _writable_kpis(user):
-    from portal.permissions import _risk_writable_use_cases
+    from inventory.policies import assessable_use_cases
 
-    return Kpi.objects.filter(use_case__in=_risk_writable_use_cases(user).values("pk")).select_related(
-        "use_case"
-    )
+    return Kpi.objects.filter(use_case__in=assessable_use_cases(user).values("pk")).select_related("use_case")
 
 
 @login_required

@@ -22,7 +22,8 @@ from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLin
 from costs.money import cents, exact
 from costs.reconciliation import reconcile
 from costs.value import portfolio_roi, roi_by_use_case, unit_costs
-from portal.permissions import PORTFOLIO_READERS, Action, restrict
+from portal.permissions import Action, restrict
+from portal.policies import PORTFOLIO_READERS
 from portal.roles import has_role
 
 ZERO = Decimal(0)

@@ -19,7 +19,8 @@ from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
-from portal.permissions import PORTFOLIO_READERS, Action, can, can_add, get_restricted_object_or_404
+from portal.permissions import Action, can, can_add, get_restricted_object_or_404
+from portal.policies import PORTFOLIO_READERS
 from portal.roles import has_role
 
 IMPORTS_PER_PAGE = 50

@@ -159,8 +159,8 @@ def usecase_detail(request, key: str):
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
         )
     elif tab == "costs":
+        from costs.policies import may_record_kpi_reading
         from costs.reports import use_case_costs, use_case_month_range
-        from portal.permissions import may_record_kpi_reading
 
         start, end = use_case_month_range(request.user, use_case, *_months_asked(request))
         context.update(use_case_costs(request.user, use_case, start=start, end=end))

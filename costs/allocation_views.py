@@ -15,29 +15,27 @@ from costs.allocation import request_allocation
 from costs.allocation_forms import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.budgets import budget_statuses
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
-from costs.policies import COST_CURATORS
+from costs.policies import may_curate_costs, may_view_billing, may_view_costs
 from inventory.models import Kpi
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
-from portal.permissions import Action, can_add, get_restricted_object_or_404, is_read_only, restrict
-from portal.policies import PORTFOLIO_READERS
-from portal.roles import has_role, roles_of
+from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
 
 
 def _require_role(user) -> None:
-    if not roles_of(user):
+    if not may_view_costs(user):
         raise PermissionDenied("Costs are for people with a role in the portfolio.")
 
 
 def _require_reader(user) -> None:
-    if not has_role(user, *PORTFOLIO_READERS):
+    if not may_view_billing(user):
         raise PermissionDenied(
             "This page reads the whole bill: administrators, executives, the CoE and auditors."
         )
 
 
 def _may_curate(user) -> bool:
-    return has_role(user, *COST_CURATORS) and not is_read_only(user)
+    return may_curate_costs(user)
 
 
 def _range(request) -> tuple:
@@ -140,7 +138,7 @@ def rule_list(request):
             "target_use_case", "target_team", "target_pool", "source"
         )
     )
-    if not rules and not has_role(request.user, *PORTFOLIO_READERS):
+    if not rules and not may_view_billing(request.user):
         raise PermissionDenied("Allocation rules are for the CoE, executives, auditors and admins.")
     period = reports.preview_period()
     previews = reports.rule_previews(rules, period=period)

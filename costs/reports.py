@@ -20,11 +20,10 @@ from costs.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
 from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
 from costs.money import cents, exact
+from costs.policies import may_view_billing
 from costs.reconciliation import reconcile
 from costs.value import portfolio_roi, roi_by_use_case, unit_costs
 from portal.permissions import Action, restrict
-from portal.policies import PORTFOLIO_READERS
-from portal.roles import has_role
 
 ZERO = Decimal(0)
 GROUPINGS = ("use_case", "team", "business_unit")
@@ -77,7 +76,7 @@ def allocations_visible_to(user) -> QuerySet:
 
 
 def sees_whole_bill(user) -> bool:
-    return has_role(user, *PORTFOLIO_READERS)
+    return may_view_billing(user)
 
 
 def _money(value) -> Decimal:

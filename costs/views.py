@@ -15,13 +15,12 @@ from costs.choices import AllocationStateChoices, CostImportStatusChoices, Impor
 from costs.forms import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
+from costs.policies import may_view_billing
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404
-from portal.policies import PORTFOLIO_READERS
-from portal.roles import has_role
 
 IMPORTS_PER_PAGE = 50
 
@@ -29,7 +28,7 @@ IMPORTS_PER_PAGE = 50
 def _require_reader(user) -> None:
     """The billing pages are 403 for people who may read no billing data (team people: their
     cost reaches them through allocations, not the raw bill)."""
-    if not has_role(user, *PORTFOLIO_READERS):
+    if not may_view_billing(user):
         raise PermissionDenied("Billing data is for administrators, executives, the CoE and auditors.")
 
 

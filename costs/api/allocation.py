@@ -25,14 +25,13 @@ from costs.models import (
     KpiReading,
     SharedPool,
 )
+from costs.policies import may_curate_costs, may_view_billing
 from inventory.models import Kpi, Team, UseCase
 from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet, permission_action
 from portal.choices import ChannelChoices
 from portal.permissions import Action, restrict
-from portal.policies import PORTFOLIO_READERS
-from portal.roles import has_role
 
 # The summary answers the biggest groups: at §6 scale thousands of use cases have cost, and
 # serialising every series took 0.23 s for a 650 KB answer (docs/benchmarks.md).
@@ -435,7 +434,7 @@ class CostAllocationViewSet(RestrictedReadOnlyViewSet):
     def reconciliation(self, request):
         """Per source, month and currency: the import's billed total against direct + shared +
         unallocated, to the cent (``ok``). For executives, the CoE, auditors and admins."""
-        if not has_role(request.user, *PORTFOLIO_READERS):
+        if not may_view_billing(request.user):
             raise exceptions.PermissionDenied("Reconciliation reads the whole bill.")
         start, end = _range(request)
         lines = reports.reconciliation_for(request.user, start=start, end=end)
@@ -463,9 +462,7 @@ class CostAllocationViewSet(RestrictedReadOnlyViewSet):
     @permission_action("custom:recompute")
     def recompute(self, request):
         """Recompute the allocation of every current period now (the CoE and admins)."""
-        from costs.policies import COST_CURATORS
-
-        if not has_role(request.user, *COST_CURATORS) or has_role(request.user, "auditor"):
+        if not may_curate_costs(request.user):
             raise exceptions.PermissionDenied("The CoE and admins recompute allocation.")
         run = request_allocation(actor=request.user, channel=ChannelChoices.API)
         return Response(

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 from costs import services
 from inventory.services import usecase_create
-from portal.testing.factories import TeamFactory, UserFactory
+from inventory.testing import TeamFactory
+from portal.testing.factories import UserFactory
 from tests.costs.billing_files import FOCUS_COLUMNS, next_month, write_csv
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"

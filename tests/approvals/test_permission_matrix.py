@@ -32,6 +32,7 @@ from portal.testing.permission_matrix import (
     HIDE,
     Endpoint,
     ModelMatrix,
+    covers,
     expect,
     table,
     unique,
@@ -46,6 +47,7 @@ def test_lifecycle_stages():
     check_matrix(
         ModelMatrix(
             name="lifecycle stage",
+            model="approvals.lifecyclestage",
             make_object=lambda context: LifecycleStage.objects.create(
                 key=unique("stage"), label=unique("Stage"), kind="active", order=99
             ),
@@ -103,6 +105,7 @@ def test_risk_assessments():
     check_matrix(
         ModelMatrix(
             name="risk assessment",
+            model="approvals.riskassessment",
             make_object=record_assessment,
             # "record" posts the questionnaire of the assessment's use case: a new version, not a
             # change (the cell's object supplies the use case; "add" would get no object).
@@ -131,6 +134,7 @@ def test_risk_register_entries():
     check_matrix(
         ModelMatrix(
             name="risk entry",
+            model="approvals.riskregisterentry",
             make_object=add_register_entry,
             # "add-entry" posts the new-risk form of the entry's use case (see "record" above).
             ui={
@@ -168,13 +172,14 @@ def test_risk_register_entries():
 
 def test_risk_of_restricted_use_cases():
     other_teams_hidden = {"other_team_lead": HIDE, "other_team_member": HIDE, "no_role": HIDE}
-    for name, make, collection in (
-        ("restricted risk", add_register_entry, "/api/risk-register/"),
-        ("restricted assmt", record_assessment, "/api/risk-assessments/"),
+    for name, model, make, collection in (
+        ("restricted risk", "approvals.riskregisterentry", add_register_entry, "/api/risk-register/"),
+        ("restricted assmt", "approvals.riskassessment", record_assessment, "/api/risk-assessments/"),
     ):
         check_matrix(
             ModelMatrix(
                 name=name,
+                model=model,
                 make_object=lambda context, make=make: make(context, visibility="restricted"),
                 api={"view": Endpoint("get", lambda obj, collection=collection: f"{collection}{obj.pk}/")},
                 # Restricted: other teams cannot tell the use case, its risks or its tier exist.
@@ -218,6 +223,7 @@ def test_maturity_assessments():
     check_matrix(
         ModelMatrix(
             name="maturity assmt",
+            model="approvals.maturityassessment",
             make_object=assess_maturity,
             # "reassess" posts for the assessment's use case: a new version, never a change.
             ui={
@@ -247,6 +253,7 @@ def test_maturity_evidence():
     check_matrix(
         ModelMatrix(
             name="maturity evidence",
+            model="approvals.maturityevidence",
             make_object=add_evidence,
             ui={
                 "add-evidence": Endpoint(
@@ -274,13 +281,14 @@ def test_maturity_evidence():
 
 def test_maturity_of_restricted_use_cases():
     other_teams_hidden = {"other_team_lead": HIDE, "other_team_member": HIDE, "no_role": HIDE}
-    for name, make, collection in (
-        ("restricted mat.", assess_maturity, "/api/maturity-assessments/"),
-        ("restricted evid.", add_evidence, "/api/maturity-evidence/"),
+    for name, model, make, collection in (
+        ("restricted mat.", "approvals.maturityassessment", assess_maturity, "/api/maturity-assessments/"),
+        ("restricted evid.", "approvals.maturityevidence", add_evidence, "/api/maturity-evidence/"),
     ):
         check_matrix(
             ModelMatrix(
                 name=name,
+                model=model,
                 make_object=lambda context, make=make: make(context, visibility="restricted"),
                 ui={"view": Endpoint("get", lambda obj: f"/use-cases/{obj.use_case.key}/?tab=maturity")},
                 api={
@@ -319,6 +327,7 @@ def test_lifecycle_editing():
     check_matrix(
         ModelMatrix(
             name="lifecycle stage",
+            model="approvals.lifecyclestage",
             make_object=make_stage,
             ui={
                 "view": Endpoint("get", lambda stage: "/lifecycle/"),
@@ -348,6 +357,7 @@ def test_lifecycle_editing():
     check_matrix(
         ModelMatrix(
             name="lifecycle move",
+            model="approvals.lifecycletransition",
             make_object=lambda context: lifecycle_services.transition_create(
                 actor=None, from_stage=make_stage(context), to_stage=make_stage(context), requires_gate=True
             ),
@@ -406,6 +416,7 @@ def test_gate_policies():
     check_matrix(
         ModelMatrix(
             name="gate policy",
+            model="approvals.gatepolicy",
             make_object=make_gate_policy,
             ui={
                 "change": Endpoint("post", lambda p: f"/gates/policies/{p.pk}/edit/", gate_policy_form),
@@ -463,6 +474,7 @@ def test_approval_requests():
     check_matrix(
         ModelMatrix(
             name="gate request",
+            model="approvals.approvalrequest",
             make_object=submit_gate_request,
             ui={
                 "view": Endpoint("get", lambda r: f"/gates/requests/{r.pk}/"),
@@ -526,6 +538,7 @@ def test_approved_requests_revoke_and_recertify():
     check_matrix(
         ModelMatrix(
             name="approval",
+            model="approvals.approvalrequest",
             make_object=approved_gate_request,
             ui={
                 "custom:revoke": Endpoint(
@@ -558,6 +571,7 @@ def test_restricted_gate_requests():
     check_matrix(
         ModelMatrix(
             name="restricted gate",
+            model="approvals.approvalrequest",
             make_object=lambda context: submit_gate_request(context, visibility="restricted"),
             ui={"view": Endpoint("get", lambda r: f"/gates/requests/{r.pk}/")},
             api={"view": Endpoint("get", lambda r: f"/api/approval-requests/{r.pk}/")},
@@ -600,6 +614,7 @@ def test_approval_events_and_notifications():
     check_matrix(
         ModelMatrix(
             name="approval event",
+            model="approvals.approvalevent",
             make_object=lambda context: submit_gate_request(context).events.get(),
             api={"view": Endpoint("get", lambda e: f"/api/approval-events/{e.pk}/")},
             expected=table(view=ROLE_HOLDERS_SEE),
@@ -609,6 +624,7 @@ def test_approval_events_and_notifications():
     check_matrix(
         ModelMatrix(
             name="notification",
+            model="portal.notification",
             make_object=lambda context: Notification.objects.create(
                 key=unique("note"),
                 channel="email",
@@ -623,6 +639,12 @@ def test_approval_events_and_notifications():
     )
 
 
+@covers(
+    "approvals.approvaldecision",
+    "approvals.approvalcomment",
+    "approvals.approvalevent",
+    "approvals.gateapproverrequirement",
+)
 def test_append_only_gate_rows_have_no_writers():
     """Decisions, comments, events and requirement rows have no endpoints of their own: they are
     read with their request or policy and written only through its actions. The choke point

@@ -1,6 +1,7 @@
 """Every role x every action on cost (billing sources and imports, allocation rules and pools, budgets, value), through the UI and the API
 (costs/policies.py)."""
 
+from datetime import UTC, datetime
 from datetime import date as _date
 from decimal import Decimal as _Decimal
 
@@ -14,6 +15,7 @@ from costs.models import (
     CostAllocation,
     CostDriver,
     CostImport,
+    CostLineItem,
     CostSource,
     KpiReading,
     SharedPool,
@@ -28,6 +30,7 @@ from portal.testing.permission_matrix import (
     HIDE,
     Endpoint,
     ModelMatrix,
+    covers,
     expect,
     table,
     unique,
@@ -42,6 +45,7 @@ def test_cost_sources():
     check_matrix(
         ModelMatrix(
             name="cost source",
+            model="costs.costsource",
             make_object=lambda context: CostSource.objects.create(name=unique("Source"), kind="focus"),
             ui={
                 "admin-site": Endpoint("get", lambda source: f"/admin/costs/costsource/{source.pk}/change/"),
@@ -101,6 +105,7 @@ def test_cost_imports():
     check_matrix(
         ModelMatrix(
             name="cost import",
+            model="costs.costimport",
             make_object=make_cost_import,
             ui={
                 "view": Endpoint("get", lambda item: f"/costs/imports/{item.pk}/"),
@@ -123,6 +128,25 @@ def test_cost_imports():
             ui_identity=lambda item: f"/costs/imports/{item.pk}/",
         )
     )
+
+
+@covers("costs.costlineitem")
+def test_cost_line_items_follow_their_import():
+    """Line items have no endpoint of their own: they are read with their import (billing
+    readers) and written only by the import, never by a person, admins included."""
+    context = build_context()
+    cost_import = make_cost_import(context)
+    CostLineItem.objects.create(
+        cost_import=cost_import, source=cost_import.source, billing_period_start=_date(2026, 11, 1),
+        charge_period_start=datetime(2026, 11, 1, tzinfo=UTC), charge_period_end=datetime(2026, 11, 2, tzinfo=UTC),
+        billed_cost=_Decimal("1.5"), effective_cost=_Decimal("1.5"), billing_currency="USD",
+    )  # fmt: skip
+    line_items = CostLineItem.objects.filter(cost_import=cost_import)
+    readers = ("admin", "coe-lead", "coe-reviewer", "executive", "auditor")
+    for persona, user in context.users.items():
+        assert restrict(line_items, user).exists() == (persona in readers), persona
+        for action in ("add", "change", "delete"):
+            assert not restrict(line_items, user, action).exists(), (persona, action)
 
 
 #
@@ -163,6 +187,7 @@ def test_allocation_rules():
     check_matrix(
         ModelMatrix(
             name="allocation rule",
+            model="costs.allocationrule",
             make_object=make_rule,
             ui={
                 "add": Endpoint("post", lambda _: "/costs/rules/new/", rule_form),
@@ -200,10 +225,12 @@ def make_pool(context):
     )
 
 
+@covers("costs.sharedpoolmember")
 def test_shared_pools_and_their_members():
     check_matrix(
         ModelMatrix(
             name="shared pool",
+            model="costs.sharedpool",
             make_object=make_pool,
             ui={
                 "add": Endpoint("post", lambda _: "/costs/pools/new/", lambda c, o: {
@@ -247,6 +274,7 @@ def make_allocation(context, *, visibility="normal"):
 OWN_TEAM_COST = expect(HIDE, **COST_READERS, team_lead=ALLOW, team_member=ALLOW)
 
 
+@covers("costs.costdriver")
 def test_cost_allocations():
     for name, make in (
         ("allocation", make_allocation),
@@ -255,6 +283,7 @@ def test_cost_allocations():
         check_matrix(
             ModelMatrix(
                 name=name,
+                model="costs.costallocation",
                 make_object=make,
                 api={"view": Endpoint("get", lambda a: f"/api/cost-allocations/{a.pk}/")},
                 # A team sees its own cost (restricted or not); readers see all; other teams none.
@@ -303,6 +332,7 @@ def test_budgets_and_alerts():
     check_matrix(
         ModelMatrix(
             name="budget",
+            model="costs.budget",
             make_object=make_budget,
             ui={
                 "add": Endpoint("post", lambda _: "/costs/budgets/new/", budget_form),
@@ -323,6 +353,7 @@ def test_budgets_and_alerts():
     check_matrix(
         ModelMatrix(
             name="budget alert",
+            model="costs.budgetalert",
             make_object=lambda c: BudgetAlert.objects.create(budget=make_budget(c), period=_date(2026, 11, 1),
                                                              threshold=50, spent=_Decimal("60")),
             api={"view": Endpoint("get", lambda a: f"/api/budget-alerts/{a.pk}/")},
@@ -353,6 +384,7 @@ def test_kpi_readings():
     check_matrix(
         ModelMatrix(
             name="kpi reading",
+            model="costs.kpireading",
             make_object=make_reading,
             ui={
                 "record": Endpoint("post", lambda r: "/costs/value/readings/new/", lambda c, r: {

@@ -5,7 +5,18 @@ releases), through the UI and the API
 import pytest
 
 from inventory import services
-from inventory.models import Dataset, Environment, Model, ModelVersion
+from inventory.models import (
+    Component,
+    Dataset,
+    DatasetVersion,
+    DataSource,
+    Environment,
+    Kpi,
+    Model,
+    ModelVersion,
+    PromptTemplate,
+    PromptVersion,
+)
 from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal.testing.permission_matrix import (
     ADMIN_ONLY,
@@ -54,6 +65,7 @@ def test_business_units():
     check_matrix(
         ModelMatrix(
             name="business unit",
+            model="inventory.businessunit",
             make_object=lambda context: BusinessUnitFactory(name=unique("MX Unit")),
             ui={
                 "view": Endpoint("get", lambda unit: f"/business-units/{unit.slug}/"),
@@ -85,6 +97,7 @@ def test_teams():
     check_matrix(
         ModelMatrix(
             name="team",
+            model="inventory.team",
             make_object=lambda context: TeamFactory(
                 name=unique("MX Team"),
                 lead=context.users["team-lead"],
@@ -179,6 +192,7 @@ def test_use_cases():
     check_matrix(
         ModelMatrix(
             name="use case",
+            model="inventory.usecase",
             make_object=file_for_own_team,
             **use_case_endpoints(),
             # Every team sees normal use cases; the owning team maintains them; the CoE reassigns.
@@ -202,6 +216,7 @@ def test_restricted_use_cases():
     check_matrix(
         ModelMatrix(
             name="restricted uc",
+            model="inventory.usecase",
             make_object=lambda context: file_for_own_team(context, visibility="restricted"),
             ui={"view": use_case_endpoints()["ui"]["view"], "change": use_case_endpoints()["ui"]["change"]},
             api={
@@ -233,6 +248,7 @@ def test_releases():
     check_matrix(
         ModelMatrix(
             name="release",
+            model="inventory.release",
             make_object=make_release,
             api={
                 "view": Endpoint("get", lambda r: f"/api/releases/{r.pk}/"),
@@ -265,6 +281,7 @@ def test_team_assets():
     check_matrix(
         ModelMatrix(
             name="model",
+            model="inventory.model",
             make_object=make_model,
             api={
                 "view": Endpoint("get", lambda m: f"/api/models/{m.slug}/"),
@@ -293,6 +310,7 @@ def test_versions_follow_their_parent():
     check_matrix(
         ModelMatrix(
             name="model version",
+            model="inventory.modelversion",
             make_object=make_version,
             api={
                 "view": Endpoint("get", lambda v: f"/api/model-versions/{v.pk}/"),
@@ -315,6 +333,7 @@ def test_datasets_and_environments():
     check_matrix(
         ModelMatrix(
             name="dataset",
+            model="inventory.dataset",
             make_object=lambda c: Dataset.objects.create(
                 slug=unique("ds"), name=unique("Dataset"), owning_team=c.own_team, sensitivity="pii"
             ),
@@ -332,6 +351,7 @@ def test_datasets_and_environments():
     check_matrix(
         ModelMatrix(
             name="environment",
+            model="inventory.environment",
             make_object=lambda c: Environment.objects.create(
                 slug=unique("env"), name=unique("Env"), kind="staging"
             ),
@@ -353,6 +373,143 @@ def test_datasets_and_environments():
     )
 
 
+def test_components_data_sources_and_prompts():
+    """The other shared assets follow the same policy as models: everyone with a role reads them,
+    the owning team maintains them, people file them for a team they belong to."""
+
+    def asset_data(context, obj):
+        return {"slug": unique("mx-asset"), "name": unique("A"), "owning_team": context.actors_team.slug}
+
+    def data_source_data(context, obj):
+        return {**asset_data(context, obj), "system": "Salesforce: Case", "sensitivity": "pii"}
+
+    for name, label, model, collection, make_data, extra in (
+        ("component", "inventory.component", Component, "/api/components/", asset_data, {}),
+        (
+            "data source",
+            "inventory.datasource",
+            DataSource,
+            "/api/data-sources/",
+            data_source_data,
+            {"system": "Salesforce: Case", "sensitivity": "pii"},
+        ),
+        ("prompt template", "inventory.prompttemplate", PromptTemplate, "/api/prompts/", asset_data, {}),
+    ):
+        check_matrix(
+            ModelMatrix(
+                name=name,
+                model=label,
+                make_object=lambda c, model=model, extra=extra: model.objects.create(
+                    slug=unique("asset"), name=unique("Asset"), owning_team=c.own_team, **extra
+                ),
+                api={
+                    "view": Endpoint("get", lambda a, collection=collection: f"{collection}{a.slug}/"),
+                    "add": Endpoint("post", lambda _, collection=collection: collection, make_data),
+                    "change": Endpoint(
+                        "patch",
+                        lambda a, collection=collection: f"{collection}{a.slug}/",
+                        lambda c, o: {"description": "x"},
+                    ),
+                    "delete": Endpoint("delete", lambda a, collection=collection: f"{collection}{a.slug}/"),
+                },
+                expected=table(view=ROLE_HOLDERS_SEE, add=FILERS, change=TEAM_WRITES, delete=TEAM_WRITES),
+                api_list=collection,
+                api_identity=lambda a: a.slug,
+            )
+        )
+
+
+def test_prompt_and_dataset_versions_follow_their_parent():
+    def make_template(context):
+        return PromptTemplate.objects.create(
+            slug=unique("prompt"), name=unique("Prompt"), owning_team=context.own_team
+        )
+
+    def make_dataset(context):
+        return Dataset.objects.create(slug=unique("ds"), name=unique("Dataset"), owning_team=context.own_team,
+                                      sensitivity="pii")  # fmt: skip
+
+    for name, label, collection, make_version, version_data, change_data in (
+        (
+            "prompt version",
+            "inventory.promptversion",
+            "/api/prompt-versions/",
+            lambda c: PromptVersion.objects.create(
+                template=make_template(c), version=unique("1"), content="Hi"
+            ),
+            lambda c, o: {"template": make_template(c).slug, "version": "1.0", "content": "Hello"},
+            {"content": "Hello again"},
+        ),
+        (
+            "dataset version",
+            "inventory.datasetversion",
+            "/api/dataset-versions/",
+            lambda c: DatasetVersion.objects.create(dataset=make_dataset(c), version=unique("1")),
+            lambda c, o: {"dataset": make_dataset(c).slug, "version": "1.0", "sha256": "a" * 64},
+            {"sha256": "b" * 64},
+        ),
+    ):
+        check_matrix(
+            ModelMatrix(
+                name=name,
+                model=label,
+                make_object=make_version,
+                api={
+                    "view": Endpoint("get", lambda v, collection=collection: f"{collection}{v.pk}/"),
+                    "add": Endpoint("post", lambda _, collection=collection: collection, version_data),
+                    "change": Endpoint(
+                        "patch",
+                        lambda v, collection=collection: f"{collection}{v.pk}/",
+                        lambda c, o, change_data=change_data: change_data,
+                    ),
+                },
+                expected=table(
+                    view=ROLE_HOLDERS_SEE,
+                    add=expect(DENY, admin=ALLOW, team_lead=ALLOW, team_member=ALLOW),
+                    change=TEAM_WRITES,
+                ),
+                api_list=collection,
+            )
+        )
+
+
+def test_kpis_follow_their_use_case():
+    def make_kpi(context):
+        return Kpi.objects.create(
+            use_case=file_for_own_team(context), name=unique("KPI"), unit="tickets", target=10
+        )
+
+    def kpi_data(context, obj):
+        return {
+            "use_case": file_for_own_team(context).key,
+            "name": unique("KPI"),
+            "unit": "tickets",
+            "target": "10",
+        }
+
+    check_matrix(
+        ModelMatrix(
+            name="kpi",
+            model="inventory.kpi",
+            make_object=make_kpi,
+            api={
+                "view": Endpoint("get", lambda k: f"/api/kpis/{k.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/kpis/", kpi_data),
+                "change": Endpoint("patch", lambda k: f"/api/kpis/{k.pk}/", lambda c, o: {"unit": "calls"}),
+                "delete": Endpoint("delete", lambda k: f"/api/kpis/{k.pk}/"),
+            },
+            # A KPI follows its use case: whoever sees it reads the KPI; the owning team changes it.
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                add=expect(DENY, admin=ALLOW, team_lead=ALLOW, team_member=ALLOW),
+                change=TEAM_WRITES,
+                delete=TEAM_WRITES,
+            ),
+            api_list="/api/kpis/",
+        )
+    )
+
+
 def test_not_duplicate_marks():
     def pair_data(context, obj):
         return {"first": file_for_own_team(context).key, "second": file_for_own_team(context).key}
@@ -360,6 +517,7 @@ def test_not_duplicate_marks():
     check_matrix(
         ModelMatrix(
             name="not duplicate",
+            model="inventory.notduplicate",
             make_object=lambda c: None,
             ui={"add": Endpoint("post", lambda _: "/use-cases/duplicates/not-duplicate/", pair_data)},
             # Anyone who sees both may say two use cases differ; auditors never write.

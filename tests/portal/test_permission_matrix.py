@@ -37,6 +37,7 @@ def test_job_runs():
     check_matrix(
         ModelMatrix(
             name="job run",
+            model="portal.jobrun",
             make_object=lambda context: JobRunFactory(
                 actor=context.users["team-member"], status=JobStatusChoices.RUNNING, label=unique("Job")
             ),
@@ -75,6 +76,7 @@ def test_api_tokens():
     check_matrix(
         ModelMatrix(
             name="api token",
+            model="portal.apitoken",
             make_object=lambda context: api_token_create(
                 user=context.users["team-member"], name=unique("token"), scopes=["read"]
             )[0],
@@ -103,6 +105,7 @@ def test_audit_entries():
     check_matrix(
         ModelMatrix(
             name="audit entry",
+            model="portal.auditentry",
             make_object=lambda context: audit.record(AuditActionChoices.EXPORT, message=unique("Exported")),
             api={"view": Endpoint("get", lambda entry: f"/api/audit/{entry.pk}/")},
             expected=table(view=readers),
@@ -117,6 +120,7 @@ def test_people():
     check_matrix(
         ModelMatrix(
             name="person",
+            model="portal.user",
             make_object=lambda context: UserFactory(username=unique("person")),
             ui={"admin-site": Endpoint("get", lambda person: f"/admin/portal/user/{person.pk}/change/")},
             api={"view": Endpoint("get", lambda person: f"/api/people/{person.username}/")},

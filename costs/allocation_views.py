@@ -17,6 +17,7 @@ from costs.budgets import budget_statuses
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
 from costs.policies import may_curate_costs, may_view_billing, may_view_costs
 from inventory.models import Kpi
+from inventory.policies import assessable_use_cases
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
 from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
@@ -334,8 +335,6 @@ def value(request):
 
 
 def _writable_kpis(user):
-    from inventory.policies import assessable_use_cases
-
     return Kpi.objects.filter(use_case__in=assessable_use_cases(user).values("pk")).select_related("use_case")
 
 

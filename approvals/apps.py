@@ -6,6 +6,7 @@ class ApprovalsConfig(AppConfig):
     verbose_name = "Approvals"
 
     def ready(self) -> None:
+        from approvals import policies  # noqa: F401  (registers the governance permission policies)
         from approvals.models import LifecycleStage, LifecycleTransition, RiskAssessment, RiskRegisterEntry
         from portal import audit
 

@@ -138,7 +138,7 @@ def personas():
 
     from inventory.choices import VisibilityChoices
     from inventory.models import Team, UseCase
-    from portal.permissions import PORTFOLIO_READERS
+    from portal.policies import PORTFOLIO_READERS
     from portal.roles import Role
 
     User = get_user_model()

@@ -6,6 +6,7 @@ class CostsConfig(AppConfig):
     verbose_name = "Costs"
 
     def ready(self) -> None:
+        from costs import policies  # noqa: F401  (registers the cost permission policies)
         from costs.models import CostSource
         from portal import audit
 

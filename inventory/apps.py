@@ -6,7 +6,11 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self) -> None:
-        from inventory import models, signals  # noqa: F401  (release guards)
+        from inventory import (  # noqa: F401  (release guards)
+            models,
+            policies,
+            signals,
+        )
         from portal import audit
 
         for model in (

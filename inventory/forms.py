@@ -11,9 +11,9 @@ from inventory.choices import (
 )
 from inventory.models import BusinessUnit, DatasetVersion, ModelVersion, PromptVersion, Team
 from inventory.models.usecases import PURPOSE_MAX_LENGTH
+from inventory.policies import may_configure_teams, may_file_for_any_team
 from inventory.services import asset_model
 from portal.permissions import restrict_form_fields
-from portal.roles import Role, has_role
 
 
 class BusinessUnitForm(forms.ModelForm):
@@ -68,7 +68,7 @@ class TeamForm(forms.ModelForm):
         if self.instance.pk:
             self.initial.setdefault("members", list(self.instance.members.values_list("pk", flat=True)))
         restrict_form_fields(self, user)
-        if not has_role(user, Role.ADMIN):
+        if not may_configure_teams(user):
             for name in list(self.fields):
                 if name not in self.LEAD_FIELDS:
                     del self.fields[name]
@@ -173,7 +173,7 @@ class UseCaseForm(forms.Form):
                 f"{person.display_name} ({person.username})"
             )
         teams = Team.objects.select_related("business_unit")
-        if not has_role(user, Role.ADMIN):
+        if not may_file_for_any_team(user):
             teams = teams.filter(group__user=user)
         self.fields["owning_team"].queryset = teams.order_by("name")
         restrict_form_fields(self, user)
@@ -259,7 +259,7 @@ class AssetForm(forms.Form):
         ].help_text = "Stable key for URLs and imports; left empty, it is made from the name."
         self.fields["description"].widget.attrs["rows"] = 3
         teams = Team.objects.order_by("name")
-        if not has_role(user, Role.ADMIN):
+        if not may_file_for_any_team(user):
             teams = teams.filter(group__user=user)
         self.fields["owning_team"].queryset = teams
         self.initial.setdefault("owning_team", use_case.owning_team_id)

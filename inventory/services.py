@@ -24,7 +24,8 @@ from inventory.models import (
 )
 from inventory.models.assets import ReleaseFrozen
 from inventory.models.usecases import KEY_PREFIX
-from portal.permissions import Action, can, can_add, may_file_for_team, restrict
+from inventory.policies import may_file_for_team
+from portal.permissions import Action, can, can_add, restrict
 
 TEAM_LEAD_PERMISSION = "inventory.change_team"
 

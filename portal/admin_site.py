@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 
-from portal.roles import Role, has_role
+from portal.policies import may_use_admin_site
 
 
 class PortalAdminSite(admin.AdminSite):
@@ -15,7 +15,7 @@ class PortalAdminSite(admin.AdminSite):
     index_title = "Configuration"
 
     def has_permission(self, request) -> bool:
-        return request.user.is_active and has_role(request.user, Role.ADMIN)
+        return request.user.is_active and may_use_admin_site(request.user)
 
     def admin_view(self, view, cacheable=False):
         inner = super().admin_view(view, cacheable)

@@ -8,7 +8,10 @@ class PortalConfig(AppConfig):
     verbose_name = "Portal"
 
     def ready(self) -> None:
-        from portal import checks  # noqa: F401  (registers the deployment checks)
+        from portal import (
+            checks,  # noqa: F401  (registers the deployment checks)
+            policies,  # noqa: F401  (registers the plumbing's permission policies)
+        )
         from portal.api import schema  # noqa: F401  (registers the OpenAPI token scheme)
 
         # Web processes must know every job (the registry drives the jobs page and the API),

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.urls import reverse
 
-from portal.roles import ROLE_LABELS, Role, has_role, roles_of
+from portal.policies import has_any_role, may_read_audit_log, may_use_admin_site
+from portal.roles import ROLE_LABELS, roles_of
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,12 @@ def navigation_for(user) -> list[NavItem]:
         NavItem("Business units", reverse("inventory:business-unit-list"), "business-units"),
         NavItem("Gates", reverse("approvals:gate-queue"), "gates"),
         # Everyone with a role sees cost (a team its own); sources and imports hang off /costs/.
-        *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if roles_of(user) else []),
+        *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if has_any_role(user) else []),
         NavItem("Jobs", reverse("jobs:list"), "jobs"),
-        *(
-            [NavItem("Audit log", reverse("portal:audit-log"), "audit")]
-            if has_role(user, Role.AUDITOR, Role.ADMIN)
-            else []
-        ),
+        *([NavItem("Audit log", reverse("portal:audit-log"), "audit")] if may_read_audit_log(user) else []),
         NavItem("API", reverse("api:docs"), "api"),
     ]
-    if has_role(user, Role.ADMIN):
+    if may_use_admin_site(user):
         items.append(NavItem("Admin", reverse("admin:index"), "admin"))
     return items
 

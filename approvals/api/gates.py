@@ -22,6 +22,7 @@ from approvals.models import (
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.policies import may_request_gate
 from approvals.selectors import gates as gate_selectors
 from approvals.selectors.gates import waiting_on
 from approvals.selectors.preflight import gate_preflight
@@ -36,7 +37,6 @@ from portal.api.views import (
     permission_action,
 )
 from portal.models import Notification
-from portal.permissions import may_request_gate
 from portal.templatetags.portal_tags import BADGE_COLOURS
 
 #

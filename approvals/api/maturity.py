@@ -14,6 +14,7 @@ from approvals.api.serializers import VisibleUseCaseField
 from approvals.catalogs import maturity as catalog
 from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
+from approvals.policies import may_maintain_maturity
 from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from approvals.views.maturity import evidence_file_response
@@ -22,7 +23,6 @@ from portal.api.exceptions import api_error
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
 from portal.api.serializers import UserBriefSerializer
 from portal.api.views import RestrictedReadOnlyViewSet, RestrictedViewSetMixin, permission_action
-from portal.permissions import may_maintain_maturity
 
 
 class CheckResultSerializer(serializers.Serializer):

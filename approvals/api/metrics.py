@@ -6,8 +6,8 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from approvals.policies import may_view_coe_metrics
 from approvals.selectors import metrics
-from portal.permissions import may_view_coe_metrics
 
 
 class MetricsWindowSerializer(serializers.Serializer):

@@ -13,10 +13,10 @@ from approvals.api.serializers import (
 )
 from approvals.catalogs import risk as risk_catalog
 from approvals.models import RiskAssessment, RiskRegisterEntry
+from approvals.policies import may_assess_risk
 from approvals.services import risk as services
 from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet, RestrictedViewSetMixin
-from portal.permissions import may_assess_risk
 
 # Lifecycle stages and transitions: approvals/api/gates.py (writable for the CoE lead).
 

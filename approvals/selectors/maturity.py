@@ -30,9 +30,10 @@ from approvals.models import (
     MaturityAssessment,
     MaturityEvidence,
 )
+from approvals.policies import may_maintain_maturity
 from inventory.choices import DataSensitivityChoices, HumanOversightChoices, RiskTierChoices
 from inventory.models import UseCase
-from portal.permissions import may_maintain_maturity, restrict
+from portal.permissions import restrict
 
 #
 # Verifiers

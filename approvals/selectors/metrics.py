@@ -11,7 +11,7 @@ wait without a decision and is left out of the time to decision.
 The figures are computed on request for a bounded window (at most ``MAX_WINDOW_DAYS``), from
 one query over the events of the requests that were open in it: at DESIGN.md §6's 20,000
 requests that is tens of thousands of small rows, which a page can read. Metrics reach only
-people who review or oversee the whole portfolio (``portal.permissions.may_view_coe_metrics``);
+people who review or oversee the whole portfolio (``approvals.policies.may_view_coe_metrics``);
 they carry counts and durations, never a use case's name.
 """
 

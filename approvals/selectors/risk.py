@@ -3,7 +3,8 @@
 from django.db.models import F, QuerySet
 
 from approvals.models import RiskAssessment, RiskRegisterEntry
-from portal.permissions import may_assess_risk, restrict
+from approvals.policies import may_assess_risk
+from portal.permissions import restrict
 
 
 def risk_assessments_for(*, user, use_case) -> QuerySet:

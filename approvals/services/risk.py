@@ -1,6 +1,6 @@
 """Writes with rules for the governance workflow. Views, API, commands and jobs all call these.
 
-Callers check permissions (``portal.permissions.may_assess_risk``, ``restrict``); the services
+Callers check permissions (``approvals.policies.may_assess_risk``, ``restrict``); the services
 check the data.
 """
 

@@ -19,6 +19,7 @@ from approvals.forms.gates import (
     TransitionForm,
 )
 from approvals.models import ApprovalComment, ApprovalRequest, GatePolicy, LifecycleStage, LifecycleTransition
+from approvals.policies import may_move_stage, may_request_gate, may_view_coe_metrics
 from approvals.selectors.gates import (
     QUEUE_VIEWS,
     REQUEST_RELATED,
@@ -34,15 +35,7 @@ from approvals.services import gate_policies, gates, lifecycle
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
-from portal.permissions import (
-    Action,
-    can_add,
-    get_restricted_object_or_404,
-    may_move_stage,
-    may_request_gate,
-    may_view_coe_metrics,
-    restrict,
-)
+from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
 
 
 def _error_message(exc: ValidationError) -> str:

@@ -12,11 +12,12 @@ from approvals.catalogs import maturity as catalog
 from approvals.choices import AssessmentTriggerChoices
 from approvals.forms.maturity import MaturityEvidenceForm
 from approvals.models import MaturityEvidence
+from approvals.policies import may_maintain_maturity
 from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
-from portal.permissions import Action, get_restricted_object_or_404, may_maintain_maturity
+from portal.permissions import Action, get_restricted_object_or_404
 
 
 def _maturity_tab(use_case) -> str:

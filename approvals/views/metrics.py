@@ -5,11 +5,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import render
 
 from approvals.forms.metrics import MetricsWindowForm
+from approvals.policies import may_view_coe_metrics
 from approvals.selectors import metrics
 from approvals.selectors.metrics import tier_label
 from inventory.choices import RiskTierChoices
 from portal.forms import add_service_errors
-from portal.permissions import may_view_coe_metrics
 
 
 def duration(hours) -> str:

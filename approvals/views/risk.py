@@ -8,12 +8,13 @@ from django.shortcuts import redirect, render
 
 from approvals.forms.risk import RiskQuestionnaireForm, RiskRegisterEntryForm
 from approvals.models import RiskRegisterEntry
+from approvals.policies import may_assess_risk
 from approvals.selectors.risk import risk_assessments_for
 from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
-from portal.permissions import Action, get_restricted_object_or_404, may_assess_risk
+from portal.permissions import Action, get_restricted_object_or_404
 
 
 def _risk_tab(use_case) -> str:

@@ -22,6 +22,7 @@ from costs.models import (
     KpiReading,
     SharedPool,
 )
+from costs.policies import may_curate_costs, may_view_billing
 from costs.selectors import reports
 from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import (
@@ -38,8 +39,7 @@ from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet, permission_action
 from portal.choices import ChannelChoices
-from portal.permissions import PORTFOLIO_READERS, Action, restrict
-from portal.roles import has_role
+from portal.permissions import Action, restrict
 
 # The summary answers the biggest groups: at §6 scale thousands of use cases have cost, and
 # serialising every series took 0.23 s for a 650 KB answer (docs/benchmarks.md).
@@ -440,7 +440,7 @@ class CostAllocationViewSet(RestrictedReadOnlyViewSet):
     def reconciliation(self, request):
         """Per source, month and currency: the import's billed total against direct + shared +
         unallocated, to the cent (``ok``). For executives, the CoE, auditors and admins."""
-        if not has_role(request.user, *PORTFOLIO_READERS):
+        if not may_view_billing(request.user):
             raise exceptions.PermissionDenied("Reconciliation reads the whole bill.")
         start, end = _range(request)
         lines = reports.reconciliation_for(request.user, start=start, end=end)
@@ -468,9 +468,7 @@ class CostAllocationViewSet(RestrictedReadOnlyViewSet):
     @permission_action("custom:recompute")
     def recompute(self, request):
         """Recompute the allocation of every current period now (the CoE and admins)."""
-        from portal.permissions import COST_CURATORS
-
-        if not has_role(request.user, *COST_CURATORS) or has_role(request.user, "auditor"):
+        if not may_curate_costs(request.user):
             raise exceptions.PermissionDenied("The CoE and admins recompute allocation.")
         run = request_allocation(actor=request.user, channel=ChannelChoices.API)
         return Response(
@@ -620,7 +618,7 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
     ordering_fields = ["period"]
 
     def _record(self, serializer, kpi):
-        from portal.permissions import may_record_kpi_reading
+        from costs.policies import may_record_kpi_reading
 
         if not may_record_kpi_reading(self.request.user, kpi):
             raise exceptions.PermissionDenied("You may not record readings of this KPI.")

@@ -18,12 +18,12 @@ from django.db.models.functions import Coalesce
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
 from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
 from costs.money import cents, exact
+from costs.policies import may_view_billing
 from costs.selectors.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.selectors.reconciliation import reconcile
 from costs.selectors.value import portfolio_roi, roi_by_use_case, unit_costs
 from costs.services.allocation_engine import month_start, next_month
-from portal.permissions import PORTFOLIO_READERS, Action, restrict
-from portal.roles import has_role
+from portal.permissions import Action, restrict
 
 ZERO = Decimal(0)
 GROUPINGS = ("use_case", "team", "business_unit")
@@ -76,7 +76,7 @@ def allocations_visible_to(user) -> QuerySet:
 
 
 def sees_whole_bill(user) -> bool:
-    return has_role(user, *PORTFOLIO_READERS)
+    return may_view_billing(user)
 
 
 def _money(value) -> Decimal:

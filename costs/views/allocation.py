@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from costs.forms.allocation import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
+from costs.policies import may_curate_costs, may_view_billing, may_view_costs
 from costs.selectors import reports
 from costs.selectors.budgets import budget_statuses
 from costs.services import budgets as budget_services
@@ -25,34 +26,26 @@ from costs.services.allocation_engine import preview_rule, request_allocation
 from costs.services.budgets import budget_save
 from costs.services.value import kpi_reading_delete, kpi_reading_record
 from inventory.models import Kpi
+from inventory.policies import assessable_use_cases
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
-from portal.permissions import (
-    COST_CURATORS,
-    PORTFOLIO_READERS,
-    Action,
-    can_add,
-    get_restricted_object_or_404,
-    is_read_only,
-    restrict,
-)
-from portal.roles import has_role, roles_of
+from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
 
 
 def _require_role(user) -> None:
-    if not roles_of(user):
+    if not may_view_costs(user):
         raise PermissionDenied("Costs are for people with a role in the portfolio.")
 
 
 def _require_reader(user) -> None:
-    if not has_role(user, *PORTFOLIO_READERS):
+    if not may_view_billing(user):
         raise PermissionDenied(
             "This page reads the whole bill: administrators, executives, the CoE and auditors."
         )
 
 
 def _may_curate(user) -> bool:
-    return has_role(user, *COST_CURATORS) and not is_read_only(user)
+    return may_curate_costs(user)
 
 
 def _range(request) -> tuple:
@@ -155,7 +148,7 @@ def rule_list(request):
             "target_use_case", "target_team", "target_pool", "source"
         )
     )
-    if not rules and not has_role(request.user, *PORTFOLIO_READERS):
+    if not rules and not may_view_billing(request.user):
         raise PermissionDenied("Allocation rules are for the CoE, executives, auditors and admins.")
     period = reports.preview_period()
     previews = reports.rule_previews(rules, period=period)
@@ -349,11 +342,7 @@ def value(request):
 
 
 def _writable_kpis(user):
-    from portal.permissions import _risk_writable_use_cases
-
-    return Kpi.objects.filter(use_case__in=_risk_writable_use_cases(user).values("pk")).select_related(
-        "use_case"
-    )
+    return Kpi.objects.filter(use_case__in=assessable_use_cases(user).values("pk")).select_related("use_case")
 
 
 @login_required

@@ -14,6 +14,7 @@ from costs.choices import AllocationStateChoices, CostImportStatusChoices, Impor
 from costs.forms.imports import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
+from costs.policies import may_view_billing
 from costs.selectors.imports import imports_visible_to, line_item_totals, sources_visible_to
 from costs.services.imports import cost_upload_store
 from costs.services.sources import cost_source_create, cost_source_update
@@ -21,8 +22,7 @@ from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
-from portal.permissions import PORTFOLIO_READERS, Action, can, can_add, get_restricted_object_or_404
-from portal.roles import has_role
+from portal.permissions import Action, can, can_add, get_restricted_object_or_404
 
 IMPORTS_PER_PAGE = 50
 
@@ -30,7 +30,7 @@ IMPORTS_PER_PAGE = 50
 def _require_reader(user) -> None:
     """The billing pages are 403 for people who may read no billing data (team people: their
     cost reaches them through allocations, not the raw bill)."""
-    if not has_role(user, *PORTFOLIO_READERS):
+    if not may_view_billing(user):
         raise PermissionDenied("Billing data is for administrators, executives, the CoE and auditors.")
 
 

@@ -63,13 +63,14 @@ from inventory.models import (
     Release,
     UseCase,
 )
+from inventory.policies import may_file_for_team
 from inventory.selectors import use_case_for
 from inventory.services import OPTIONAL_PEOPLE_FIELDS
 from portal.api import parsers as api_parsers
 from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, permission_action
-from portal.permissions import Action, can, can_add, may_file_for_team
+from portal.permissions import Action, can, can_add
 
 
 class OwnersSerializer(serializers.Serializer):

@@ -3,9 +3,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from inventory import services
 from inventory.api.serializers import BusinessUnitSerializer, TeamLeadSerializer, TeamSerializer
 from inventory.models import BusinessUnit, Team
+from inventory.policies import may_configure_teams
 from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet
-from portal.roles import Role, has_role
 
 
 class BusinessUnitViewSet(RestrictedModelViewSet):
@@ -51,7 +51,7 @@ class TeamViewSet(RestrictedModelViewSet):
     ordering_fields = ["name"]
 
     def get_serializer_class(self):
-        if self.request.method in ("PUT", "PATCH") and not has_role(self.request.user, Role.ADMIN):
+        if self.request.method in ("PUT", "PATCH") and not may_configure_teams(self.request.user):
             return TeamLeadSerializer
         return TeamSerializer
 

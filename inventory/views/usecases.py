@@ -13,6 +13,7 @@ from inventory import services
 from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices
 from inventory.forms import ReassignOwnersForm, UseCaseForm
 from inventory.models import NotDuplicate, Team, UseCase
+from inventory.policies import may_reassign_owners, may_view_orphaned_use_cases
 from inventory.selectors import (
     attach_ownership_health,
     built_from,
@@ -25,7 +26,6 @@ from portal.audit_display import readable_changes
 from portal.forms import add_service_errors
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
-from portal.roles import Role, has_role
 
 USE_CASES_PER_PAGE = 50
 TABS = (
@@ -159,8 +159,8 @@ def usecase_detail(request, key: str):
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
         )
     elif tab == "costs":
+        from costs.policies import may_record_kpi_reading
         from costs.selectors.reports import use_case_costs, use_case_month_range
-        from portal.permissions import may_record_kpi_reading
 
         start, end = use_case_month_range(request.user, use_case, *_months_asked(request))
         context.update(use_case_costs(request.user, use_case, start=start, end=end))
@@ -286,7 +286,7 @@ def usecase_delete(request, key: str):
 @login_required
 def orphaned_list(request):
     """The CoE's repair list: use cases whose accountable owner left or is not in the team."""
-    if not has_role(request.user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN, Role.EXECUTIVE, Role.AUDITOR):
+    if not may_view_orphaned_use_cases(request.user):
         raise PermissionDenied("The orphaned-ownership list is for the CoE, executives and auditors.")
     use_cases = use_cases_visible_to(request.user).filter(is_orphaned=True).order_by("key")
     return render(
@@ -294,7 +294,7 @@ def orphaned_list(request):
         "inventory/orphaned_list.html",
         {
             "use_cases": use_cases,
-            "may_reassign": has_role(request.user, Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN),
+            "may_reassign": may_reassign_owners(request.user),
         },
     )
 

@@ -8,7 +8,7 @@ from portal.api.views import RestrictedReadOnlyViewSet
 from portal.audit import verify_chain
 from portal.choices import ActorKindChoices, AuditActionChoices, ChannelChoices
 from portal.models import AuditEntry
-from portal.roles import Role, has_role
+from portal.policies import may_read_audit_log
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
@@ -102,7 +102,7 @@ class AuditEntryViewSet(RestrictedReadOnlyViewSet):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        if not has_role(request.user, Role.AUDITOR, Role.ADMIN):
+        if not may_read_audit_log(request.user):
             self.permission_denied(request, message="The audit trail is for auditors and administrators.")
 
     @extend_schema(responses=VerificationSerializer)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from portal.api.exceptions import api_error
 from portal.api.views import RestrictedViewSetMixin
 from portal.models import ApiToken, TokenKind, TokenScope
-from portal.roles import Role, has_role
+from portal.policies import may_issue_tokens_for_others
 from portal.services import DEFAULT_TOKEN_DAYS, api_token_create, api_token_revoke, default_token_expiry
 
 
@@ -66,7 +66,7 @@ class ApiTokenViewSet(
         values = data.validated_data
         owner = request.user
         if values.get("username") or values["kind"] == TokenKind.MACHINE:
-            if not has_role(request.user, Role.ADMIN):
+            if not may_issue_tokens_for_others(request.user):
                 raise exceptions.PermissionDenied(
                     "Only administrators issue machine tokens or tokens for others."
                 )

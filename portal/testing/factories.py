@@ -1,8 +1,6 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from inventory.models import BusinessUnit, Team
-from inventory.services import team_create
 from portal.models import JobRun
 from portal.roles import role_groups
 
@@ -24,29 +22,6 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             self.groups.add(*role_groups(*extracted))
             self._propylon_roles = None
-
-
-class BusinessUnitFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = BusinessUnit
-
-    name = factory.Sequence(lambda n: f"Business unit {n}")
-    slug = factory.Sequence(lambda n: f"unit-{n}")
-
-
-class TeamFactory(factory.django.DjangoModelFactory):
-    """Teams are made by the service, so they get their group and the lead's permission."""
-
-    class Meta:
-        model = Team
-
-    name = factory.Sequence(lambda n: f"Team {n}")
-    slug = factory.Sequence(lambda n: f"team-{n}")
-    business_unit = factory.SubFactory(BusinessUnitFactory)
-
-    @classmethod
-    def _create(cls, model_class, *args, members=(), **kwargs):
-        return team_create(members=members or (), **kwargs)
 
 
 class JobRunFactory(factory.django.DjangoModelFactory):

@@ -16,7 +16,7 @@ from portal.forms import AuditFilterForm
 from portal.jobs import JOB_REGISTRY
 from portal.models import JobRun
 from portal.permissions import restrict
-from portal.roles import Role, has_role
+from portal.policies import may_read_audit_log
 from portal.selectors import audit_entries_visible_to, history_for
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ ENTRIES_PER_PAGE = 50
 
 
 def _log_readers_only(user) -> None:
-    if not has_role(user, Role.AUDITOR, Role.ADMIN):
+    if not may_read_audit_log(user):
         raise PermissionDenied("The audit log is for auditors and administrators.")
 
 

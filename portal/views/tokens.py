@@ -11,14 +11,14 @@ from django.views.decorators.http import require_POST
 from portal.forms import TokenCreateForm, add_service_errors
 from portal.models import ApiToken, TokenKind
 from portal.permissions import Action, can_add, get_restricted_object_or_404, is_read_only, restrict
-from portal.roles import Role, has_role
+from portal.policies import may_issue_tokens_for_others
 from portal.services import api_token_create, api_token_revoke
 
 
 @never_cache
 @login_required
 def token_list(request):
-    is_admin = has_role(request.user, Role.ADMIN)
+    is_admin = may_issue_tokens_for_others(request.user)
     if not can_add(request.user, ApiToken):
         raise PermissionDenied("Your roles do not allow API tokens.")
     read_only = is_read_only(request.user)

@@ -9,7 +9,8 @@ from decimal import Decimal
 from costs.services.imports import cost_import_run
 from costs.services.sources import cost_source_create
 from inventory.services import usecase_create
-from portal.testing.factories import TeamFactory, UserFactory
+from inventory.testing import TeamFactory
+from portal.testing.factories import UserFactory
 from tests.costs.billing_files import FOCUS_COLUMNS, next_month, write_csv
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"

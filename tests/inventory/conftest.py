@@ -2,8 +2,8 @@ import pytest
 
 from inventory import services
 from inventory.choices import AIKindChoices, DataSensitivityChoices
+from inventory.testing import TeamFactory
 from portal.roles import Role
-from portal.testing.factories import TeamFactory
 
 
 @pytest.fixture

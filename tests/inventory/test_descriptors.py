@@ -19,10 +19,10 @@ from inventory.descriptors import (
 )
 from inventory.models import UseCase
 from inventory.services import usecase_create
+from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
 from portal.roles import Role
-from portal.testing.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 

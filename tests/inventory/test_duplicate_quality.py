@@ -18,8 +18,8 @@ from inventory.management.commands.duplicate_quality import (
 )
 from inventory.models import Dataset, DatasetVersion, DataSource
 from inventory.services import release_create, usecase_create
+from inventory.testing import TeamFactory
 from portal.roles import Role
-from portal.testing.factories import TeamFactory
 
 # Measured on tests/inventory/duplicate_pairs.yaml at DEFAULT_THRESHOLD (docs/duplicates.md):
 # precision 0.74, recall 1.00, precision counting "related" as fair 1.00; the words alone reach

@@ -18,8 +18,8 @@ from inventory.duplicates import (
     terms,
 )
 from inventory.services import mark_not_duplicate, usecase_create, usecase_update
+from inventory.testing import TeamFactory
 from portal.roles import Role
-from portal.testing.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 

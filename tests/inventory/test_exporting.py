@@ -16,11 +16,11 @@ from inventory.exporting import EXPORT_COLUMNS, export_use_cases
 from inventory.importing import IMPORT_COLUMNS, commit_import, parse_upload, validate_rows
 from inventory.models import UseCase
 from inventory.services import usecase_create
+from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
 from portal.permissions import restrict
 from portal.roles import Role
-from portal.testing.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ from inventory import importing
 from inventory.importing import ImportFileError, commit_import, parse_upload, validate_rows
 from inventory.models import KeySequence, UseCase
 from inventory.services import team_set_members, usecase_create
+from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
 from portal.roles import Role
-from portal.testing.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from portal.testing.factories import BusinessUnitFactory, TeamFactory
+from inventory.testing import BusinessUnitFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 

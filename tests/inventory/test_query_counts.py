@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from inventory import services
 from inventory.choices import AssetKindChoices, KpiDirectionChoices, VisibilityChoices
 from inventory.models import Kpi
-from portal.testing.factories import TeamFactory
+from inventory.testing import TeamFactory
 from portal.testing.queries import assert_queries_do_not_grow
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from rest_framework.test import APIClient
 
 from inventory.models import BusinessUnit, Team
 from inventory.services import team_update
+from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal.permissions import Action, can
 from portal.roles import Role
-from portal.testing.factories import BusinessUnitFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -14,11 +14,11 @@ from rest_framework.test import APIClient
 from inventory import services
 from inventory.choices import RiskTierChoices, VisibilityChoices
 from inventory.models import KeySequence, NotDuplicate, UseCase
+from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
 from portal.roles import Role
 from portal.services import api_token_create
-from portal.testing.factories import TeamFactory
 
 pytestmark = pytest.mark.django_db
 

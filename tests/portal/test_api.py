@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from inventory.testing import TeamFactory
 from portal.models import ApiToken, JobRun, TokenKind, TokenScope
 from portal.services import api_token_create, api_token_revoke
-from portal.testing.factories import JobRunFactory, TeamFactory
+from portal.testing.factories import JobRunFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -17,13 +17,14 @@ from rest_framework.test import APIClient
 
 from inventory.models import BusinessUnit, Team
 from inventory.services import business_unit_update, team_update
+from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal import audit
 from portal.audit import audit_context, verify_chain
 from portal.choices import ActorKindChoices, AuditActionChoices, ChannelChoices
 from portal.models import AppendOnlyError, AuditEntry, User
 from portal.roles import Role
 from portal.services import api_token_create
-from portal.testing.factories import BusinessUnitFactory, TeamFactory, UserFactory
+from portal.testing.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 REPO_ROOT = Path(__file__).resolve().parents[2]

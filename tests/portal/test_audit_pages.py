@@ -8,9 +8,9 @@ import pytest
 from django.urls import reverse
 
 from inventory.services import business_unit_update
+from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
-from portal.testing.factories import BusinessUnitFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 

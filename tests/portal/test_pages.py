@@ -3,7 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from portal.testing.factories import JobRunFactory, TeamFactory
+from inventory.testing import TeamFactory
+from portal.testing.factories import JobRunFactory
 
 pytestmark = pytest.mark.django_db
 

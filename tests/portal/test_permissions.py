@@ -6,9 +6,10 @@ from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.http import Http404
 
 from inventory.models import Team
+from inventory.testing import TeamFactory
 from portal.models import JobRun
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404, restrict
-from portal.testing.factories import JobRunFactory, TeamFactory
+from portal.testing.factories import JobRunFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -46,3 +46,8 @@ class ApprovalsConfig(AppConfig):
         # checks by key; pages show their titles.
         register_key_labels({dimension.key: dimension.title for dimension in maturity_catalog.DIMENSIONS})
         register_key_labels({key: check.title for key, check in maturity_catalog.CHECKS.items()})
+
+        from approvals.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)

@@ -18,3 +18,8 @@ class CostsConfig(AppConfig):
         # Governed: who changed a rule, a pool, a budget or a KPI reading, and how.
         for model in (AllocationRule, SharedPool, SharedPoolMember, Budget, KpiReading):
             audit.register(model, exclude={"updated_at"} if model is AllocationRule else ())
+
+        from costs.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)

@@ -28,3 +28,8 @@ class InventoryConfig(AppConfig):
             audit.register(model)
         # updated_at moves on every save; the fields that changed are what the trail shows.
         audit.register(models.UseCase, exclude={"updated_at"})
+
+        from inventory.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)

@@ -23,3 +23,10 @@ class CostsConfig(AppConfig):
         from portal.api import routes
 
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from costs.allocation_demo import load_allocation_demo
+        from costs.demo import load_costs
+        from portal import demo
+
+        demo.register("Cloud billing (a FOCUS export, imported)", load_costs, order=40)
+        demo.register("Cost allocation, budgets and value", load_allocation_demo, order=50)

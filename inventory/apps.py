@@ -33,3 +33,9 @@ class InventoryConfig(AppConfig):
         from portal.api import routes
 
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from inventory import demo as inventory_demo
+        from portal import demo
+
+        demo.register("Business units and teams", inventory_demo.load_organisation, order=10)
+        demo.register("AI use cases, assets and releases", inventory_demo.load_catalog, order=20)

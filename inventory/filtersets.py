@@ -6,9 +6,8 @@ from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from approvals.models import LifecycleStage
 from inventory.choices import AIKindChoices, DataSensitivityChoices, RiskTierChoices, VisibilityChoices
-from inventory.models import BusinessUnit, Team, UseCase
+from inventory.models import BusinessUnit, Team, UseCase, lifecycle_stage_model
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -35,7 +34,7 @@ class UseCaseFilterSet(django_filters.FilterSet):
     stage = KeyedMultipleChoiceFilter(
         field_name="lifecycle_stage__key",
         to_field_name="key",
-        queryset=LifecycleStage.objects.all(),
+        queryset=lifecycle_stage_model().objects.all(),
         label="Stage",
     )
     draft = django_filters.BooleanFilter(

@@ -23,7 +23,7 @@ from inventory.models import (
     UseCase,
 )
 from inventory.models.assets import ReleaseFrozen
-from inventory.models.usecases import KEY_PREFIX
+from inventory.models.usecases import KEY_PREFIX, lifecycle_stage_model
 from portal.permissions import Action, can, can_add, may_file_for_team, restrict
 
 TEAM_LEAD_PERMISSION = "inventory.change_team"
@@ -262,11 +262,9 @@ def usecase_update(*, use_case, actor, **changes) -> UseCase:
 @transaction.atomic
 def usecase_submit(*, use_case, actor) -> UseCase:
     """A draft enters the lifecycle at its first stage (proposed)."""
-    from approvals.models import LifecycleStage
-
     if not use_case.is_draft:
         raise ValidationError(f"{use_case.key} was already submitted ({use_case.lifecycle_stage.label}).")
-    stage = LifecycleStage.objects.filter(key=INTAKE_STAGE_KEY).first()
+    stage = lifecycle_stage_model().objects.filter(key=INTAKE_STAGE_KEY).first()
     if stage is None:
         raise ValidationError("The lifecycle has no “proposed” stage; ask the CoE lead to restore it.")
     use_case.lifecycle_stage = stage

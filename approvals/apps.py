@@ -62,3 +62,7 @@ class ApprovalsConfig(AppConfig):
         # (allocations, budgets) already there, so the commit's recompute finds nothing new to version.
         demo.register("Maturity assessments", load_maturity_demo, order=60)
         demo.register("Gate requests in every state", load_gates_demo, order=70)
+
+        from approvals.views import usecase_tabs
+
+        usecase_tabs.register()

@@ -30,3 +30,7 @@ class CostsConfig(AppConfig):
 
         demo.register("Cloud billing (a FOCUS export, imported)", load_costs, order=40)
         demo.register("Cost allocation, budgets and value", load_allocation_demo, order=50)
+
+        from costs import usecase_tabs
+
+        usecase_tabs.register()

@@ -39,3 +39,7 @@ class InventoryConfig(AppConfig):
 
         demo.register("Business units and teams", inventory_demo.load_organisation, order=10)
         demo.register("AI use cases, assets and releases", inventory_demo.load_catalog, order=20)
+
+        from inventory.views import usecases
+
+        usecases.register_own_tabs()

@@ -157,6 +157,14 @@ def _threads(request: ApprovalRequest) -> list[tuple]:
     return [(by_id[pk], replies) for pk, replies in threads.items()]
 
 
+def no_approval_on_record(use_case: UseCase) -> bool:
+    """An attested onboarding that has not passed a gate yet: its stage rests on someone's word."""
+    if not use_case.onboarding_attested:
+        return False
+    passed = (ApprovalStatusChoices.APPROVED, ApprovalStatusChoices.EXPIRED, ApprovalStatusChoices.REVOKED)
+    return not ApprovalRequest.objects.filter(use_case=use_case, status__in=passed).exists()
+
+
 def review_context(*, user, request: ApprovalRequest) -> dict:
     """Everything the review page shows, and what this person may do on it."""
 

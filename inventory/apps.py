@@ -43,3 +43,7 @@ class InventoryConfig(AppConfig):
         from inventory.views import usecases
 
         usecases.register_own_tabs()
+
+        from inventory.views import home
+
+        home.register_home_sections()

@@ -34,6 +34,10 @@ class PortalConfig(AppConfig):
 
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
 
+        from portal.views import home
+
+        home.register_own_sections()
+
 
 class PortalAdminConfig(AdminConfig):
     """Django's admin site, opened by the admin role rather than the is_staff flag."""

@@ -29,6 +29,7 @@ from inventory.models import (
     DatasetVersion,
     DataSource,
     Environment,
+    KeySequence,
     Kpi,
     Model,
     ModelVersion,
@@ -248,8 +249,6 @@ def load_catalog(people: dict) -> None:
 
 
 def _keep_key_sequence_ahead() -> None:
-    from inventory.models import KeySequence
-
     sequence, _ = KeySequence.objects.get_or_create(name="usecase")
     highest = max(int(key.removeprefix("UC-")) for key in UseCase.objects.values_list("key", flat=True))
     if sequence.last_value < highest:

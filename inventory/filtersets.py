@@ -2,6 +2,7 @@
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -104,6 +105,4 @@ class UseCaseFilterSet(django_filters.FilterSet):
         return queryset.order_by(*SORTS.get(value, SORTS["key"]))
 
     def _supports_json_contains(self) -> bool:
-        from django.db import connection
-
         return connection.features.supports_json_field_contains

@@ -13,10 +13,15 @@ from guardian.shortcuts import assign_perm, remove_perm
 from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices, RiskTierChoices
 from inventory.models import (
     BusinessUnit,
+    Component,
+    Dataset,
     DatasetVersion,
+    DataSource,
     KeySequence,
+    Model,
     ModelVersion,
     NotDuplicate,
+    PromptTemplate,
     PromptVersion,
     Release,
     Team,
@@ -24,7 +29,9 @@ from inventory.models import (
 )
 from inventory.models.assets import ReleaseFrozen
 from inventory.models.usecases import KEY_PREFIX, lifecycle_stage_model
+from portal import audit
 from portal.permissions import Action, can, can_add, may_file_for_team, restrict
+from portal.roles import has_role
 
 TEAM_LEAD_PERMISSION = "inventory.change_team"
 
@@ -284,8 +291,6 @@ def usecase_onboard_at_stage(*, use_case, stage, actor) -> UseCase:
     administrator or CoE lead attests the stage. The trail records the attestation, and the use
     case shows “no approval on record” until it passes a gate.
     """
-    from portal import audit
-    from portal.roles import has_role
 
     if not has_role(actor, *ONBOARDING_ROLES):
         raise ValidationError(
@@ -402,8 +407,6 @@ def _digest(value: str) -> str:
 
 
 def asset_model(kind: str):
-    from inventory.models import Component, Dataset, DataSource, Model, PromptTemplate
-
     models = {
         AssetKindChoices.MODEL: Model,
         AssetKindChoices.PROMPT: PromptTemplate,

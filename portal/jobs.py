@@ -40,6 +40,7 @@ from django.utils import timezone
 from portal.audit import audit_context
 from portal.choices import ChannelChoices, JobStatusChoices
 from portal.models import JobLogLevel, JobLogLine, JobRun
+from portal.roles import has_role
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ class JobDefinition:
     started_by: tuple[str, ...] = ("admin",)
 
     def may_start(self, user) -> bool:
-        from portal.roles import has_role
-
         return self.on_demand and has_role(user, *self.started_by)
 
 

@@ -16,6 +16,7 @@ from inventory.choices import (
     DataSensitivityChoices,
     RiskTierChoices,
 )
+from inventory.duplicates import QUERY_MAX_CHARS, duplicate_clusters, similar_use_cases
 from inventory.forms import ReassignOwnersForm, UseCaseForm
 from inventory.models import BusinessUnit, NotDuplicate, Team, UseCase, lifecycle_stage_model
 from inventory.selectors import (
@@ -286,7 +287,6 @@ def usecase_similar(request):
     few kilobytes) only the fields that matter; GET stays for links and the benchmark. Whatever
     arrives, only the first few thousand characters of each field are read.
     """
-    from inventory.duplicates import QUERY_MAX_CHARS, similar_use_cases
 
     data = request.POST if request.method == "POST" else request.GET
     name = data.get("name", "")[:200]
@@ -325,7 +325,6 @@ def usecase_similar(request):
 @login_required
 def duplicate_clusters_page(request):
     """Clusters of likely duplicate efforts across the portfolio the person can see."""
-    from inventory.duplicates import duplicate_clusters
 
     clusters = duplicate_clusters(user=request.user)
     return render(request, "inventory/duplicates.html", {"clusters": clusters})

@@ -67,6 +67,7 @@ from costs.models import (
     SharedPoolMember,
 )
 from costs.money import cents
+from inventory.signals import use_case_facts_changed
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -686,13 +687,12 @@ def allocate(*, source: CostSource | None = None, periods: list[date] | None = N
             results.append(PeriodResult(source_id=source_id, period=period, error=error))
         if progress:
             progress(100 * number / len(pairs), f"{source_.name} {period:%Y-%m} done")
-    # "Costs are attributed" is a maturity check (approvals.services.maturity): the use cases that gained
-    # or lost all their cost get reassessed. Allocation rows are bulk-written, so no signal
-    # tells maturity; the rest are unchanged and left to the nightly run.
-    from approvals.signals import request_recompute
-
-    for use_case_id in sorted(attributed_before ^ _use_cases_with_cost()):
-        request_recompute(use_case_id)
+    # "Costs are attributed" is a fact maturity checks: the use cases that gained or lost all
+    # their cost are announced. Allocation rows are bulk-written, so no model signal says so;
+    # the rest are unchanged and left to the nightly run.
+    use_case_facts_changed.send(
+        sender=CostAllocation, use_case_ids=sorted(attributed_before ^ _use_cases_with_cost())
+    )
     return results
 
 

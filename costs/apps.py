@@ -34,3 +34,9 @@ class CostsConfig(AppConfig):
         from costs import usecase_tabs
 
         usecase_tabs.register()
+
+        from costs.reports import cost_to_date
+        from inventory import facts
+
+        # The gate review page shows what the use case has cost so far (to those who may see it).
+        facts.register("cost_so_far", cost_to_date)

@@ -131,7 +131,7 @@ def connect_signals() -> None:
         )
     post_save.connect(_evidence_saved, sender=MaturityEvidence, dispatch_uid="maturity-evidence")
     # Budgets are saved one at a time by the costs services; allocation rows are written in bulk
-    # and announced with inventory's use_case_facts_changed (costs.allocation.allocate).
+    # and announced with inventory's use_case_facts_changed (costs.services.allocation_engine.allocate).
     use_case_facts_changed.connect(_use_case_facts_changed, dispatch_uid="maturity-use-case-facts")
     for model, _lookup in fact_models(name_endings=("budget",), app_labels=("costs",)):
         if any(field.name == "use_case" for field in model._meta.get_fields()):

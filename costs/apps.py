@@ -24,18 +24,17 @@ class CostsConfig(AppConfig):
 
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
 
-        from costs.allocation_demo import load_allocation_demo
-        from costs.demo import load_costs
+        from costs.demo import load_allocation_demo, load_costs
         from portal import demo
 
         demo.register("Cloud billing (a FOCUS export, imported)", load_costs, order=40)
         demo.register("Cost allocation, budgets and value", load_allocation_demo, order=50)
 
-        from costs import usecase_tabs
+        from costs.views import usecase_tabs
 
         usecase_tabs.register()
 
-        from costs.reports import cost_to_date
+        from costs.selectors.reports import cost_to_date
         from inventory import facts
 
         # The gate review page shows what the use case has cost so far (to those who may see it).

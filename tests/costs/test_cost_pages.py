@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from costs import services
-from costs.allocation import allocate
 from costs.models import AllocationRule, SharedPool
+from costs.services.allocation import allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import allocate
+from costs.services.value import kpi_reading_record
 from inventory.models import Kpi
 from portal.roles import Role, role_groups
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
@@ -26,11 +27,11 @@ def costs(tmp_path):
     summarizer = make_use_case(legal, "Legal summarizer")
     secret = make_use_case(legal, "Secret review", visibility="restricted")
     source = make_source()
-    pool = services.shared_pool_save(name="Platform", split_method="direct_cost",
+    pool = shared_pool_save(name="Platform", split_method="direct_cost",
                                      members=[{"use_case": chatbot}, {"use_case": summarizer}])  # fmt: skip
-    services.allocation_rule_save(name="Platform account", position=1, billing_account_id="PLATFORM",
+    allocation_rule_save(name="Platform account", position=1, billing_account_id="PLATFORM",
                                   target_pool=pool)  # fmt: skip
-    services.allocation_rule_save(name="Use-case tag", position=2, kind="use_case_key_tag")
+    allocation_rule_save(name="Use-case tag", position=2, kind="use_case_key_tag")
     for month in (OCT, NOV):
         import_lines(source, tmp_path, [
             line(month, "100.00", tags={"use-case": chatbot.key}, service="Amazon Bedrock", resource="bot-1"),
@@ -81,7 +82,7 @@ def test_use_case_tab_shows_months_drivers_shared_part_and_roi(client, reviewer,
     chatbot = costs["chatbot"]
     kpi = Kpi.objects.create(use_case=chatbot, name="Tickets deflected", unit="tickets", target=1000,
                              value_per_unit=Decimal("0.5"))  # fmt: skip
-    services.kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("400"))
+    kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("400"))
     client.force_login(reviewer)
     body = client.get(f"/use-cases/{chatbot.key}/?tab=costs").content.decode()
     assert "Top services" in body and "Amazon Bedrock" in body and "bot-1" in body
@@ -176,7 +177,7 @@ def test_roi_with_zero_cost_is_not_defined(client, executive, costs):
     team = make_team("Quiet")
     quiet = make_use_case(team, "Quiet one")
     kpi = Kpi.objects.create(use_case=quiet, name="Hours saved", unit="hours", target=10)
-    services.kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("10"), monetized_value=Decimal("500.00"))
+    kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("10"), monetized_value=Decimal("500.00"))
     client.force_login(executive)
     roi = client.get("/api/cost-allocations/roi/", RANGE).json()["use_cases"][quiet.key]
     assert roi["roi"] is None and "not defined" in roi["formula"]

@@ -4,8 +4,8 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 
-from costs.allocation_forms import parse_month
-from costs.reports import use_case_costs, use_case_month_range
+from costs.forms.allocation import parse_month
+from costs.selectors.reports import use_case_costs, use_case_month_range
 from inventory import usecase_tabs
 from portal.permissions import may_record_kpi_reading
 

@@ -126,8 +126,12 @@ def enqueue(
     channel: str = ChannelChoices.SYSTEM,
     **arguments: Any,
 ) -> JobRun:
-    """Create a queued JobRun and send ``task`` once the current transaction commits."""
-    definition = JOB_REGISTRY[task.name]
+    """Create a queued JobRun and send ``task`` once the current transaction commits.
+
+    ``task`` is the task or its registered name: a service that queues the job its own tasks
+    module runs names it, so the two modules need not import each other."""
+    definition = JOB_REGISTRY[task if isinstance(task, str) else task.name]
+    task = definition.task
     task_id = str(uuid.uuid4())
     run = JobRun.objects.create(
         task_name=task.name,

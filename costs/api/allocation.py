@@ -38,7 +38,7 @@ from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet, permission_action
 from portal.choices import ChannelChoices
-from portal.permissions import PORTFOLIO_READERS, Action, restrict
+from portal.permissions import COST_CURATORS, PORTFOLIO_READERS, Action, may_record_kpi_reading, restrict
 from portal.roles import has_role
 
 # The summary answers the biggest groups: at §6 scale thousands of use cases have cost, and
@@ -468,7 +468,6 @@ class CostAllocationViewSet(RestrictedReadOnlyViewSet):
     @permission_action("custom:recompute")
     def recompute(self, request):
         """Recompute the allocation of every current period now (the CoE and admins)."""
-        from portal.permissions import COST_CURATORS
 
         if not has_role(request.user, *COST_CURATORS) or has_role(request.user, "auditor"):
             raise exceptions.PermissionDenied("The CoE and admins recompute allocation.")
@@ -620,8 +619,6 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
     ordering_fields = ["period"]
 
     def _record(self, serializer, kpi):
-        from portal.permissions import may_record_kpi_reading
-
         if not may_record_kpi_reading(self.request.user, kpi):
             raise exceptions.PermissionDenied("You may not record readings of this KPI.")
         data = serializer.validated_data

@@ -31,6 +31,7 @@ from portal.permissions import (
     COST_CURATORS,
     PORTFOLIO_READERS,
     Action,
+    _risk_writable_use_cases,
     can_add,
     get_restricted_object_or_404,
     is_read_only,
@@ -349,8 +350,6 @@ def value(request):
 
 
 def _writable_kpis(user):
-    from portal.permissions import _risk_writable_use_cases
-
     return Kpi.objects.filter(use_case__in=_risk_writable_use_cases(user).values("pk")).select_related(
         "use_case"
     )

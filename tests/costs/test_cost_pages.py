@@ -3,6 +3,7 @@ value; who sees what; query counts that do not grow with line items or use cases
 
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 
@@ -12,6 +13,7 @@ from costs.services.allocation_engine import allocate
 from costs.services.value import kpi_reading_record
 from inventory.models import Kpi
 from portal.roles import Role, role_groups
+from portal.testing.queries import assert_queries_do_not_grow
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
 
 pytestmark = pytest.mark.django_db
@@ -96,22 +98,27 @@ def test_cost_pages_query_counts_do_not_grow(
     client, executive, costs, tmp_path, django_assert_max_num_queries
 ):
     client.force_login(executive)
-    urls = ["/costs/", "/costs/reconciliation/", "/costs/rules/", "/costs/budgets/", "/costs/value/",
-            f"/use-cases/{costs['chatbot'].key}/?tab=costs"]  # fmt: skip
-    counts = {}
-    for url in urls:
-        with django_assert_max_num_queries(40) as captured:
-            assert client.get(url, RANGE if "?" not in url else None).status_code == 200
-        counts[url] = len(captured)
-    # Ten times the line items and more use cases: the same number of queries.
-    extra_team = make_team("Search")
-    extra = [make_use_case(extra_team, f"Search {n}") for n in range(5)]
-    rows = [line(NOV, "1.00", tags={"use-case": uc.key}, day=1 + n % 28) for n, uc in enumerate(extra * 20)]
-    import_lines(costs["source"], tmp_path, [*rows, line(NOV, "30.00", account="PLATFORM")])
-    allocate()
-    for url in urls:
-        with django_assert_max_num_queries(counts[url]):
-            assert client.get(url, RANGE if "?" not in url else None).status_code == 200
+    query = "?" + urlencode(RANGE)
+    pages = [f"/costs/{query}", f"/costs/reconciliation/{query}", f"/costs/rules/{query}",
+             f"/costs/budgets/{query}", f"/costs/value/{query}", f"/use-cases/{costs['chatbot'].key}/?tab=costs",
+             "/costs/sources/", f"/costs/sources/{costs['source'].pk}/", "/costs/imports/"]  # fmt: skip
+    api_lists = ["/api/cost-sources/", "/api/cost-imports/", "/api/allocation-rules/", "/api/shared-pools/",
+                 "/api/cost-allocations/"]  # fmt: skip
+    for url in pages:
+        with django_assert_max_num_queries(40):
+            assert client.get(url).status_code == 200
+
+    def grow():
+        # Ten times the line items, more use cases, another import: the same number of queries.
+        extra_team = make_team("Search")
+        extra = [make_use_case(extra_team, f"Search {n}") for n in range(5)]
+        rows = [
+            line(NOV, "1.00", tags={"use-case": uc.key}, day=1 + n % 28) for n, uc in enumerate(extra * 20)
+        ]
+        import_lines(costs["source"], tmp_path, [*rows, line(NOV, "30.00", account="PLATFORM")])
+        allocate()
+
+    assert_queries_do_not_grow(client, pages + api_lists, grow)
 
 
 def test_rules_page_previews_and_the_form_saves_and_names_bad_fields(client, reviewer, costs):

@@ -47,3 +47,23 @@ class ApprovalsConfig(AppConfig):
         # checks by key; pages show their titles.
         register_key_labels({dimension.key: dimension.title for dimension in maturity_catalog.DIMENSIONS})
         register_key_labels({key: check.title for key, check in maturity_catalog.CHECKS.items()})
+
+        from approvals.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from approvals.demo.gates import load_gates_demo
+        from approvals.demo.maturity import load_maturity_demo
+        from approvals.demo.risk import load_risk_demo
+        from portal import demo
+
+        demo.register("Risk classifications and registers", load_risk_demo, order=30)
+        # After the cost sections (40, 50): the maturity demo then assesses with the cost facts
+        # (allocations, budgets) already there, so the commit's recompute finds nothing new to version.
+        demo.register("Maturity assessments", load_maturity_demo, order=60)
+        demo.register("Gate requests in every state", load_gates_demo, order=70)
+
+        from approvals.views import usecase_tabs
+
+        usecase_tabs.register()

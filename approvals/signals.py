@@ -17,6 +17,7 @@ from approvals.selectors.maturity import fact_models
 from approvals.tasks import maturity_recompute
 from inventory.choices import OWNERSHIP_ROLES
 from inventory.models import DatasetVersion, Kpi, ModelVersion, Release, UseCase
+from inventory.signals import use_case_facts_changed
 
 _pending = threading.local()
 
@@ -117,6 +118,11 @@ def _team_members_changed(sender, instance, action, reverse, pk_set, **kwargs):
         request_recompute(use_case_id)
 
 
+def _use_case_facts_changed(sender, use_case_ids, **kwargs):
+    for use_case_id in use_case_ids:
+        request_recompute(use_case_id)
+
+
 def connect_signals() -> None:
     post_save.connect(_use_case_saved, sender=UseCase, dispatch_uid="maturity-usecase")
     for model in (Release, Kpi, RiskAssessment):
@@ -125,7 +131,8 @@ def connect_signals() -> None:
         )
     post_save.connect(_evidence_saved, sender=MaturityEvidence, dispatch_uid="maturity-evidence")
     # Budgets are saved one at a time by the costs services; allocation rows are written in bulk
-    # and ask for their recompute themselves (costs.services.allocation_engine.allocate).
+    # and announced with inventory's use_case_facts_changed (costs.services.allocation_engine.allocate).
+    use_case_facts_changed.connect(_use_case_facts_changed, dispatch_uid="maturity-use-case-facts")
     for model, _lookup in fact_models(name_endings=("budget",), app_labels=("costs",)):
         if any(field.name == "use_case" for field in model._meta.get_fields()):
             for signal in (post_save, post_delete):

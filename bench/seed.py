@@ -39,7 +39,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from approvals.models import LifecycleStage
 from inventory.choices import (
     AIKindChoices,
     DataSensitivityChoices,
@@ -65,6 +64,7 @@ from inventory.models import (
     Release,
     Team,
     UseCase,
+    lifecycle_stage_model,
 )
 from inventory.models import Model as MLModel
 from inventory.models.usecases import KEY_PREFIX
@@ -944,7 +944,7 @@ class Portfolio:
     def use_cases(self) -> None:
         rng = self.rng
         wanted = self.wanted["use_cases"]
-        stages = {stage.key: stage for stage in LifecycleStage.objects.all()}
+        stages = {stage.key: stage for stage in lifecycle_stage_model().objects.all()}
         missing = {key for key, _share in STAGE_MIX if key is not None} - set(stages)
         if missing:
             raise CommandError(

@@ -19,3 +19,24 @@ class CostsConfig(AppConfig):
         # Governed: who changed a rule, a pool, a budget or a KPI reading, and how.
         for model in (AllocationRule, SharedPool, SharedPoolMember, Budget, KpiReading):
             audit.register(model, exclude={"updated_at"} if model is AllocationRule else ())
+
+        from costs.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from costs.demo import load_allocation_demo, load_costs
+        from portal import demo
+
+        demo.register("Cloud billing (a FOCUS export, imported)", load_costs, order=40)
+        demo.register("Cost allocation, budgets and value", load_allocation_demo, order=50)
+
+        from costs.views import usecase_tabs
+
+        usecase_tabs.register()
+
+        from costs.selectors.reports import cost_to_date
+        from inventory import facts
+
+        # The gate review page shows what the use case has cost so far (to those who may see it).
+        facts.register("cost_so_far", cost_to_date)

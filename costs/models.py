@@ -5,11 +5,13 @@ Allocation rules, shared pools, budgets and ROI build on these. The invariant th
 items are the whole period, and its stored totals are the sum of those line items to the cent.
 """
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +29,9 @@ from costs.choices import (
     ResourcePatternKindChoices,
     SplitMethodChoices,
 )
+from costs.ingest.errors import CostImportError
+from costs.ingest.normalize import CURRENCY_PATTERN, normalize_tag_key
+from costs.ingest.readers import confined
 from portal.querysets import AuditedQuerySet
 
 # Money: CUR carries ten decimal places; ten integer digits hold any single line item.
@@ -40,6 +45,35 @@ def cost_import_root() -> Path:
     default DATA_DIR/cost-imports; docs/deployment.md)."""
     configured = str(settings.PROPYLON_COST_IMPORT_ROOT or "").strip()
     return Path(configured).expanduser() if configured else Path(settings.DATA_DIR) / "cost-imports"
+
+
+# Regular-expression features that PostgreSQL (ARE) and Python's re (SQLite) read differently.
+NON_PORTABLE_REGEX = re.compile(r"\(\?P|\(\?<[=!]?|\(\?[=!]|\\[AZz]")
+
+
+def resource_pattern_error(pattern: str, kind: str) -> str:
+    """Why a resource pattern cannot be used, or an empty string."""
+    if len(pattern) > 500:
+        return "A resource pattern is at most 500 characters."
+    if kind == ResourcePatternKindChoices.GLOB:
+        return ""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        return f"Not a valid regular expression: {exc.msg} at position {exc.pos}."
+    if NON_PORTABLE_REGEX.search(pattern):
+        return (
+            "Use plain regular expressions: named groups, look-arounds and \\A \\Z \\z are read "
+            "differently by the databases Propylon runs on. Anchor with ^ and $."
+        )
+    if connection.vendor == "postgresql":
+        # The database runs the pattern: ask it, not only Python, whether it can.
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT '' ~ %s", [pattern])
+        except DatabaseError as exc:
+            return f"PostgreSQL cannot use this regular expression ({str(exc).splitlines()[0]})."
+    return ""
 
 
 class CostSource(models.Model):
@@ -96,8 +130,6 @@ class CostSource(models.Model):
         return reverse("costs:source-detail", args=[self.pk])
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         location = self.location.strip()
         if self.kind == CostSourceKindChoices.AWS_COST_EXPLORER and location:
             raise ValidationError({"location": "Cost Explorer is an API: leave the location empty."})
@@ -110,9 +142,6 @@ class CostSource(models.Model):
                 {"location": "Give an absolute folder path or an s3://bucket/prefix address."}
             )
         if location and not location.startswith("s3://"):
-            from costs.ingest.errors import CostImportError
-            from costs.ingest.readers import confined
-
             try:
                 confined(Path(location), [cost_import_root()], location)
             except CostImportError as exc:
@@ -410,7 +439,6 @@ class AllocationRule(models.Model):
     @property
     def tag_keys(self) -> list[str]:
         """Normalised keys, in the order given (the first present one names the use case)."""
-        from costs.ingest.normalize import normalize_tag_key
 
         keys = []
         for raw in self.tag_key.split(","):
@@ -430,9 +458,6 @@ class AllocationRule(models.Model):
         }.get(self.target_kind)
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from costs.services.allocation_engine import resource_pattern_error
 
         errors: dict[str, str] = {}
         if self.tag_key.strip() and not self.tag_keys:
@@ -649,9 +674,6 @@ class Budget(models.Model):
         return self.use_case or self.team
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from costs.ingest.normalize import CURRENCY_PATTERN
 
         errors = {}
         if bool(self.use_case_id) == bool(self.team_id):
@@ -730,8 +752,6 @@ class KpiReading(models.Model):
         return None
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         if self.period is not None and not _is_month_start(self.period):
             raise ValidationError(
                 {"period": "A reading is for a month: give its first day (e.g. 2026-11-01)."}

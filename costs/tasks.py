@@ -7,6 +7,8 @@ from pathlib import Path
 from costs.choices import ImportFormatChoices
 from costs.ingest.errors import CostImportError
 from costs.models import CostSource
+from costs.services.allocation_engine import allocate
+from costs.services.budgets import check_budget_alerts
 from costs.services.imports import cost_import_run, cost_imports_reap_abandoned, is_stored_upload
 from costs.templatetags.cost_import_tags import money
 from portal.choices import ChannelChoices
@@ -103,8 +105,6 @@ def import_all_sources(run: JobContext) -> dict:
 def allocate_costs(
     run: JobContext, *, source_id: int | None = None, periods: list[str] | None = None
 ) -> dict:
-    from costs.services.allocation_engine import allocate
-    from costs.services.budgets import check_budget_alerts
 
     source = None
     if source_id is not None:

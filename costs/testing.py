@@ -16,15 +16,14 @@ from datetime import date
 from decimal import Decimal
 
 from costs.models import CostImport, CostSource
+from costs.selectors.imports import line_item_totals
+from costs.selectors.reconciliation import reconcile
+from costs.services.allocation_engine import allocate_period, month_start, next_month
 
 CENT = Decimal("0.01")
 
 
 def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True) -> None:
-    from costs.selectors.imports import line_item_totals
-    from costs.selectors.reconciliation import reconcile
-    from costs.services.allocation_engine import allocate_period, month_start
-
     period = month_start(period)
     if allocate:
         allocate_period(source=source, period=period)
@@ -71,6 +70,4 @@ def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True
 
 
 def _next(day: date) -> date:
-    from costs.services.allocation_engine import next_month
-
     return next_month(day)

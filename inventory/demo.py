@@ -12,7 +12,6 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from approvals.models import LifecycleStage
 from inventory import services
 from inventory.choices import (
     AIKindChoices,
@@ -24,11 +23,13 @@ from inventory.choices import (
     VisibilityChoices,
 )
 from inventory.models import (
+    BusinessUnit,
     Component,
     Dataset,
     DatasetVersion,
     DataSource,
     Environment,
+    KeySequence,
     Kpi,
     Model,
     ModelVersion,
@@ -36,7 +37,9 @@ from inventory.models import (
     PromptVersion,
     Team,
     UseCase,
+    lifecycle_stage_model,
 )
+from inventory.services import business_unit_create, team_create, team_set_members
 
 
 def digest(text: str) -> str:
@@ -103,6 +106,99 @@ USE_CASES = (
 )  # fmt: skip
 
 
+BUSINESS_UNITS = (
+    # slug, name, head, description
+    ("customer-operations", "Customer Operations", "cto", "Support, contact centre and customer success."),
+    ("legal-compliance", "Legal & Compliance", "cto", "Contracts, regulatory affairs and privacy."),
+    ("engineering-platform", "Engineering Platform", "cto", "Shared infrastructure, data and ML platform."),
+    ("finance", "Finance", "cto", "Planning, accounting and procurement."),
+    ("people", "People", "cto", "Recruiting, HR operations and learning."),
+)
+
+TEAMS = (
+    # slug, name, business unit, lead, members, description
+    (
+        "support-automation",
+        "Support Automation",
+        "customer-operations",
+        "lead",
+        ("priya",),
+        "Chatbots and agent assist for the support desk.",
+    ),
+    (
+        "contact-center-analytics",
+        "Contact Center Analytics",
+        "customer-operations",
+        "sofia",
+        ("mei",),
+        "Call analytics, quality scoring and forecasting.",
+    ),
+    (
+        "legal-tech",
+        "Legal Tech",
+        "legal-compliance",
+        "jonas",
+        ("dmitri",),
+        "Contract review, summarisation and search.",
+    ),
+    (
+        "ml-platform",
+        "ML Platform",
+        "engineering-platform",
+        "omar",
+        ("priya",),
+        "Model serving, GPUs, feature store and the retrieval layer.",
+    ),
+    (
+        "knowledge-platform",
+        "Knowledge Platform",
+        "engineering-platform",
+        "omar",
+        ("mei",),
+        "Intranet, documentation and enterprise search.",
+    ),
+    (
+        "fpa-analytics",
+        "FP&A Analytics",
+        "finance",
+        "felix",
+        (),
+        "Forecasting, spend analytics and invoice processing.",
+    ),
+    (
+        "people-analytics",
+        "People Analytics",
+        "people",
+        "hana",
+        (),
+        "Recruiting analytics and the HR helpdesk.",
+    ),
+)
+
+
+def load_organisation(people: dict) -> None:
+    units = {}
+    for slug, name, head, description in BUSINESS_UNITS:
+        units[slug] = BusinessUnit.objects.filter(slug=slug).first() or business_unit_create(
+            slug=slug, name=name, description=description, head=people[head]
+        )
+    for slug, name, unit, lead, members, description in TEAMS:
+        team = Team.objects.filter(slug=slug).first()
+        if team is None:
+            team_create(
+                slug=slug,
+                name=name,
+                business_unit=units[unit],
+                lead=people[lead],
+                members=[people[m] for m in members],
+                description=description,
+            )
+        else:
+            team_set_members(
+                team=team, members=[*team.members.all(), people[lead], *(people[m] for m in members)]
+            )
+
+
 def _team(slug: str) -> Team:
     return Team.objects.get(slug=slug)
 
@@ -146,15 +242,13 @@ def load_catalog(people: dict) -> None:
         if stage:
             services.usecase_submit(use_case=use_case, actor=use_case.created_by)
             if stage != "proposed":
-                use_case.lifecycle_stage = LifecycleStage.objects.get(key=stage)
+                use_case.lifecycle_stage = lifecycle_stage_model().objects.get(key=stage)
                 use_case.save(update_fields=["lifecycle_stage"])
     _keep_key_sequence_ahead()
     _assets_and_releases(people)
 
 
 def _keep_key_sequence_ahead() -> None:
-    from inventory.models import KeySequence
-
     sequence, _ = KeySequence.objects.get_or_create(name="usecase")
     highest = max(int(key.removeprefix("UC-")) for key in UseCase.objects.values_list("key", flat=True))
     if sequence.last_value < highest:

@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils.text import slugify
 
 from inventory.importing import (
@@ -49,6 +51,7 @@ from inventory.importing import (
 )
 from inventory.models import UseCase
 from portal import audit
+from portal.roles import Role
 
 API_VERSION = "propylon.dev/v1"
 KIND = "AIUseCase"
@@ -547,10 +550,6 @@ def _plan_and_apply(report: SyncReport, intents: dict[int, dict], *, user, dry_r
 
 def first_admin():
     """The person commands act as when no one is named: the first active administrator."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import Q
-
-    from portal.roles import Role
 
     return (
         get_user_model()

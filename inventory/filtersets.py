@@ -2,13 +2,13 @@
 
 import django_filters
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from approvals.models import LifecycleStage
 from inventory.choices import AIKindChoices, DataSensitivityChoices, RiskTierChoices, VisibilityChoices
-from inventory.models import BusinessUnit, Team, UseCase
+from inventory.models import BusinessUnit, Team, UseCase, lifecycle_stage_model
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -35,7 +35,7 @@ class UseCaseFilterSet(django_filters.FilterSet):
     stage = KeyedMultipleChoiceFilter(
         field_name="lifecycle_stage__key",
         to_field_name="key",
-        queryset=LifecycleStage.objects.all(),
+        queryset=lifecycle_stage_model().objects.all(),
         label="Stage",
     )
     draft = django_filters.BooleanFilter(
@@ -105,6 +105,4 @@ class UseCaseFilterSet(django_filters.FilterSet):
         return queryset.order_by(*SORTS.get(value, SORTS["key"]))
 
     def _supports_json_contains(self) -> bool:
-        from django.db import connection
-
         return connection.features.supports_json_field_contains

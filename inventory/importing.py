@@ -50,7 +50,7 @@ from inventory.choices import (
     VisibilityChoices,
 )
 from inventory.models import KeySequence, Team, UseCase
-from inventory.models.usecases import KEY_PREFIX
+from inventory.models.usecases import KEY_PREFIX, lifecycle_stage_model
 from inventory.services import (
     INTAKE_STAGE_KEY,
     ONBOARDING_ROLES,
@@ -643,8 +643,6 @@ class Lookups:
     """Everything the planner needs, loaded in a constant number of queries for the batch."""
 
     def __init__(self, *, user, intents: list[dict], lock: bool = False):
-        from approvals.models import LifecycleStage
-
         self.user = user
         self.is_admin = has_role(user, Role.ADMIN)
         # Onboarding a portfolio: administrators and CoE leads import into any team, at any stage.
@@ -657,7 +655,7 @@ class Lookups:
         self.my_team_ids = (
             set(Team.objects.filter(group__user=user).values_list("pk", flat=True)) if user else set()
         )
-        self.stages = {stage.key.lower(): stage for stage in LifecycleStage.objects.all()}
+        self.stages = {stage.key.lower(): stage for stage in lifecycle_stage_model().objects.all()}
         # Every key ever used is at most this (chosen keys advance the sequence too).
         self.last_key_number = (
             KeySequence.objects.filter(name="usecase").values_list("last_value", flat=True).first() or 0

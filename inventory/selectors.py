@@ -2,8 +2,9 @@
 
 from django.db.models import Count, Q, QuerySet
 
+from inventory.choices import AssetKindChoices
 from inventory.filtersets import UseCaseFilterSet
-from inventory.models import UseCase
+from inventory.models import Component, Dataset, DataSource, Model, PromptTemplate, UseCase
 from inventory.services import OPTIONAL_PEOPLE_FIELDS
 from portal.permissions import Action, get_restricted_object_or_404, restrict
 
@@ -119,8 +120,6 @@ def release_changes(release, previous) -> list[dict]:
 def built_from(*, user, use_case) -> list[dict]:
     """What the Releases tab lists to pin: per kind, the owning team's assets and those the use
     case's releases pin (a shared model of another team included), with their latest versions."""
-    from inventory.choices import AssetKindChoices
-    from inventory.models import Component, Dataset, DataSource, Model, PromptTemplate
 
     pinned = {
         Model: use_case.releases.values("model_versions__model"),

@@ -13,19 +13,26 @@ from guardian.shortcuts import assign_perm, remove_perm
 from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices, RiskTierChoices
 from inventory.models import (
     BusinessUnit,
+    Component,
+    Dataset,
     DatasetVersion,
+    DataSource,
     KeySequence,
+    Model,
     ModelVersion,
     NotDuplicate,
+    PromptTemplate,
     PromptVersion,
     Release,
     Team,
     UseCase,
 )
 from inventory.models.assets import ReleaseFrozen
-from inventory.models.usecases import KEY_PREFIX
+from inventory.models.usecases import KEY_PREFIX, lifecycle_stage_model
 from inventory.policies import may_file_for_team
+from portal import audit
 from portal.permissions import Action, can, can_add, restrict
+from portal.roles import has_role
 
 TEAM_LEAD_PERMISSION = "inventory.change_team"
 
@@ -263,11 +270,9 @@ def usecase_update(*, use_case, actor, **changes) -> UseCase:
 @transaction.atomic
 def usecase_submit(*, use_case, actor) -> UseCase:
     """A draft enters the lifecycle at its first stage (proposed)."""
-    from approvals.models import LifecycleStage
-
     if not use_case.is_draft:
         raise ValidationError(f"{use_case.key} was already submitted ({use_case.lifecycle_stage.label}).")
-    stage = LifecycleStage.objects.filter(key=INTAKE_STAGE_KEY).first()
+    stage = lifecycle_stage_model().objects.filter(key=INTAKE_STAGE_KEY).first()
     if stage is None:
         raise ValidationError("The lifecycle has no “proposed” stage; ask the CoE lead to restore it.")
     use_case.lifecycle_stage = stage
@@ -287,8 +292,6 @@ def usecase_onboard_at_stage(*, use_case, stage, actor) -> UseCase:
     administrator or CoE lead attests the stage. The trail records the attestation, and the use
     case shows “no approval on record” until it passes a gate.
     """
-    from portal import audit
-    from portal.roles import has_role
 
     if not has_role(actor, *ONBOARDING_ROLES):
         raise ValidationError(
@@ -405,8 +408,6 @@ def _digest(value: str) -> str:
 
 
 def asset_model(kind: str):
-    from inventory.models import Component, Dataset, DataSource, Model, PromptTemplate
-
     models = {
         AssetKindChoices.MODEL: Model,
         AssetKindChoices.PROMPT: PromptTemplate,

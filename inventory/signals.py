@@ -1,10 +1,16 @@
-"""Guards that hold however a release is touched (form, API, import, shell)."""
+"""Guards that hold however a release is touched (form, API, import, shell), and the signals
+inventory declares for the apps above it."""
 
 from django.db.models.signals import m2m_changed
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
 
 from inventory.models import Release
 from inventory.models.assets import ReleaseFrozen
+
+# An app changed facts other apps derive from (costs allocating spend, say): sent with
+# ``use_case_ids``, inside the transaction that changed them; whoever derives from them (maturity)
+# listens. The sender knows nothing of the listeners.
+use_case_facts_changed = Signal()
 
 
 @receiver(m2m_changed, sender=Release.model_versions.through, dispatch_uid="release-frozen-models")

@@ -32,6 +32,15 @@ class PortalConfig(AppConfig):
         audit.register(UserObjectPermission)
         audit.register(GroupObjectPermission)
 
+        from portal.api import routes
+        from portal.api import urls as api_urls
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from portal.views import home
+
+        home.register_own_sections()
+
 
 class PortalAdminConfig(AdminConfig):
     """Django's admin site, opened by the admin role rather than the is_staff flag."""

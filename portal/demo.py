@@ -1,8 +1,8 @@
 """The demo portfolio the quick start loads. Safe to load again: it finds what exists.
 
 The story (DESIGN.md §1): a company with AI pilots scattered across its business units. This
-module creates the people and the organisation; later capabilities add their part of the story
-to ``DEMO_SECTIONS`` in the order they depend on each other.
+module creates the people; each app registers its part of the story (``register()``, from its
+``AppConfig.ready()``) in the order the parts depend on each other.
 """
 
 from collections.abc import Callable
@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from inventory.models import BusinessUnit, Team
-from inventory.services import business_unit_create, team_create, team_set_members
 from portal.roles import Role, role_groups
 
 # Every demo account shares this password; the quick start refuses to run in production.
@@ -56,75 +54,6 @@ PEOPLE = (
     DemoPerson("dmitri", "Dmitri", "Volkov", "Data scientist (left)", (Role.TEAM_MEMBER,), active=False),
 )
 
-BUSINESS_UNITS = (
-    # slug, name, head, description
-    ("customer-operations", "Customer Operations", "cto", "Support, contact centre and customer success."),
-    ("legal-compliance", "Legal & Compliance", "cto", "Contracts, regulatory affairs and privacy."),
-    ("engineering-platform", "Engineering Platform", "cto", "Shared infrastructure, data and ML platform."),
-    ("finance", "Finance", "cto", "Planning, accounting and procurement."),
-    ("people", "People", "cto", "Recruiting, HR operations and learning."),
-)
-
-TEAMS = (
-    # slug, name, business unit, lead, members, description
-    (
-        "support-automation",
-        "Support Automation",
-        "customer-operations",
-        "lead",
-        ("priya",),
-        "Chatbots and agent assist for the support desk.",
-    ),
-    (
-        "contact-center-analytics",
-        "Contact Center Analytics",
-        "customer-operations",
-        "sofia",
-        ("mei",),
-        "Call analytics, quality scoring and forecasting.",
-    ),
-    (
-        "legal-tech",
-        "Legal Tech",
-        "legal-compliance",
-        "jonas",
-        ("dmitri",),
-        "Contract review, summarisation and search.",
-    ),
-    (
-        "ml-platform",
-        "ML Platform",
-        "engineering-platform",
-        "omar",
-        ("priya",),
-        "Model serving, GPUs, feature store and the retrieval layer.",
-    ),
-    (
-        "knowledge-platform",
-        "Knowledge Platform",
-        "engineering-platform",
-        "omar",
-        ("mei",),
-        "Intranet, documentation and enterprise search.",
-    ),
-    (
-        "fpa-analytics",
-        "FP&A Analytics",
-        "finance",
-        "felix",
-        (),
-        "Forecasting, spend analytics and invoice processing.",
-    ),
-    (
-        "people-analytics",
-        "People Analytics",
-        "people",
-        "hana",
-        (),
-        "Recruiting analytics and the HR helpdesk.",
-    ),
-)
-
 
 def _people() -> dict:
     User = get_user_model()
@@ -152,77 +81,30 @@ def _people() -> dict:
     return people
 
 
-def _organisation(people: dict) -> None:
-    units = {}
-    for slug, name, head, description in BUSINESS_UNITS:
-        units[slug] = BusinessUnit.objects.filter(slug=slug).first() or business_unit_create(
-            slug=slug, name=name, description=description, head=people[head]
-        )
-    for slug, name, unit, lead, members, description in TEAMS:
-        team = Team.objects.filter(slug=slug).first()
-        if team is None:
-            team_create(
-                slug=slug,
-                name=name,
-                business_unit=units[unit],
-                lead=people[lead],
-                members=[people[m] for m in members],
-                description=description,
-            )
-        else:
-            team_set_members(
-                team=team, members=[*team.members.all(), people[lead], *(people[m] for m in members)]
-            )
+@dataclass(frozen=True)
+class DemoSection:
+    title: str
+    load: Callable[[dict], None]  # takes the demo people by username
+    order: int
 
 
-def _catalog(people: dict) -> None:
-    from inventory.demo import load_catalog
-
-    load_catalog(people)
+_SECTIONS: list[DemoSection] = []
 
 
-def _risk(people: dict) -> None:
-    from approvals.demo.risk import load_risk_demo
+def register(title: str, load: Callable[[dict], None], *, order: int) -> None:
+    """Add an app's part of the story; apps call it from ``AppConfig.ready()``.
 
-    load_risk_demo(people)
-
-
-def _gates(people: dict) -> None:
-    from approvals.demo.gates import load_gates_demo
-
-    load_gates_demo(people)
-
-
-def _maturity(people: dict) -> None:
-    from approvals.demo.maturity import load_maturity_demo
-
-    load_maturity_demo(people)
+    Sections run by ``order``, lowest first: a section comes after the ones whose records it
+    uses (the organisation 10, the catalog 20, risk 30, billing 40, allocation 50, maturity 60,
+    gates 70).
+    """
+    if any(section.title == title for section in _SECTIONS):
+        raise ValueError(f"A demo section “{title}” is already registered.")
+    _SECTIONS.append(DemoSection(title=title, load=load, order=order))
 
 
-def _costs(people: dict) -> None:
-    from costs.demo import load_costs
-
-    load_costs(people)
-
-
-def _allocation(people: dict) -> None:
-    from costs.demo import load_allocation_demo
-
-    load_allocation_demo(people)
-
-
-DemoSection = Callable[[dict], None]
-DEMO_SECTIONS: list[tuple[str, DemoSection]] = [
-    ("Business units and teams", _organisation),
-    ("AI use cases, assets and releases", _catalog),
-    ("Risk classifications and registers", _risk),
-    # Costs before maturity: the maturity demo then assesses with the cost facts (allocations,
-    # budgets) already there, so the commit's recompute finds nothing new to version.
-    ("Cloud billing (a FOCUS export, imported)", _costs),
-    ("Cost allocation, budgets and value", _allocation),
-    ("Maturity assessments", _maturity),
-    ("Gate requests in every state", _gates),
-]
+def demo_sections() -> list[DemoSection]:
+    return sorted(_SECTIONS, key=lambda section: section.order)
 
 
 @transaction.atomic
@@ -230,9 +112,9 @@ def load_demo_portfolio(report: Callable[[str], None] = lambda line: None) -> di
     """Create (or complete) the demo portfolio; returns the demo people by username."""
     people = _people()
     report(f"People: {len(people)} accounts")
-    for title, section in DEMO_SECTIONS:
-        section(people)
-        report(f"{title}: loaded")
+    for section in demo_sections():
+        section.load(people)
+        report(f"{section.title}: loaded")
     return people
 
 

@@ -40,6 +40,7 @@ from django.utils import timezone
 from portal.audit import audit_context
 from portal.choices import ChannelChoices, JobStatusChoices
 from portal.models import JobLogLevel, JobLogLine, JobRun
+from portal.roles import has_role
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,6 @@ class JobDefinition:
     started_by: tuple[str, ...] = ("admin",)
 
     def may_start(self, user) -> bool:
-        from portal.roles import has_role
-
         return self.on_demand and has_role(user, *self.started_by)
 
 
@@ -127,8 +126,12 @@ def enqueue(
     channel: str = ChannelChoices.SYSTEM,
     **arguments: Any,
 ) -> JobRun:
-    """Create a queued JobRun and send ``task`` once the current transaction commits."""
-    definition = JOB_REGISTRY[task.name]
+    """Create a queued JobRun and send ``task`` once the current transaction commits.
+
+    ``task`` is the task or its registered name: a service that queues the job its own tasks
+    module runs names it, so the two modules need not import each other."""
+    definition = JOB_REGISTRY[task if isinstance(task, str) else task.name]
+    task = definition.task
     task_id = str(uuid.uuid4())
     run = JobRun.objects.create(
         task_name=task.name,

@@ -10,6 +10,9 @@ from django.http import JsonResponse
 from django.template.response import TemplateResponse
 from django.views import defaults
 
+from portal.audit import audit_context
+from portal.choices import ChannelChoices
+
 
 class RequestIdMiddleware:
     """Give every request an id, echo it in ``X-Request-ID`` so support can find the log lines."""
@@ -56,9 +59,6 @@ class AuditContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from portal.audit import audit_context
-        from portal.choices import ChannelChoices
-
         channel = ChannelChoices.API if request.path.startswith("/api/") else ChannelChoices.UI
         with audit_context(channel=channel, request=request):
             return self.get_response(request)

@@ -23,10 +23,12 @@ not act on answer 403. Missing and forbidden look the same.
 
 from collections.abc import Callable
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.db.models import BigIntegerField, Model, Q, QuerySet
 from django.db.models.functions import Cast
 from django.http import Http404
+from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from portal.roles import Role, has_role
 
@@ -131,8 +133,6 @@ def object_permission_condition(model: type[Model], user, codename: str) -> Q:
     docs/benchmarks.md); casting the few grant rows to the integer key instead lets PostgreSQL
     use the primary key. Every model here has an integer primary key.
     """
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import GroupObjectPermission, UserObjectPermission
 
     content_type = ContentType.objects.get_for_model(model)
     grant = {

@@ -6,6 +6,8 @@ spelling group names, so renaming a role is one edit here plus a migration.
 
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Group
+
 
 @dataclass(frozen=True)
 class RoleInfo:
@@ -64,7 +66,6 @@ def has_role(user, *roles: str) -> bool:
 def role_groups(*names: str):
     """The groups of these roles, created if missing (a migration creates them; a database
     flushed by a test, or restored partially, may not have them)."""
-    from django.contrib.auth.models import Group
 
     unknown = set(names) - set(ROLE_NAMES)
     if unknown:

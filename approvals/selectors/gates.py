@@ -24,6 +24,7 @@ from approvals.models import (
     RiskAssessment,
 )
 from approvals.selectors import maturity as maturity_selectors
+from inventory import facts as use_case_facts
 from inventory.choices import OWNERSHIP_ROLES, RiskTierChoices
 from inventory.duplicates import similar_use_cases
 from inventory.models import Release, Team, UseCase
@@ -157,6 +158,14 @@ def _threads(request: ApprovalRequest) -> list[tuple]:
     return [(by_id[pk], replies) for pk, replies in threads.items()]
 
 
+def no_approval_on_record(use_case: UseCase) -> bool:
+    """An attested onboarding that has not passed a gate yet: its stage rests on someone's word."""
+    if not use_case.onboarding_attested:
+        return False
+    passed = (ApprovalStatusChoices.APPROVED, ApprovalStatusChoices.EXPIRED, ApprovalStatusChoices.REVOKED)
+    return not ApprovalRequest.objects.filter(use_case=use_case, status__in=passed).exists()
+
+
 def review_context(*, user, request: ApprovalRequest) -> dict:
     """Everything the review page shows, and what this person may do on it."""
 
@@ -181,14 +190,13 @@ def review_context(*, user, request: ApprovalRequest) -> dict:
         decide_note = "You decided in this round."
     else:
         decide_note = ""
-    from costs.selectors.reports import cost_to_date
-
     base = last_approved_release(use_case, before=request)
     latest_risk = RiskAssessment.objects.filter(use_case=use_case).order_by("-version").first()
     return {
         "gate": request,
         "use_case": use_case,
-        "cost_so_far": cost_to_date(user, use_case),
+        # Facts other apps register (inventory.facts): the cost so far, from costs.
+        **use_case_facts.for_use_case(user, use_case),
         "progress": quorum_progress(request),
         "decisions": list(request.decisions.select_related("decided_by").order_by("decided_at", "pk")),
         "threads": _threads(request),

@@ -22,7 +22,7 @@ from costs.models import (
     KpiReading,
     SharedPool,
 )
-from costs.policies import may_curate_costs, may_view_billing
+from costs.policies import may_curate_costs, may_record_kpi_reading, may_view_billing
 from costs.selectors import reports
 from costs.selectors.budgets import budget_statuses
 from costs.services.allocation import (
@@ -618,7 +618,6 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
     ordering_fields = ["period"]
 
     def _record(self, serializer, kpi):
-        from costs.policies import may_record_kpi_reading
 
         if not may_record_kpi_reading(self.request.user, kpi):
             raise exceptions.PermissionDenied("You may not record readings of this KPI.")

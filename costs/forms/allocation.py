@@ -7,6 +7,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import forms
 
+from costs.choices import SplitMethodChoices
 from costs.models import AllocationRule, Budget
 from inventory.models import Team, UseCase
 from portal.permissions import Action, restrict, restrict_form_fields
@@ -79,8 +80,6 @@ class SharedPoolForm(forms.Form):
     )
 
     def __init__(self, *args, user=None, **kwargs):
-        from costs.choices import SplitMethodChoices
-
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["split_method"].choices = SplitMethodChoices.pairs()

@@ -23,6 +23,7 @@ from django.db.models import QuerySet, Sum
 from costs.choices import AllocationBucketChoices, CostKindChoices
 from costs.models import AllocationState, CostAllocation, CostImport
 from costs.money import cents
+from costs.services.allocation_engine import current_fingerprints
 
 ZERO = Decimal(0)
 
@@ -178,7 +179,6 @@ def reconcile(*, sources: QuerySet, period_start: date | None = None, period_end
 
 def _judge(lines, *, sources: QuerySet, period_start: date | None, period_end: date | None) -> None:
     """Fill in each line's failure and the reasons its allocation is stale."""
-    from costs.services.allocation_engine import current_fingerprints
 
     lines = list(lines)
     if not lines:

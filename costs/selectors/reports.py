@@ -22,7 +22,16 @@ from costs.policies import may_view_billing
 from costs.selectors.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.selectors.reconciliation import reconcile
 from costs.selectors.value import portfolio_roi, roi_by_use_case, unit_costs
-from costs.services.allocation_engine import month_start, next_month
+from costs.services.allocation_engine import (
+    _key_value,
+    _key_value_alias,
+    _tag_alias,
+    _tag_text,
+    month_start,
+    next_month,
+    rule_condition,
+)
+from inventory.models import Team, UseCase
 from portal.permissions import Action, restrict
 
 ZERO = Decimal(0)
@@ -318,7 +327,6 @@ def may_see_costs_of(user, use_case) -> bool:
     """Cost of a use case: for portfolio readers, and for the teams that own it."""
     if sees_whole_bill(user):
         return True
-    from inventory.models import Team
 
     return Team.objects.filter(pk=use_case.owning_team_id, group__user=user).exists()
 
@@ -429,8 +437,6 @@ def reconciliation_for(user, *, start: date, end: date):
 
 
 def roi_report(user, *, start: date, end: date) -> dict:
-    from inventory.models import UseCase
-
     allocations = allocations_visible_to(user)
     readings = restrict(KpiReading.objects.all(), user)
     per_use_case = roi_by_use_case(allocations=allocations, readings=readings, start=start, end=end)
@@ -466,13 +472,6 @@ def rule_previews(rules: list, *, period: date | None) -> dict[int, dict]:
     """For every rule at once (one query): line items it matches in the month as if it ran
     first, with their effective cost; plus what it actually took after the rules before it (from
     the allocation rows, one more query)."""
-    from costs.services.allocation_engine import (
-        _key_value,
-        _key_value_alias,
-        _tag_alias,
-        _tag_text,
-        rule_condition,
-    )
 
     result = {rule.pk: {"rows": 0, "amounts": {}, "taken": {}} for rule in rules}
     if not rules or period is None:

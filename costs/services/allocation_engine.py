@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import (
     Case,
     CharField,
@@ -67,6 +67,10 @@ from costs.models import (
     SharedPoolMember,
 )
 from costs.money import cents
+from inventory.models import UseCase
+from inventory.signals import use_case_facts_changed
+from portal import jobs
+from portal.choices import ChannelChoices
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -80,8 +84,6 @@ MINOR_UNITS = {
 DRIVERS_KEPT = 10
 # The forecast's run-rate window: a whole week, so every weekday counts once.
 RUN_RATE_DAYS = 7
-# Regular-expression features that PostgreSQL (ARE) and Python's re (SQLite) read differently.
-NON_PORTABLE_REGEX = re.compile(r"\(\?P|\(\?<[=!]?|\(\?[=!]|\\[AZz]")
 
 
 def minor_units(currency: str) -> int:
@@ -118,33 +120,6 @@ def glob_to_regex(pattern: str) -> str:
     return "^" + "".join(parts) + "$"
 
 
-def resource_pattern_error(pattern: str, kind: str) -> str:
-    """Why a resource pattern cannot be used, or an empty string."""
-    if len(pattern) > 500:
-        return "A resource pattern is at most 500 characters."
-    if kind == ResourcePatternKindChoices.GLOB:
-        return ""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"Not a valid regular expression: {exc.msg} at position {exc.pos}."
-    if NON_PORTABLE_REGEX.search(pattern):
-        return (
-            "Use plain regular expressions: named groups, look-arounds and \\A \\Z \\z are read "
-            "differently by the databases Propylon runs on. Anchor with ^ and $."
-        )
-    if connection.vendor == "postgresql":
-        # The database runs the pattern: ask it, not only Python, whether it can.
-        from django.db import DatabaseError
-
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT '' ~ %s", [pattern])
-        except DatabaseError as exc:
-            return f"PostgreSQL cannot use this regular expression ({str(exc).splitlines()[0]})."
-    return ""
-
-
 def _tag_alias(key: str) -> str:
     return f"_tag_{key}"
 
@@ -173,8 +148,6 @@ def rule_condition(rule: AllocationRule, key_value_alias: str = "") -> Q:
     condition = Q()
     keys = rule.tag_keys
     if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
-        from inventory.models import UseCase
-
         keys_lowered = UseCase.objects.annotate(lowered=Lower("key")).values("lowered")
         condition &= Q(**{f"{key_value_alias or _key_value_alias(rule)}__in": keys_lowered})
     elif keys:
@@ -404,7 +377,6 @@ def _decimal(value) -> Decimal:
 def allocate_period(*, source: CostSource, period: date, job_run=None) -> PeriodResult:
     """Recompute the allocation of one source's billing period; see the module docstring. The
     (source, period)'s :class:`~costs.models.AllocationState` records the import and rules used."""
-    from inventory.models import UseCase
 
     period = month_start(period)
     result = PeriodResult(source_id=source.pk, period=period)
@@ -557,7 +529,6 @@ def _drivers(source: CostSource, period: date, items: QuerySet, rules: list[Allo
     """Top services and resources behind each use case's direct cost: per rule (and use-case key
     value), ranked in SQL with a window function so only the top rows leave the database, then
     merged per use case. Two grouped queries per period."""
-    from inventory.models import UseCase
 
     direct = {
         rule.pk: rule.target_use_case_id
@@ -616,8 +587,6 @@ def _sort_key(item):
 
 
 def _teams_of_use_cases(direct: dict, pools) -> dict[int, int]:
-    from inventory.models import UseCase
-
     wanted = {target for (_c, bucket, target, _r) in direct if bucket == AllocationBucketChoices.USE_CASE}
     return dict(UseCase.objects.filter(pk__in=wanted).values_list("pk", "owning_team_id"))
 
@@ -686,13 +655,12 @@ def allocate(*, source: CostSource | None = None, periods: list[date] | None = N
             results.append(PeriodResult(source_id=source_id, period=period, error=error))
         if progress:
             progress(100 * number / len(pairs), f"{source_.name} {period:%Y-%m} done")
-    # "Costs are attributed" is a maturity check (approvals.services.maturity): the use cases that gained
-    # or lost all their cost get reassessed. Allocation rows are bulk-written, so no signal
-    # tells maturity; the rest are unchanged and left to the nightly run.
-    from approvals.signals import request_recompute
-
-    for use_case_id in sorted(attributed_before ^ _use_cases_with_cost()):
-        request_recompute(use_case_id)
+    # "Costs are attributed" is a fact maturity checks: the use cases that gained or lost all
+    # their cost are announced. Allocation rows are bulk-written, so no model signal says so;
+    # the rest are unchanged and left to the nightly run.
+    use_case_facts_changed.send(
+        sender=CostAllocation, use_case_ids=sorted(attributed_before ^ _use_cases_with_cost())
+    )
     return results
 
 
@@ -706,16 +674,15 @@ def request_allocation(*, source: CostSource | None = None, periods: list[date] 
                        channel: str | None = None):  # fmt: skip
     """Queue a recomputation after the current transaction commits (rules, pools or a new
     current import changed). Returns the JobRun."""
-    from costs.tasks import allocate_costs
-    from portal import jobs
-    from portal.choices import ChannelChoices
 
     arguments = {}
     if source is not None:
         arguments["source_id"] = source.pk
     if periods:
         arguments["periods"] = sorted({f"{month_start(p):%Y-%m-%d}" for p in periods})
-    return jobs.enqueue(allocate_costs, actor=actor, channel=channel or ChannelChoices.SYSTEM, **arguments)
+    return jobs.enqueue(
+        "costs.allocate_costs", actor=actor, channel=channel or ChannelChoices.SYSTEM, **arguments
+    )
 
 
 #

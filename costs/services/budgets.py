@@ -8,6 +8,7 @@ from costs.choices import DEFAULT_BUDGET_THRESHOLDS
 from costs.models import Budget, BudgetAlert
 from costs.selectors.budgets import budget_statuses
 from costs.services.allocation_engine import month_start
+from portal.notifications import notify
 
 BUDGET_FIELDS = ("use_case", "team", "amount", "currency", "thresholds", "notes")
 
@@ -46,7 +47,6 @@ def _recipients(budget: Budget) -> list:
 
 def check_budget_alerts(*, periods: list[date]) -> list[BudgetAlert]:
     """Send the alerts of thresholds reached in these months that were not sent before."""
-    from portal.notifications import notify
 
     created = []
     budgets = Budget.objects.select_related(

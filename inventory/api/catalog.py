@@ -1,5 +1,8 @@
 """API for use cases and what they are built from. Writes go through inventory.services."""
 
+from pathlib import PurePath
+
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -58,6 +61,7 @@ from inventory.models import (
     Kpi,
     Model,
     ModelVersion,
+    NotDuplicate,
     PromptTemplate,
     PromptVersion,
     Release,
@@ -66,10 +70,13 @@ from inventory.models import (
 from inventory.policies import may_file_for_team
 from inventory.selectors import use_case_for
 from inventory.services import OPTIONAL_PEOPLE_FIELDS
+from inventory.tasks import check_use_case_import, import_use_cases, store_upload
+from portal import jobs
 from portal.api import parsers as api_parsers
 from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, permission_action
+from portal.choices import ChannelChoices
 from portal.permissions import Action, can, can_add
 
 
@@ -152,7 +159,6 @@ class UseCaseViewSet(RestrictedModelViewSet):
     @permission_action("custom:reassign")
     def reassign(self, request, key=None):
         """Reassign owners (CoE reviewers and leads): people by username; null clears a role."""
-        from django.contrib.auth import get_user_model
 
         use_case = self.get_object()
         payload = OwnersSerializer(data=request.data)
@@ -220,7 +226,6 @@ class UseCaseViewSet(RestrictedModelViewSet):
     @permission_action(Action.VIEW)
     def not_duplicate(self, request, key=None):
         """Mark this use case and ``other`` as not duplicates: the finder stops pairing them."""
-        from inventory.models import NotDuplicate
 
         if not can_add(request.user, NotDuplicate):
             raise exceptions.PermissionDenied("Your roles do not allow marking use cases.")
@@ -316,12 +321,6 @@ class UseCaseViewSet(RestrictedModelViewSet):
         return Response(report, status=status.HTTP_200_OK if result.ok else status.HTTP_400_BAD_REQUEST)
 
     def _import_as_job(self, request, upload, *, commit: bool) -> Response:
-        from pathlib import PurePath
-
-        from inventory.tasks import check_use_case_import, import_use_cases, store_upload
-        from portal import jobs
-        from portal.choices import ChannelChoices
-
         path = store_upload(upload, user=request.user)
         run = jobs.enqueue(
             import_use_cases if commit else check_use_case_import,

@@ -19,6 +19,7 @@ from inventory.models import (
 )
 from inventory.models.usecases import MAX_TAGS, TAG_MAX_LENGTH
 from portal.api.serializers import UserBriefSerializer
+from portal.permissions import restrict
 
 
 class PersonField(serializers.SlugRelatedField):
@@ -41,8 +42,6 @@ class VisibleUseCaseField(serializers.SlugRelatedField):
         super().__init__(slug_field="key", queryset=UseCase.objects.all(), **kwargs)
 
     def get_queryset(self):
-        from portal.permissions import restrict
-
         request = self.context.get("request")
         return restrict(UseCase.objects.all(), request.user if request else None)
 

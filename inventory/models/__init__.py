@@ -13,7 +13,7 @@ from inventory.models.assets import (
     Release,
 )
 from inventory.models.organisation import RESERVED_SLUGS, BusinessUnit, Team, validate_unreserved_slug
-from inventory.models.usecases import KeySequence, Kpi, NotDuplicate, UseCase
+from inventory.models.usecases import KeySequence, Kpi, NotDuplicate, UseCase, lifecycle_stage_model
 
 __all__ = [
     "RESERVED_SLUGS",
@@ -33,5 +33,6 @@ __all__ = [
     "Release",
     "Team",
     "UseCase",
+    "lifecycle_stage_model",
     "validate_unreserved_slug",
 ]

@@ -306,3 +306,10 @@ class Kpi(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.use_case.key})"
+
+
+def lifecycle_stage_model() -> type[models.Model]:
+    """The stage table ``UseCase.lifecycle_stage`` points at. Approvals owns it (the lifecycle and
+    its gates); inventory reaches it through its own foreign key rather than importing the app
+    above it. Call it once the app registry is ready."""
+    return UseCase._meta.get_field("lifecycle_stage").related_model

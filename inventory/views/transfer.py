@@ -27,6 +27,7 @@ from inventory.importing import (
     validate_rows,
 )
 from inventory.selectors import use_case_for, use_case_list
+from inventory.tasks import check_use_case_import, import_use_cases, is_stored_upload, store_upload
 from portal import jobs
 from portal.choices import ChannelChoices, JobStatusChoices
 from portal.models import JobRun
@@ -87,8 +88,6 @@ def usecase_import(request):
 
 
 def _start_check(request, upload):
-    from inventory.tasks import check_use_case_import, store_upload
-
     request.session.pop(SESSION_KEY, None)
     path = store_upload(upload, user=request.user)
     run = jobs.enqueue(
@@ -121,8 +120,6 @@ def _job_page(request, run: JobRun):
 
 
 def _commit_job(request):
-    from inventory.tasks import import_use_cases, is_stored_upload
-
     check = _import_job(request, request.POST.get("job"))
     path = check.arguments.get("path", "")
     usable = (

@@ -8,11 +8,17 @@ from django.shortcuts import redirect, render
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_http_methods, require_POST
 
-from approvals.selectors.risk import risk_overview
-from inventory import services
-from inventory.choices import OWNERSHIP_ROLES, AssetKindChoices
+from inventory import services, usecase_tabs
+from inventory.choices import (
+    OWNERSHIP_ROLES,
+    AIKindChoices,
+    AssetKindChoices,
+    DataSensitivityChoices,
+    RiskTierChoices,
+)
+from inventory.duplicates import QUERY_MAX_CHARS, duplicate_clusters, similar_use_cases
 from inventory.forms import ReassignOwnersForm, UseCaseForm
-from inventory.models import NotDuplicate, Team, UseCase
+from inventory.models import BusinessUnit, NotDuplicate, Team, UseCase, lifecycle_stage_model
 from inventory.policies import may_reassign_owners, may_view_orphaned_use_cases
 from inventory.selectors import (
     attach_ownership_health,
@@ -25,22 +31,9 @@ from inventory.selectors import (
 from portal.audit_display import readable_changes
 from portal.forms import add_service_errors
 from portal.models import AuditEntry
-from portal.permissions import Action, can, can_add
+from portal.permissions import Action, can, can_add, restrict
 
 USE_CASES_PER_PAGE = 50
-TABS = (
-    ("overview", "Overview"),
-    ("ownership", "Ownership"),
-    ("releases", "Releases & versions"),
-    ("data", "Data"),
-    ("deployments", "Deployments"),
-    ("risk", "Risk"),
-    ("maturity", "Maturity"),
-    ("approvals", "Approvals"),
-    ("costs", "Costs"),
-    ("findings", "Findings"),
-    ("history", "History"),
-)
 
 
 SORT_OPTIONS = (
@@ -55,10 +48,6 @@ SORT_OPTIONS = (
 
 def _filter_controls(request, user) -> list[dict]:
     """Select boxes for the filter bar (single choice each; the URL accepts several values)."""
-    from approvals.models import LifecycleStage
-    from inventory.choices import AIKindChoices, DataSensitivityChoices, RiskTierChoices
-    from inventory.models import BusinessUnit, Team
-    from portal.permissions import restrict
 
     def control(name, label, options):
         # The options are joined here rather than looped over in the template: with 400 teams,
@@ -72,7 +61,7 @@ def _filter_controls(request, user) -> list[dict]:
         return {"name": name, "label": label, "options_html": options_html, "selected": selected}
 
     return [
-        control("stage", "Stage", LifecycleStage.objects.values_list("key", "label")),
+        control("stage", "Stage", lifecycle_stage_model().objects.values_list("key", "label")),
         control("draft", "Drafts", [("true", "Drafts only"), ("false", "Filed only")]),
         control("tier", "Risk tier", RiskTierChoices.pairs()),
         control("team", "Team", restrict(Team.objects.all(), user).values_list("slug", "name")),
@@ -115,96 +104,70 @@ def usecase_list(request):
 @login_required
 def usecase_detail(request, key: str):
     use_case = use_case_for(user=request.user, key=key)
-    tab = request.GET.get("tab", "overview")
-    if tab not in dict(TABS):
-        tab = "overview"
+    tabs = usecase_tabs.tabs()
+    tab = usecase_tabs.tab_for(request.GET.get("tab", "overview")) or usecase_tabs.tab_for("overview")
     context = {
         "use_case": use_case,
-        "tabs": TABS,
-        "tab": tab,
+        "tabs": [(each.key, each.label) for each in tabs],
+        "tab": tab.key,
+        "tab_template": tab.template,
         "can_change": can(request.user, Action.CHANGE, use_case),
         "can_submit": use_case.is_draft and can(request.user, "custom:submit", use_case),
         "can_delete": can(request.user, Action.DELETE, use_case),
         "can_reassign": can(request.user, "custom:reassign", use_case),
-        "no_approval_on_record": _no_approval_on_record(use_case),
         "ownership": [
             (label, help_text, getattr(use_case, field)) for field, label, help_text in OWNERSHIP_ROLES
         ],
+        **usecase_tabs.header_facts(request, use_case),
     }
-    if tab == "releases":
-        context["releases"] = releases_with_changes(use_case)
-        context["built_from"] = built_from(user=request.user, use_case=use_case)
-        context["asset_kinds"] = AssetKindChoices.pairs()
-    elif tab == "data":
-        context["dataset_versions"] = (
+    if tab.context is not None:
+        context.update(tab.context(request, use_case))
+    return render(request, "inventory/usecase_detail.html", context)
+
+
+def _overview_tab(request, use_case) -> dict:
+    return {"kpis": use_case.kpis.all(), "components": use_case.components.all()}
+
+
+def _releases_tab(request, use_case) -> dict:
+    return {
+        "releases": releases_with_changes(use_case),
+        "built_from": built_from(user=request.user, use_case=use_case),
+        "asset_kinds": AssetKindChoices.pairs(),
+    }
+
+
+def _data_tab(request, use_case) -> dict:
+    return {
+        "dataset_versions": (
             use_case.releases.values_list("dataset_versions__dataset__name", "dataset_versions__version")
             .exclude(dataset_versions=None)
             .distinct()
         )
-    elif tab == "overview":
-        context["kpis"] = use_case.kpis.all()
-        context["components"] = use_case.components.all()
-    elif tab == "risk":
-        context.update(
-            risk_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
-        )
-    elif tab == "approvals":
-        from approvals.views.gates import approvals_tab
+    }
 
-        context.update(approvals_tab(user=request.user, use_case=use_case))
-    elif tab == "maturity":
-        from approvals.selectors.maturity import maturity_overview
 
-        context.update(
-            maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
-        )
-    elif tab == "costs":
-        from costs.policies import may_record_kpi_reading
-        from costs.selectors.reports import use_case_costs, use_case_month_range
-
-        start, end = use_case_month_range(request.user, use_case, *_months_asked(request))
-        context.update(use_case_costs(request.user, use_case, start=start, end=end))
-        first_kpi = use_case.kpis.first()
-        context["may_record_reading"] = first_kpi is not None and may_record_kpi_reading(
-            request.user, first_kpi
-        )
-    elif tab == "history":
-        context["entries"] = readable_changes(
+def _history_tab(request, use_case) -> dict:
+    return {
+        "entries": readable_changes(
             AuditEntry.objects.filter(
                 content_type__app_label="inventory", content_type__model="usecase", object_id=str(use_case.pk)
             ).select_related("content_type")[:50],
             user=request.user,
         )
-    return render(request, "inventory/usecase_detail.html", context)
+    }
 
 
-def _months_asked(request) -> tuple:
-    """``from`` and ``to`` (YYYY-MM) of the Costs tab, as the cost pages read them; a bad one is
-    named in a message and ignored."""
-    from costs.forms.allocation import parse_month
-
-    months = []
-    for name in ("from", "to"):
-        raw = request.GET.get(name, "").strip()
-        month = None
-        if raw:
-            try:
-                month = parse_month(raw, name)
-            except ValidationError:
-                messages.error(request, f"“{raw}” is not a month for “{name}”: write YYYY-MM.")
-        months.append(month)
-    return tuple(months)
-
-
-def _no_approval_on_record(use_case) -> bool:
-    """An attested onboarding that has not passed a gate yet: its stage rests on someone's word."""
-    if not use_case.onboarding_attested:
-        return False
-    from approvals.choices import ApprovalStatusChoices
-    from approvals.models import ApprovalRequest
-
-    passed = (ApprovalStatusChoices.APPROVED, ApprovalStatusChoices.EXPIRED, ApprovalStatusChoices.REVOKED)
-    return not ApprovalRequest.objects.filter(use_case=use_case, status__in=passed).exists()
+def register_own_tabs() -> None:
+    """The tabs inventory draws in inventory/usecase_detail.html; the apps above add theirs between
+    (risk 60, maturity 70, approvals 80, costs 90)."""
+    usecase_tabs.register("overview", "Overview", order=10, context=_overview_tab)
+    usecase_tabs.register("ownership", "Ownership", order=20)
+    usecase_tabs.register("releases", "Releases & versions", order=30, context=_releases_tab)
+    usecase_tabs.register("data", "Data", order=40, context=_data_tab)
+    usecase_tabs.register("deployments", "Deployments", order=50)
+    usecase_tabs.register("findings", "Findings", order=100)
+    usecase_tabs.register("history", "History", order=110, context=_history_tab)
 
 
 def _form_changes(form) -> dict:
@@ -324,7 +287,6 @@ def usecase_similar(request):
     few kilobytes) only the fields that matter; GET stays for links and the benchmark. Whatever
     arrives, only the first few thousand characters of each field are read.
     """
-    from inventory.duplicates import QUERY_MAX_CHARS, similar_use_cases
 
     data = request.POST if request.method == "POST" else request.GET
     name = data.get("name", "")[:200]
@@ -363,7 +325,6 @@ def usecase_similar(request):
 @login_required
 def duplicate_clusters_page(request):
     """Clusters of likely duplicate efforts across the portfolio the person can see."""
-    from inventory.duplicates import duplicate_clusters
 
     clusters = duplicate_clusters(user=request.user)
     return render(request, "inventory/duplicates.html", {"clusters": clusters})

@@ -1,24 +1,23 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from inventory.models import Team, UseCase
-from inventory.selectors import portfolio_counts, use_cases_visible_to
+from portal import home as home_sections
 from portal.models import JobRun
-from portal.permissions import can_add, restrict
+from portal.permissions import restrict
 
 
 @login_required
 def home(request):
-    """Landing page: the portfolio in numbers, what you own, what ran recently on your behalf."""
-    user = request.user
-    my_teams = restrict(Team.objects.all(), user).filter(members=user).select_related("business_unit", "lead")
-    visible = use_cases_visible_to(user)
-    context = {
-        "my_teams": my_teams,
-        "counts": portfolio_counts(user=user),
-        "orphaned_count": visible.filter(is_orphaned=True).count(),
-        "my_use_cases": visible.filter(owning_team__in=my_teams).order_by("-updated_at")[:6],
-        "recent_jobs": restrict(JobRun.objects.all(), user).select_related("actor")[:5],
-        "can_file": can_add(user, UseCase),
-    }
-    return render(request, "portal/home.html", context)
+    """Landing page: what each app shows first (the portfolio in numbers, what you own), and what
+    ran recently on your behalf."""
+    return render(request, "portal/home.html", home_sections.home_context(request))
+
+
+def recent_jobs(request) -> dict:
+    return {"recent_jobs": restrict(JobRun.objects.all(), request.user).select_related("actor")[:5]}
+
+
+def register_own_sections() -> None:
+    home_sections.register(
+        "recent-jobs", slot="cards", template="portal/_home_recent_jobs.html", context=recent_jobs, order=100
+    )

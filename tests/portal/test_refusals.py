@@ -7,7 +7,7 @@ payload, and must be the same answer the same act gets with a valid payload."""
 import pytest
 from rest_framework.test import APIClient
 
-from portal.api_urls import router
+from portal.api.routes import router
 from portal.permissions import SELF_SERVICE_MODELS
 from portal.roles import Role
 from portal.testing.factories import UserFactory

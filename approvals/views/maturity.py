@@ -17,6 +17,7 @@ from approvals.services import maturity
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404, may_maintain_maturity
+from portal.views.generic import service_error_message
 
 
 def _maturity_tab(use_case) -> str:
@@ -81,7 +82,7 @@ def maturity_evidence_withdraw(request, key: str, pk: int):
     try:
         maturity.evidence_withdraw(evidence=evidence, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, service_error_message(exc))
     else:
         check = catalog.check(evidence.check_key)
         messages.success(

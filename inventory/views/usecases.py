@@ -26,6 +26,7 @@ from portal.forms import add_service_errors
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add
 from portal.roles import Role, has_role
+from portal.views.generic import service_error_message
 
 USE_CASES_PER_PAGE = 50
 TABS = (
@@ -261,7 +262,7 @@ def usecase_submit(request, key: str):
     try:
         services.usecase_submit(use_case=use_case, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{use_case.key} submitted: it is now proposed.")
     return redirect(use_case)
@@ -274,7 +275,7 @@ def usecase_delete(request, key: str):
         try:
             services.usecase_delete(use_case=use_case)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            messages.error(request, service_error_message(exc))
             return redirect(use_case)
         messages.success(request, f"Draft {use_case.key} deleted.")
         return redirect("inventory:usecase-list")
@@ -381,7 +382,7 @@ def mark_not_duplicate(request):
             first=first, second=second, actor=request.user, reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{first.key} and {second.key} marked as not duplicates.")
     return redirect("inventory:usecase-duplicates")

@@ -8,8 +8,9 @@ from decimal import Decimal
 
 from costs import services
 from inventory.services import usecase_create
+from portal.dates import next_month
 from portal.testing.factories import TeamFactory, UserFactory
-from tests.costs.billing_files import FOCUS_COLUMNS, next_month, write_csv
+from tests.costs.billing_files import FOCUS_COLUMNS, write_csv
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 _files = itertools.count(1)

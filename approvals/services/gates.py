@@ -525,9 +525,7 @@ def gates_scan(now=None) -> dict:
     for request in ApprovalRequest.objects.filter(status=ApprovalStatusChoices.APPROVED, expires_at__lte=now):
         expired += approval_request_expire(request=request, now=now)
     overdue = 0
-    for request in ApprovalRequest.objects.select_related(*related).filter(
-        status=ApprovalStatusChoices.PENDING, due_at__lt=now
-    ):
+    for request in ApprovalRequest.objects.select_related(*related).overdue(now):
         overdue += notifications.notify_overdue(request)
     expiring = 0
     horizon = now + timedelta(days=max(EXPIRY_WARNING_DAYS))

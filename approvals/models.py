@@ -638,6 +638,16 @@ class ApprovalRequest(models.Model):
     def status_colour(self) -> str:
         return ApprovalStatusChoices.colour(self.status)
 
+    def move_to(self, status: str) -> None:
+        """Set the status, if ApprovalStatusChoices.TRANSITIONS allows the move (the caller saves,
+        inside its transaction). Every status write of approvals.services.gates goes through here."""
+        if not ApprovalStatusChoices.may_move(self.status, status):
+            raise ValidationError(
+                f"{self.reference} cannot move from “{self.status_label}” to "
+                f"“{ApprovalStatusChoices.label(status)}”."
+            )
+        self.status = status
+
     @property
     def is_overdue(self) -> bool:
         return self.status == ApprovalStatusChoices.PENDING and self.due_at < timezone.now()

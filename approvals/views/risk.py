@@ -1,10 +1,8 @@
 """Risk classification pages: the questionnaire, and the register's entries. Results show on the
 use case's "Risk" tab (inventory.views.usecases, approvals.selectors.risk.risk_overview)."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
 
 from approvals.forms.risk import RiskQuestionnaireForm, RiskRegisterEntryForm
 from approvals.models import RiskRegisterEntry
@@ -12,7 +10,6 @@ from approvals.selectors.risk import risk_assessments_for
 from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
-from portal.forms import add_service_errors
 from portal.permissions import may_assess_risk
 from portal.views.generic import object_to_edit, service_delete_view, service_edit_view
 
@@ -35,22 +32,18 @@ def risk_questionnaire(request, key: str):
     use_case = _use_case_to_assess(request, key)
     latest = risk_assessments_for(user=request.user, use_case=use_case).first()
     form = RiskQuestionnaireForm(request.POST or None, previous=latest.answers if latest else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            assessment = services.risk_assessment_record(
-                use_case=use_case, answers=form.answers(), actor=request.user
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{use_case.key} assessed (version {assessment.version}): "
-                f"{RiskTierChoices.label(assessment.tier)}.",
-            )
-            return redirect(_risk_tab(use_case))
-    return render(
-        request, "approvals/risk_questionnaire.html", {"form": form, "use_case": use_case, "latest": latest}
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda _data: services.risk_assessment_record(
+            use_case=use_case, answers=form.answers(), actor=request.user
+        ),
+        template="approvals/risk_questionnaire.html",
+        context={"use_case": use_case, "latest": latest},
+        success_url=_risk_tab(use_case),
+        success_message=lambda assessment: (
+            f"{use_case.key} assessed (version {assessment.version}): {RiskTierChoices.label(assessment.tier)}."
+        ),
     )
 
 

@@ -125,7 +125,7 @@ def connect_signals() -> None:
         )
     post_save.connect(_evidence_saved, sender=MaturityEvidence, dispatch_uid="maturity-evidence")
     # Budgets are saved one at a time by the costs services; allocation rows are written in bulk
-    # and ask for their recompute themselves (costs.allocation.allocate).
+    # and ask for their recompute themselves (costs.services.allocation_engine.allocate).
     for model, _lookup in fact_models(name_endings=("budget",), app_labels=("costs",)):
         if any(field.name == "use_case" for field in model._meta.get_fields()):
             for signal in (post_save, post_delete):

@@ -47,7 +47,7 @@ def maturity_recompute(*, use_case_id: int, trigger: str = AssessmentTriggerChoi
 def maturity_recompute_all(run: JobContext) -> dict:
     """The nightly recompute: facts no save signal watches (bulk updates and, once recorded,
     deployments and monitoring signals) are caught here. Cost allocations ask for their own
-    recompute (costs.allocation.allocate) and budgets are watched by a signal."""
+    recompute (costs.services.allocation_engine.allocate) and budgets are watched by a signal."""
 
     ids = list(UseCase.objects.order_by("pk").values_list("pk", flat=True))
     changed = 0

@@ -10,12 +10,12 @@ and figures measured by the project's own harness. This harness:
 1. writes a FOCUS 1.x export of one billing month to disk, streaming (gzip CSV, and a restated
    delivery of the same month as Parquet), in child processes so that generating does not count
    towards the importing process's memory;
-2. imports it through the real service (``costs.services.cost_import_run``) at two sizes, then
+2. imports it through the real service (``costs.services.imports.cost_import_run``) at two sizes, then
    the same delivery again (nothing changed) and the restated delivery (replaces the period),
    measuring wall and CPU time, rows per second, the peak resident memory of this process and
    the SQL that went through Django;
 3. creates a realistic rule set through the real services (25 rules, four shared pools) and runs
-   ``costs.allocation.allocate`` for the month at both sizes, measuring time and queries, then
+   ``costs.services.allocation_engine.allocate`` for the month at both sizes, measuring time and queries, then
    checks reconciliation to the cent (``costs.testing.assert_reconciles`` without recomputing);
 4. times the cost pages and API as an executive, like ``bench.pages`` (Django test ``Client``,
    DEBUG off, rounds, p50/p95, query counts).
@@ -682,8 +682,8 @@ def portfolio(args) -> dict:
 
 def rule_set(chosen: dict) -> tuple[list[str], list[str]]:
     """25 rules and four shared pools through the real services; returns (created, skipped)."""
-    from costs import services
     from costs.choices import ResourcePatternKindChoices, SplitMethodChoices
+    from costs.services.allocation import allocation_rule_save, shared_pool_save
     from inventory.models import Team, UseCase
 
     teams = {team.slug: team for team in Team.objects.filter(slug__in=chosen["teams"])}
@@ -691,14 +691,14 @@ def rule_set(chosen: dict) -> tuple[list[str], list[str]]:
     created, skipped = [], []
 
     def rule(name: str, **fields) -> None:
-        services.allocation_rule_save(name=f"{MARKER}: {name}", **fields)
+        allocation_rule_save(name=f"{MARKER}: {name}", **fields)
         created.append(name)
 
     def pool(name: str, method: str, members: list[dict]):
         if not members:
             skipped.append(f"pool {name} (no teams or use cases in the database)")
             return None
-        return services.shared_pool_save(name=f"{MARKER}: {name}", split_method=method, members=members)
+        return shared_pool_save(name=f"{MARKER}: {name}", split_method=method, members=members)
 
     rule("use-case tag", kind="use_case_key_tag", tag_key="use-case, usecase, use_case, project", position=10)
     platform = pool(
@@ -783,7 +783,7 @@ def rule_set(chosen: dict) -> tuple[list[str], list[str]]:
 
 def run_import(name: str, source, path: Path, *, rows: int, file_format: str) -> Step:
     from costs.ingest.errors import CostImportError
-    from costs.services import cost_import_run
+    from costs.services.imports import cost_import_run
 
     step = Step(name=name, kind="import", rows=rows, file_format=file_format)
     print(f"{name}: importing {path.name} …", file=sys.stderr, flush=True)
@@ -814,8 +814,8 @@ def run_import(name: str, source, path: Path, *, rows: int, file_format: str) ->
 
 
 def run_allocation(name: str, source, period: date, rows: int) -> Step:
-    from costs.allocation import allocate
     from costs.models import CostAllocation, CostDriver
+    from costs.services.allocation_engine import allocate
 
     step = Step(name=name, kind="allocate", rows=rows)
     print(f"{name}: allocating …", file=sys.stderr, flush=True)
@@ -833,7 +833,7 @@ def run_allocation(name: str, source, period: date, rows: int) -> Step:
 
 def run_reconciliation(name: str, source, period: date) -> tuple[Step, list[dict]]:
     from costs.models import CostSource
-    from costs.reconciliation import reconcile
+    from costs.selectors.reconciliation import reconcile
     from costs.testing import assert_reconciles
 
     step = Step(name=name, kind="check")
@@ -1059,7 +1059,7 @@ def main(argv: list[str] | None = None) -> int:
 
     configure()
     from bench.pages import machine, markdown, portfolio_size
-    from costs import services
+    from costs.services.sources import cost_source_create
 
     if args.pages_only:
         return pages_only(args, period, machine, markdown)
@@ -1105,7 +1105,7 @@ def main(argv: list[str] | None = None) -> int:
     reconciliation_lines: list[dict] = []
     sources = {}
     for label, rows in sizes:
-        sources[label] = services.cost_source_create(
+        sources[label] = cost_source_create(
             name=f"{MARKER}: {rows:,} rows", kind="focus", location="", description="bench.costs"
         )
     # Imports: first delivery at both sizes (memory at two sizes), the same delivery again, and a

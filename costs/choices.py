@@ -76,7 +76,7 @@ class ChargeCategoryChoices(ChoiceSet):
 
 
 #
-# Allocation, budgets and value (costs/allocation.py, costs/budgets.py, costs/value.py)
+# Allocation, budgets and value (costs/services/allocation_engine.py, costs/selectors/budgets.py, costs/selectors/value.py)
 #
 
 

@@ -176,7 +176,7 @@ class CostImport(models.Model):
     )
     # A running import proves it is alive: the process that writes it (host and pid) and when it
     # last wrote. A crash that skipped the cleanup (kill -9) leaves a stale beat; the next import
-    # or the nightly run fails it and deletes its rows (costs.services.cost_imports_reap_abandoned).
+    # or the nightly run fails it and deletes its rows (costs.services.imports.cost_imports_reap_abandoned).
     worker = models.CharField(max_length=300, blank=True, help_text="host:pid of the writing process.")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_by = models.CharField(max_length=200, blank=True)
@@ -219,7 +219,7 @@ class CostLineItem(models.Model):
 
     Line items are data, not governed records: they are written in bulk by an import and the
     audit trail records the import (files, counts, totals), not each row. Read them through the
-    current import (``cost_import__is_current=True``) or :mod:`costs.selectors`.
+    current import (``cost_import__is_current=True``) or :mod:`costs.selectors.imports`.
     """
 
     cost_import = models.ForeignKey(CostImport, on_delete=models.CASCADE, related_name="line_items")
@@ -269,7 +269,7 @@ class CostLineItem(models.Model):
 #
 # Allocation, budgets and value
 #
-# The engine is costs/allocation.py: ordered rules send each current line item to a use case, a
+# The engine is costs/services/allocation_engine.py: ordered rules send each current line item to a use case, a
 # team or a shared pool (first match wins); pools are split per period; what no rule matches is
 # kept as unallocated. CostAllocation rows are its output, replaced per (source, period).
 #
@@ -432,7 +432,7 @@ class AllocationRule(models.Model):
     def clean(self) -> None:
         from django.core.exceptions import ValidationError
 
-        from costs.allocation import resource_pattern_error
+        from costs.services.allocation_engine import resource_pattern_error
 
         errors: dict[str, str] = {}
         if self.tag_key.strip() and not self.tag_keys:
@@ -485,7 +485,7 @@ class AllocationRule(models.Model):
 class CostAllocation(models.Model):
     """Where the current line items of one (source, billing period, currency) went.
 
-    Written only by :func:`costs.allocation.allocate_period`, which replaces every row of a
+    Written only by :func:`costs.services.allocation_engine.allocate_period`, which replaces every row of a
     (source, period) in one transaction. Direct rows carry the summed line items a rule (or no
     rule: unallocated) took; shared rows are one member's part of a pool split. For each source,
     period and currency the rows add up to the import's totals (DESIGN.md §4.4).
@@ -521,7 +521,7 @@ class CostAllocation(models.Model):
     line_count = models.BigIntegerField(
         default=0, help_text="Line items behind the row (for a shared row: those of the pool it split)."
     )
-    # For the month-end forecast (costs/budgets.py): effective cost of the last complete days
+    # For the month-end forecast (costs/selectors/budgets.py): effective cost of the last complete days
     # before ``data_through`` and of the partial day at or after it.
     recent_effective_cost = models.DecimalField(**ALLOCATION_MONEY, default=0)
     partial_effective_cost = models.DecimalField(**ALLOCATION_MONEY, default=0)
@@ -548,7 +548,7 @@ class AllocationState(models.Model):
     """The last allocation run of one (source, billing period), kept so that reconciliation can
     tell a failed run (its error, while the rows of the last good run stay) and an allocation
     gone stale: computed from another import than the current one, or under other rules and
-    pools (``rules_fingerprint``, see :func:`costs.allocation.rules_fingerprint`)."""
+    pools (``rules_fingerprint``, see :func:`costs.services.allocation_engine.rules_fingerprint`)."""
 
     source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="allocation_states")
     period = models.DateField(help_text="First day of the billing month.")

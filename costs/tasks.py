@@ -7,7 +7,7 @@ from pathlib import Path
 from costs.choices import ImportFormatChoices
 from costs.ingest.errors import CostImportError
 from costs.models import CostSource
-from costs.services import cost_import_run, cost_imports_reap_abandoned, is_stored_upload
+from costs.services.imports import cost_import_run, cost_imports_reap_abandoned, is_stored_upload
 from costs.templatetags.cost_import_tags import money
 from portal.choices import ChannelChoices
 from portal.jobs import JobContext, JobInputError, enqueue, job
@@ -103,8 +103,8 @@ def import_all_sources(run: JobContext) -> dict:
 def allocate_costs(
     run: JobContext, *, source_id: int | None = None, periods: list[str] | None = None
 ) -> dict:
-    from costs.allocation import allocate
-    from costs.budgets import check_budget_alerts
+    from costs.services.allocation_engine import allocate
+    from costs.services.budgets import check_budget_alerts
 
     source = None
     if source_id is not None:

@@ -21,9 +21,9 @@ CENT = Decimal("0.01")
 
 
 def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True) -> None:
-    from costs.allocation import allocate_period, month_start
-    from costs.reconciliation import reconcile
-    from costs.selectors import line_item_totals
+    from costs.selectors.imports import line_item_totals
+    from costs.selectors.reconciliation import reconcile
+    from costs.services.allocation_engine import allocate_period, month_start
 
     period = month_start(period)
     if allocate:
@@ -71,6 +71,6 @@ def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True
 
 
 def _next(day: date) -> date:
-    from costs.allocation import next_month
+    from costs.services.allocation_engine import next_month
 
     return next_month(day)

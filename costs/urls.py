@@ -1,23 +1,21 @@
 from django.urls import path
 
-from costs import views
+from costs.views import allocation, imports
 
 app_name = "costs"
 
 urlpatterns = [
-    path("costs/sources/", views.source_list, name="source-list"),
-    path("costs/sources/new/", views.source_edit, name="source-add"),
-    path("costs/sources/<int:pk>/", views.source_detail, name="source-detail"),
-    path("costs/sources/<int:pk>/edit/", views.source_edit, name="source-edit"),
-    path("costs/sources/<int:pk>/import/", views.source_import_now, name="source-import"),
-    path("costs/sources/<int:pk>/upload/", views.source_upload, name="source-upload"),
-    path("costs/imports/", views.import_list, name="import-list"),
-    path("costs/imports/<int:pk>/", views.import_detail, name="import-detail"),
+    path("costs/sources/", imports.source_list, name="source-list"),
+    path("costs/sources/new/", imports.source_edit, name="source-add"),
+    path("costs/sources/<int:pk>/", imports.source_detail, name="source-detail"),
+    path("costs/sources/<int:pk>/edit/", imports.source_edit, name="source-edit"),
+    path("costs/sources/<int:pk>/import/", imports.source_import_now, name="source-import"),
+    path("costs/sources/<int:pk>/upload/", imports.source_upload, name="source-upload"),
+    path("costs/imports/", imports.import_list, name="import-list"),
+    path("costs/imports/<int:pk>/", imports.import_detail, name="import-detail"),
 ]
 
-# Where the money goes: allocation, reconciliation, budgets, value (costs/allocation_views.py).
-from costs import allocation_views as allocation  # noqa: E402
-
+# Where the money goes: allocation, reconciliation, budgets, value (costs/views/allocation.py).
 urlpatterns += [
     path("costs/", allocation.portfolio, name="portfolio"),
     path("costs/reconciliation/", allocation.reconciliation, name="reconciliation"),

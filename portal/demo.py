@@ -206,7 +206,7 @@ def _costs(people: dict) -> None:
 
 
 def _allocation(people: dict) -> None:
-    from costs.allocation_demo import load_allocation_demo
+    from costs.demo import load_allocation_demo
 
     load_allocation_demo(people)
 

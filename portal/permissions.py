@@ -208,7 +208,7 @@ policy("costs.costlineitem")(_cost_imports)
 
 
 #
-# Allocation, budgets and value (costs/allocation.py, costs/budgets.py, costs/value.py)
+# Allocation, budgets and value (costs/services/allocation_engine.py, costs/selectors/budgets.py, costs/selectors/value.py)
 #
 
 COST_CURATORS = (Role.COE_LEAD, Role.COE_REVIEWER, Role.ADMIN)

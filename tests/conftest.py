@@ -11,10 +11,16 @@ from django.db import connection
 from portal.celery import app as celery_app
 from portal.roles import Role
 from portal.testing.factories import UserFactory
-from portal.testing.services import CHROMIUM_PATH, require_broker, require_chromium
+from portal.testing.services import CHROMIUM_PATH, require_broker, require_chromium, require_marked_services
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
+
+
+def pytest_runtest_setup(item):
+    # Before any fixture: a test marked `postgres` or `real_worker` skips (or, with
+    # PROPYLON_REQUIRE_SERVICES=1, fails) when the service is missing, without asking itself.
+    require_marked_services(item)
 
 
 @pytest.fixture(autouse=True)

@@ -1209,7 +1209,7 @@ def test_append_only_gate_rows_have_no_writers():
 
 
 #
-# Cost allocation, budgets and value (costs.allocation, costs.budgets, costs.value)
+# Cost allocation, budgets and value (costs.services.allocation_engine, costs.selectors.budgets, costs.selectors.value)
 #
 
 from datetime import date as _date  # noqa: E402
@@ -1217,7 +1217,6 @@ from decimal import Decimal as _Decimal  # noqa: E402
 
 from django.test import Client  # noqa: E402
 
-from costs import services as cost_services  # noqa: E402
 from costs.models import (  # noqa: E402
     AllocationRule,
     BudgetAlert,
@@ -1227,6 +1226,9 @@ from costs.models import (  # noqa: E402
     SharedPool,
     SharedPoolMember,
 )
+from costs.services.allocation import allocation_rule_save, shared_pool_save  # noqa: E402
+from costs.services.budgets import budget_save  # noqa: E402
+from costs.services.value import kpi_reading_record  # noqa: E402
 from inventory.models import Kpi  # noqa: E402
 from portal.testing.permission_matrix import build_context  # noqa: E402
 
@@ -1244,7 +1246,7 @@ CURATOR_ADDS = expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW)
 
 
 def make_rule(context):
-    return cost_services.allocation_rule_save(
+    return allocation_rule_save(
         name=unique("Rule"), service_name="Amazon Bedrock", target_use_case=file_for_own_team(context)
     )
 
@@ -1295,9 +1297,7 @@ def test_allocation_rules():
 
 
 def make_pool(context):
-    return cost_services.shared_pool_save(
-        name=unique("Pool"), split_method="even", members=[{"team": context.own_team}]
-    )
+    return shared_pool_save(name=unique("Pool"), split_method="even", members=[{"team": context.own_team}])
 
 
 def test_shared_pools_and_their_members():
@@ -1383,9 +1383,7 @@ def test_cost_allocations():
 
 
 def make_budget(context):
-    return cost_services.budget_save(
-        use_case=file_for_own_team(context), amount=_Decimal("100"), currency="USD"
-    )
+    return budget_save(use_case=file_for_own_team(context), amount=_Decimal("100"), currency="USD")
 
 
 def budget_form(context, obj):
@@ -1439,9 +1437,7 @@ def make_kpi(context):
 
 
 def make_reading(context):
-    return cost_services.kpi_reading_record(
-        kpi=make_kpi(context), period=_date(2026, 11, 1), value=_Decimal("3")
-    )
+    return kpi_reading_record(kpi=make_kpi(context), period=_date(2026, 11, 1), value=_Decimal("3"))
 
 
 VALUE_WRITERS = expect(

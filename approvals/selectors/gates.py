@@ -180,7 +180,7 @@ def review_context(*, user, request: ApprovalRequest) -> dict:
         decide_note = "You decided in this round."
     else:
         decide_note = ""
-    from costs.reports import cost_to_date
+    from costs.selectors.reports import cost_to_date
 
     base = last_approved_release(use_case, before=request)
     latest_risk = RiskAssessment.objects.filter(use_case=use_case).order_by("-version").first()

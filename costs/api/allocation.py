@@ -12,9 +12,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from costs import reports, services
-from costs.allocation import preview_rule, request_allocation
-from costs.budgets import budget_statuses
 from costs.choices import SplitMethodChoices
 from costs.models import (
     AllocationRule,
@@ -25,6 +22,17 @@ from costs.models import (
     KpiReading,
     SharedPool,
 )
+from costs.selectors import reports
+from costs.selectors.budgets import budget_statuses
+from costs.services.allocation import (
+    allocation_rule_delete,
+    allocation_rule_save,
+    shared_pool_delete,
+    shared_pool_save,
+)
+from costs.services.allocation_engine import preview_rule, request_allocation
+from costs.services.budgets import budget_delete, budget_save
+from costs.services.value import kpi_reading_delete, kpi_reading_record
 from inventory.models import Kpi, Team, UseCase
 from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
@@ -147,22 +155,20 @@ class AllocationRuleViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         try:
-            serializer.instance = services.allocation_rule_save(
-                actor=self.request.user, **serializer.validated_data
-            )
+            serializer.instance = allocation_rule_save(actor=self.request.user, **serializer.validated_data)
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         try:
-            serializer.instance = services.allocation_rule_save(
+            serializer.instance = allocation_rule_save(
                 rule=serializer.instance, actor=self.request.user, **serializer.validated_data
             )
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
-        services.allocation_rule_delete(rule=instance, actor=self.request.user)
+        allocation_rule_delete(rule=instance, actor=self.request.user)
 
     @extend_schema(
         parameters=[
@@ -223,7 +229,7 @@ class SharedPoolViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
         data = serializer.validated_data
         current = pool
         try:
-            serializer.instance = services.shared_pool_save(
+            serializer.instance = shared_pool_save(
                 pool=current,
                 actor=self.request.user,
                 name=data.get("name", pool.name if pool else ""),
@@ -245,7 +251,7 @@ class SharedPoolViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
 
     def perform_destroy(self, instance):
         try:
-            services.shared_pool_delete(pool=instance, actor=self.request.user)
+            shared_pool_delete(pool=instance, actor=self.request.user)
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 
@@ -523,20 +529,18 @@ class BudgetViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         try:
-            serializer.instance = services.budget_save(**serializer.validated_data)
+            serializer.instance = budget_save(**serializer.validated_data)
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         try:
-            serializer.instance = services.budget_save(
-                budget=serializer.instance, **serializer.validated_data
-            )
+            serializer.instance = budget_save(budget=serializer.instance, **serializer.validated_data)
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 
     def perform_destroy(self, instance):
-        services.budget_delete(budget=instance)
+        budget_delete(budget=instance)
 
     @extend_schema(
         parameters=[
@@ -622,7 +626,7 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
             raise exceptions.PermissionDenied("You may not record readings of this KPI.")
         data = serializer.validated_data
         try:
-            serializer.instance = services.kpi_reading_record(
+            serializer.instance = kpi_reading_record(
                 kpi=kpi,
                 period=_month(data["period"], "period") if "period" in data else serializer.instance.period,
                 value=data.get("value", getattr(serializer.instance, "value", None)),
@@ -652,4 +656,4 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
         self._record(serializer, serializer.instance.kpi)
 
     def perform_destroy(self, instance):
-        services.kpi_reading_delete(reading=instance)
+        kpi_reading_delete(reading=instance)

@@ -4,7 +4,6 @@ from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from costs import services
 from costs.api.serializers import (
     CostImportSerializer,
     CostSourceSerializer,
@@ -13,6 +12,8 @@ from costs.api.serializers import (
 )
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostSource
+from costs.services.imports import cost_upload_store
+from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.api import parsers as api_parsers
@@ -38,14 +39,14 @@ class CostSourceViewSet(RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         try:
-            serializer.instance = services.cost_source_create(**serializer.validated_data)
+            serializer.instance = cost_source_create(**serializer.validated_data)
         except DjangoValidationError as exc:
             raise api_error(exc) from exc
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         try:
-            serializer.instance = services.cost_source_update(
+            serializer.instance = cost_source_update(
                 source=serializer.instance, secret_access_key=data.pop("secret_access_key", None), **data
             )
         except DjangoValidationError as exc:
@@ -107,7 +108,7 @@ class CostImportViewSet(RestrictedReadOnlyViewSet):
         payload.is_valid(raise_exception=True)
         source = self._source_for_import(payload.validated_data["source"])
         try:
-            path = services.cost_upload_store(source=source, uploaded_file=payload.validated_data["file"])
+            path = cost_upload_store(source=source, uploaded_file=payload.validated_data["file"])
         except CostImportError as exc:
             raise exceptions.ValidationError({"file": [str(exc)]}) from exc
         return self._enqueue(request, source_id=source.pk, location=str(path), remove_after=True)

@@ -237,18 +237,24 @@ class Release(models.Model):
     def is_frozen(self) -> bool:
         return self.frozen_at is not None
 
-    @property
-    def pin_count(self) -> int:
-        return self.model_versions.count() + self.prompt_versions.count() + self.dataset_versions.count()
+    def _pins(self) -> tuple[list, list, list]:
+        # Through .all(), so that a list which prefetched the pins (the API's releases) reads them
+        # from memory instead of asking per release. A release pins a handful of versions.
+        return (
+            list(self.model_versions.all()),
+            list(self.prompt_versions.all()),
+            list(self.dataset_versions.all()),
+        )
 
     @property
     def pins_digests(self) -> bool:
         """It pins something, and every pinned version carries its digest (gates and the API read
         this). A release that pins nothing pins no digest: "all of none" must not read as true."""
-        if not self.pin_count:
+        model_versions, prompt_versions, dataset_versions = self._pins()
+        if not (model_versions or prompt_versions or dataset_versions):
             return False
-        return not (
-            self.model_versions.filter(sha256="").exists()
-            or self.prompt_versions.filter(content_sha256="").exists()
-            or self.dataset_versions.filter(sha256="").exists()
+        return (
+            all(version.sha256 != "" for version in model_versions)
+            and all(version.content_sha256 != "" for version in prompt_versions)
+            and all(version.sha256 != "" for version in dataset_versions)
         )

@@ -159,7 +159,7 @@ def usecase_detail(request, key: str):
             maturity_overview(user=request.user, use_case=use_case, version=request.GET.get("version"))
         )
     elif tab == "costs":
-        from costs.reports import use_case_costs, use_case_month_range
+        from costs.selectors.reports import use_case_costs, use_case_month_range
         from portal.permissions import may_record_kpi_reading
 
         start, end = use_case_month_range(request.user, use_case, *_months_asked(request))
@@ -181,7 +181,7 @@ def usecase_detail(request, key: str):
 def _months_asked(request) -> tuple:
     """``from`` and ``to`` (YYYY-MM) of the Costs tab, as the cost pages read them; a bad one is
     named in a message and ignored."""
-    from costs.allocation_forms import parse_month
+    from costs.forms.allocation import parse_month
 
     months = []
     for name in ("from", "to"):

@@ -2,6 +2,10 @@
 
 On a machine with only Python, tests that need a missing service skip with a reason that says
 what to install. CI sets PROPYLON_REQUIRE_SERVICES=1 so that the same situation fails instead.
+
+A test says what it needs with a marker (`postgres`, `real_worker`, `browser`);
+`require_marked_services`, called by tests/conftest.py before any fixture is set up, runs the
+matching checks, so a marked test cannot forget them.
 """
 
 import os
@@ -42,3 +46,17 @@ def require_broker() -> None:
 def require_chromium() -> None:
     if not (os.path.exists(CHROMIUM_PATH) or shutil.which("chromium")):
         _skip_or_fail("needs Chromium at /usr/bin/chromium: apt-get install chromium")
+
+
+def require_marked_services(item: pytest.Item) -> None:
+    """Run the check of every service marker on `item` (before its fixtures are set up)."""
+    for marker, require in MARKER_REQUIREMENTS.items():
+        if item.get_closest_marker(marker) is not None:
+            require()
+
+
+MARKER_REQUIREMENTS = {
+    "postgres": require_postgres,
+    "real_worker": require_broker,
+    "browser": require_chromium,
+}

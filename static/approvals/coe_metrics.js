@@ -4,31 +4,15 @@
 (function () {
   "use strict";
 
-  // Plotly renders every label as a subset of HTML (<a href>, <b>, <br>…): a business unit named
-  // '<a href="//evil">x</a>' would be a link in every viewer's chart. It shows entities as the
-  // characters they stand for, so escaped labels read literally. Every label goes through here.
-  function text(value) {
-    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  }
+  var charts = window.PropylonCharts;
+  var text = charts.text;
+  var texts = charts.texts;
 
-  function texts(values) {
-    return (values || []).map(text);
-  }
+  var COLOURS = charts.colours;
 
-  // The badge colours of the stylesheet, as Plotly needs them.
-  var COLOURS = {
-    red: "#c92a2a", amber: "#e67700", blue: "#1c7ed6", green: "#2b8a3e", grey: "#868e96",
-    violet: "#7048e8", teal: "#0c8599"
-  };
-
-  function draw() {
-    var source = document.getElementById("coe-metrics-data");
-    if (!source || typeof window.Plotly === "undefined") {
-      return;
-    }
-    var data = JSON.parse(source.textContent);
-    var config = { displayModeBar: false, responsive: true };
-    var font = { family: "inherit", size: 12 };
+  function draw(data) {
+    var config = charts.config;
+    var font = charts.font;
 
     var queue = document.getElementById("coe-queue-chart");
     if (queue) {
@@ -68,9 +52,5 @@
     }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  charts.onData("coe-metrics-data", draw);
 })();

@@ -4,25 +4,13 @@
 (function () {
   "use strict";
 
-  // Plotly renders every label as a subset of HTML (<a href>, <b>, <br>…): a business unit named
-  // '<a href="//evil">x</a>' would be a link in every viewer's chart. It shows entities as the
-  // characters they stand for, so escaped labels read literally. Every label goes through here.
-  function text(value) {
-    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  }
+  var charts = window.PropylonCharts;
+  var text = charts.text;
+  var texts = charts.texts;
 
-  function texts(values) {
-    return (values || []).map(text);
-  }
-
-  function draw() {
-    var source = document.getElementById("maturity-chart-data");
-    if (!source || typeof window.Plotly === "undefined") {
-      return;
-    }
-    var data = JSON.parse(source.textContent);
-    var config = { displayModeBar: false, responsive: true };
-    var font = { family: "inherit", size: 12 };
+  function draw(data) {
+    var config = charts.config;
+    var font = charts.font;
 
     var vector = document.getElementById("maturity-vector");
     if (vector) {
@@ -63,9 +51,5 @@
     }
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  charts.onData("maturity-chart-data", draw);
 })();

@@ -6,24 +6,12 @@
 (function () {
   "use strict";
 
-  // Plotly renders every label as a subset of HTML (<a href>, <b>, <br>…): a business unit named
-  // '<a href="//evil">x</a>' would be a link in every viewer's chart. It shows entities as the
-  // characters they stand for, so escaped labels read literally. Every label goes through here.
-  function text(value) {
-    return String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-  }
+  var charts = window.PropylonCharts;
+  var text = charts.text;
+  var texts = charts.texts;
 
-  function texts(values) {
-    return (values || []).map(text);
-  }
-
-  function draw() {
-    var source = document.getElementById("cost-chart-data");
-    if (!source || typeof window.Plotly === "undefined") {
-      return;
-    }
-    var data = JSON.parse(source.textContent);
-    var config = { displayModeBar: false, responsive: true };
+  function draw(data) {
+    var config = charts.config;
     (data.charts || []).forEach(function (chart) {
       var element = document.getElementById(chart.element);
       if (!element || !chart.series || chart.series.length === 0) {
@@ -47,7 +35,7 @@
         traces,
         {
           barmode: chart.stacked ? "stack" : "group",
-          font: { family: "inherit", size: 12 },
+          font: charts.font,
           margin: { t: 10, r: 10, b: 40, l: 60 },
           yaxis: { rangemode: "tozero", title: text(chart.currency || "") },
           xaxis: { type: "category" },
@@ -58,9 +46,5 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
-  } else {
-    draw();
-  }
+  charts.onData("cost-chart-data", draw);
 })();

@@ -11,7 +11,6 @@ from django.db import connection
 from approvals.choices import ApprovalEventChoices, ApprovalStatusChoices, DecisionChoices
 from approvals.models import ApprovalDecision, GatePolicy
 from approvals.services import gate_policies, gates
-from portal.testing.services import require_postgres
 
 # serialized_rollback: the flush after each transactional test would otherwise remove the rows
 # the data migrations wrote (roles, lifecycle, default gate policies) for the tests after it.
@@ -50,7 +49,6 @@ def _pilot_policy(count: int, actor):
 
 
 def test_two_approvals_at_once_both_count_and_approve_once(ready_use_case, reviewers, support_team):
-    require_postgres()
     _pilot_policy(2, reviewers["carl"])
     use_case, release = ready_use_case("minimal")
     request = gates.approval_request_submit(use_case=use_case, release=release, to_stage="pilot",
@@ -69,7 +67,6 @@ def test_two_approvals_at_once_both_count_and_approve_once(ready_use_case, revie
 
 
 def test_the_second_of_two_simultaneous_approvals_finds_it_decided(ready_use_case, reviewers, support_team):
-    require_postgres()
     use_case, release = ready_use_case("minimal")
     request = gates.approval_request_submit(use_case=use_case, release=release, to_stage="pilot",
                                             actor=support_team.lead)  # fmt: skip

@@ -6,7 +6,7 @@ import urllib.request
 import boto3
 import pytest
 
-from costs import services
+from costs.services.sources import cost_source_create
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +98,7 @@ def make_source(db):
             if endpoint
             else {}
         )
-        return services.cost_source_create(name=name, kind=kind, location=location, **aws_settings, **fields)
+        return cost_source_create(name=name, kind=kind, location=location, **aws_settings, **fields)
 
     return make
 

@@ -6,7 +6,8 @@ import json
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from costs import services
+from costs.services.imports import cost_import_run
+from costs.services.sources import cost_source_create
 from inventory.services import usecase_create
 from portal.dates import next_month
 from portal.testing.factories import TeamFactory, UserFactory
@@ -39,11 +40,11 @@ def line(month: date, cost: str, *, day: int = 1, tags: dict | None = None, serv
 def import_lines(source, tmp_path, rows: list[dict]):
     """Import these rows into ``source``; returns the imports made current."""
     path = write_csv(tmp_path / f"focus-{next(_files)}.csv", FOCUS_COLUMNS, rows)
-    return services.cost_import_run(source=source, location=str(path)).imports
+    return cost_import_run(source=source, location=str(path)).imports
 
 
 def make_source(name: str = "Cloud"):
-    return services.cost_source_create(name=name, kind="focus", location="")
+    return cost_source_create(name=name, kind="focus", location="")
 
 
 def make_team(name: str):

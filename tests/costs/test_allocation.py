@@ -7,9 +7,15 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from costs import services
-from costs.allocation import allocate_period, glob_to_regex, preview_rule, split_largest_remainder
 from costs.models import AllocationRule, CostAllocation, SharedPool
+from costs.services.allocation import allocation_rule_delete, allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import (
+    allocate_period,
+    glob_to_regex,
+    preview_rule,
+    split_largest_remainder,
+)
+from costs.services.budgets import budget_save
 from costs.testing import assert_reconciles
 from portal.models import JobRun
 from tests.costs.cost_data import D, import_lines, line, make_source, make_team, make_use_case
@@ -37,7 +43,7 @@ def portfolio():
 
 def rule(**fields):
     fields.setdefault("name", f"Rule {AllocationRule.objects.count() + 1}")
-    return services.allocation_rule_save(**fields)
+    return allocation_rule_save(**fields)
 
 
 def rows(**filters):
@@ -119,7 +125,7 @@ def test_accounts_resource_patterns_and_provider(tmp_path, portfolio):
 def test_shared_pool_split_by_direct_cost_adds_up_to_the_cent(tmp_path, portfolio):
     source = make_source()
     chatbot, summarizer, search = portfolio["chatbot"], portfolio["summarizer"], portfolio["search"]
-    pool = services.shared_pool_save(
+    pool = shared_pool_save(
         name="Platform", split_method="direct_cost",
         members=[{"use_case": chatbot}, {"use_case": summarizer}, {"use_case": search}],
     )  # fmt: skip
@@ -141,11 +147,11 @@ def test_shared_pool_split_by_direct_cost_adds_up_to_the_cent(tmp_path, portfoli
 def test_pool_split_evenly_fixed_and_with_sub_cent_residue(tmp_path, portfolio):
     source = make_source()
     support, legal = portfolio["support"], portfolio["legal"]
-    fixed = services.shared_pool_save(
+    fixed = shared_pool_save(
         name="Networking", split_method="fixed",
         members=[{"team": support, "percentage": D("70")}, {"team": legal, "percentage": D("30")}],
     )  # fmt: skip
-    even = services.shared_pool_save(name="Support plan", split_method="even",
+    even = shared_pool_save(name="Support plan", split_method="even",
                                      members=[{"team": support}, {"team": legal}])  # fmt: skip
     rule(position=1, service_name="AWS Support", target_pool=even)
     rule(position=2, service_name="Amazon VPC", target_pool=fixed)
@@ -170,7 +176,7 @@ def test_largest_remainder_rounding():
 
 def test_fixed_percentages_must_sum_to_100(portfolio):
     with pytest.raises(ValidationError) as error:
-        services.shared_pool_save(
+        shared_pool_save(
             name="Bad", split_method="fixed",
             members=[{"team": portfolio["support"], "percentage": D("60")},
                      {"team": portfolio["legal"], "percentage": D("30")}],
@@ -246,7 +252,7 @@ def test_allocation_query_count_does_not_grow_with_line_items(
     tmp_path, portfolio, django_assert_max_num_queries
 ):
     source = make_source()
-    pool = services.shared_pool_save(
+    pool = shared_pool_save(
         name="P",
         split_method="direct_cost",
         members=[{"use_case": portfolio["chatbot"]}, {"team": portfolio["legal"]}],
@@ -284,10 +290,10 @@ def test_rule_pool_and_budget_changes_are_in_the_audit_trail(portfolio):
     actor = portfolio["support"].lead
     with audit.audit_context(channel=ChannelChoices.UI, user=actor, label=actor.username):
         rule_ = rule(name="Audited", service_name="Amazon EC2", target_use_case=portfolio["chatbot"])
-        services.allocation_rule_save(rule=rule_, position=3)
-        pool = services.shared_pool_save(name="Audited pool", split_method="even",
+        allocation_rule_save(rule=rule_, position=3)
+        pool = shared_pool_save(name="Audited pool", split_method="even",
                                          members=[{"team": portfolio["support"]}])  # fmt: skip
-        budget = services.budget_save(use_case=portfolio["chatbot"], amount=D("10"), currency="USD")
+        budget = budget_save(use_case=portfolio["chatbot"], amount=D("10"), currency="USD")
     changes = AuditEntry.objects.filter(
         content_type__model__in=["allocationrule", "sharedpool", "sharedpoolmember", "budget"]
     )
@@ -302,7 +308,7 @@ def test_rule_pool_and_budget_changes_are_in_the_audit_trail(portfolio):
 
 def test_top_services_and_resources_are_kept_per_use_case(tmp_path, portfolio):
     from costs.models import CostDriver
-    from costs.reports import cost_drivers
+    from costs.selectors.reports import cost_drivers
 
     source = make_source()
     chatbot = portfolio["chatbot"]
@@ -351,5 +357,5 @@ def test_maturity_learns_when_a_use_case_gains_or_loses_its_cost(
     assert costs_attributed() == "verified"
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.allocation_rule_delete(rule=tag_rule)
+        allocation_rule_delete(rule=tag_rule)
     assert costs_attributed() == "unmet"

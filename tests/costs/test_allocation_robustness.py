@@ -7,10 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from costs import services
-from costs.allocation import allocate
 from costs.models import CostAllocation, CostSource
-from costs.reconciliation import reconcile
+from costs.selectors.reconciliation import reconcile
+from costs.services.allocation import allocation_rule_delete, allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import allocate
 from costs.testing import assert_reconciles
 from portal.models import JobRun
 from tests.costs.cost_data import TIME, import_lines, line, make_source, make_team, make_use_case
@@ -36,7 +36,7 @@ def test_a_period_of_only_late_billed_usage_allocates_and_reconciles(
     source = make_source()
     team = make_team("Support")
     chatbot = make_use_case(team, "Support chatbot")
-    services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
+    allocation_rule_save(name="Keys", kind="use_case_key_tag")
     with django_capture_on_commit_callbacks(execute=True):
         import_lines(source, tmp_path, [
             late_billed(DEC, "4.00", used_on=date(2026, 11, 29), tags={"use-case": chatbot.key}),
@@ -71,18 +71,18 @@ def test_one_failing_period_does_not_stop_the_others_and_is_visible(
     broken, healthy = make_source("Broken"), make_source("Healthy")  # broken is allocated first
     import_lines(broken, tmp_path, [line(NOV, "5.00"), line(DEC, "6.00")])
     import_lines(healthy, tmp_path, [line(NOV, "7.00", account="H"), line(DEC, "8.00", account="H")])
-    from costs import allocation
+    from costs.services import allocation_engine
 
-    real_drivers = allocation._drivers
+    real_drivers = allocation_engine._drivers
 
     def drivers(source, period, items, rules):
         if source.name == "Broken" and period == NOV:
             raise ValueError("the database went away")
         return real_drivers(source, period, items, rules)
 
-    monkeypatch.setattr(allocation, "_drivers", drivers)
+    monkeypatch.setattr(allocation_engine, "_drivers", drivers)
     with django_capture_on_commit_callbacks(execute=True):
-        allocation.request_allocation()
+        allocation_engine.request_allocation()
     job = JobRun.objects.filter(task_name="costs.allocate_costs").latest("pk")
     assert job.status == "failed"
     assert "1 of 4 period(s) could not be allocated" in job.error
@@ -109,7 +109,7 @@ def test_one_failing_period_does_not_stop_the_others_and_is_visible(
     assert "Allocation failed for 1 billing month" in page and f"job #{job.pk}" in page
 
     # Fixed: the next run clears the failure.
-    monkeypatch.setattr(allocation, "_drivers", real_drivers)
+    monkeypatch.setattr(allocation_engine, "_drivers", real_drivers)
     allocate()
     assert all(item.ok for item in reconcile(sources=CostSource.objects.all()))
 
@@ -126,7 +126,7 @@ def test_allocation_gone_stale_against_rules_pools_and_imports_is_reported(tmp_p
 
     # A rule is added and its recomputation has not run (queued, or failed): the sums still
     # agree, but the allocation no longer says where the money goes under the current rules.
-    rule = services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
+    rule = allocation_rule_save(name="Keys", kind="use_case_key_tag")
     (line_,) = reconcile(sources=CostSource.objects.all())
     assert not line_.ok and line_.status == "stale"
     assert any("Rules or pools changed since it was computed" in reason for reason in line_.stale_reasons)
@@ -134,17 +134,17 @@ def test_allocation_gone_stale_against_rules_pools_and_imports_is_reported(tmp_p
     assert reconcile(sources=CostSource.objects.all())[0].ok
 
     # A pool's members change.
-    pool = services.shared_pool_save(name="Platform", split_method="even", members=[{"use_case": chatbot}])
-    services.allocation_rule_save(name="S3 shared", position=1, service_name="Amazon S3", target_pool=pool)
+    pool = shared_pool_save(name="Platform", split_method="even", members=[{"use_case": chatbot}])
+    allocation_rule_save(name="S3 shared", position=1, service_name="Amazon S3", target_pool=pool)
     allocate()
     assert reconcile(sources=CostSource.objects.all())[0].ok
-    services.shared_pool_save(pool=pool, name="Platform", split_method="even",
+    shared_pool_save(pool=pool, name="Platform", split_method="even",
                               members=[{"use_case": chatbot}, {"use_case": other}])  # fmt: skip
     assert reconcile(sources=CostSource.objects.all())[0].is_stale
     allocate()
 
     # A rule is disabled / deleted.
-    services.allocation_rule_delete(rule=rule)
+    allocation_rule_delete(rule=rule)
     assert reconcile(sources=CostSource.objects.all())[0].is_stale
     allocate()
 

@@ -6,10 +6,13 @@ from decimal import Decimal
 
 import pytest
 
-from costs import selectors, services
 from costs.choices import CostImportStatusChoices
+from costs.ingest import writer
 from costs.ingest.errors import CostImportError
+from costs.ingest.plan import periods_to_pull
 from costs.models import CostImport, CostLineItem
+from costs.selectors.imports import billing_totals, line_item_totals
+from costs.services.imports import cost_import_run
 from tests.costs.billing_files import (
     CUR_ITEMS_EFFECTIVE,
     CUR_LEGACY_COLUMNS,
@@ -80,7 +83,7 @@ def test_legacy_cur_is_read_through_its_manifest_with_amortised_effective_cost(
     put_file(s3, f"{LEGACY_FOLDER}/old/propylon-cur-00001.csv.gz", paths[0])
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
 
-    outcome = services.cost_import_run(source=source, periods=[NOV])
+    outcome = cost_import_run(source=source, periods=[NOV])
 
     (cost_import,) = outcome.imports
     assert cost_import.identifier == "a1" and cost_import.billing_period_start == NOV
@@ -89,7 +92,7 @@ def test_legacy_cur_is_read_through_its_manifest_with_amortised_effective_cost(
     assert expected == Decimal("44.7345678902")
     assert Decimal(cost_import.totals["USD"]["billed"]) == expected
     assert Decimal(cost_import.totals["USD"]["effective"]) == CUR_ITEMS_EFFECTIVE
-    checked = selectors.line_item_totals(cost_import)["USD"]
+    checked = line_item_totals(cost_import)["USD"]
     assert cents(checked["billed"]) == cents(expected) and cents(checked["effective"]) == cents(
         CUR_ITEMS_EFFECTIVE
     )
@@ -108,21 +111,21 @@ def test_a_restated_month_replaces_the_period_and_the_same_manifest_is_a_no_op(
 ):
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
     deliver_legacy(s3, tmp_path, assembly_id="a1")
-    (first,) = services.cost_import_run(source=source, periods=[NOV]).imports
+    (first,) = cost_import_run(source=source, periods=[NOV]).imports
 
-    again = services.cost_import_run(source=source, periods=[NOV])
+    again = cost_import_run(source=source, periods=[NOV])
     assert again.imports == [] and again.unchanged == [
         f"s3://billing/{LEGACY_MANIFEST}: already imported as #{first.pk}"
     ]
 
     paths = deliver_legacy(s3, tmp_path, assembly_id="a2", scale=3, parts=3)
-    (restated,) = services.cost_import_run(source=source, periods=[NOV]).imports
+    (restated,) = cost_import_run(source=source, periods=[NOV]).imports
 
     first.refresh_from_db()
     assert (first.is_current, first.status) == (False, CostImportStatusChoices.SUPERSEDED)
     assert restated.is_current and restated.replaced == first and restated.identifier == "a2"
     expected = file_billed(paths, "lineItem/UnblendedCost", "lineItem/CurrencyCode")
-    totals = selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)
+    totals = billing_totals(source=source, period_start=NOV, period_end=DEC)
     assert totals["USD"]["billed"] == expected == Decimal(restated.totals["USD"]["billed"])
     assert CostLineItem.objects.filter(source=source).count() == 8
     assert set(CostLineItem.objects.values_list("cost_import", flat=True)) == {restated.pk}
@@ -130,12 +133,12 @@ def test_a_restated_month_replaces_the_period_and_the_same_manifest_is_a_no_op(
 
 def test_a_missing_manifest_is_skipped_by_the_schedule_but_an_explicit_one_fails(s3, make_source, aws):
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
-    outcome = services.cost_import_run(source=source, periods=[NOV])
+    outcome = cost_import_run(source=source, periods=[NOV])
     assert outcome.imports == [] and outcome.skipped == [
         f"s3://billing/{LEGACY_MANIFEST}: no manifest delivered yet"
     ]
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, location=f"s3://billing/{LEGACY_MANIFEST}")
+        cost_import_run(source=source, location=f"s3://billing/{LEGACY_MANIFEST}")
     assert (
         str(raised.value)
         == f"s3://billing/{LEGACY_MANIFEST}: cannot be read from S3 (NoSuchKey: The specified key does not exist.)."
@@ -145,22 +148,22 @@ def test_a_missing_manifest_is_skipped_by_the_schedule_but_an_explicit_one_fails
 def test_a_manifest_listing_a_missing_file_fails_and_keeps_the_period(s3, tmp_path, make_source, aws):
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
     deliver_legacy(s3, tmp_path, assembly_id="a1")
-    (good,) = services.cost_import_run(source=source, periods=[NOV]).imports
+    (good,) = cost_import_run(source=source, periods=[NOV]).imports
     key = f"{LEGACY_FOLDER}/a3/propylon-cur-00001.csv.gz"
     manifest = legacy_manifest(NOV, assembly_id="a3", bucket="billing", keys=[key], report="propylon-cur")
     s3.put_object(Bucket="billing", Key=LEGACY_MANIFEST, Body=manifest)
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, periods=[NOV])
+        cost_import_run(source=source, periods=[NOV])
     assert str(raised.value) == f"s3://billing/{key}: cannot be read from S3 (404: Not Found)."
     good.refresh_from_db()
     assert good.is_current and CostLineItem.objects.count() == 8
 
 
 def test_a_truncated_cur_part_in_s3_fails_and_keeps_the_period(s3, tmp_path, make_source, aws, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
     deliver_legacy(s3, tmp_path, assembly_id="a1")
-    (good,) = services.cost_import_run(source=source, periods=[NOV]).imports
+    (good,) = cost_import_run(source=source, periods=[NOV]).imports
     key = f"{LEGACY_FOLDER}/a4/propylon-cur-00001.csv.gz"
     whole = gzip.compress(
         write_csv(tmp_path / "big.csv", CUR_LEGACY_COLUMNS, cur_legacy_rows(NOV) * 50).read_bytes()
@@ -172,7 +175,7 @@ def test_a_truncated_cur_part_in_s3_fails_and_keeps_the_period(s3, tmp_path, mak
         Body=legacy_manifest(NOV, assembly_id="a4", bucket="billing", keys=[key], report="propylon-cur"),
     )
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, periods=[NOV])
+        cost_import_run(source=source, periods=[NOV])
     assert str(raised.value).startswith(f"s3://billing/{key}, row ")
     assert str(raised.value).endswith(
         ": the gzip stream ends early: the file is truncated (an interrupted upload or copy)."
@@ -200,13 +203,13 @@ def test_cur2_parquet_through_its_manifest(s3, tmp_path, make_source, aws):
     )
     source = make_source(name="CUR 2.0", kind="aws_cur2", location=f"s3://billing/{export}", endpoint=aws)
 
-    (cost_import,) = services.cost_import_run(source=source, periods=[NOV]).imports
+    (cost_import,) = cost_import_run(source=source, periods=[NOV]).imports
 
     assert cost_import.identifier == "e-1" and cost_import.row_count == 8
     expected = file_billed(paths, "line_item_unblended_cost", "line_item_currency_code")
     assert cents(cost_import.totals["USD"]["billed"]) == cents(expected) == Decimal("44.73")
     assert Decimal(cost_import.totals["USD"]["effective"]) == CUR_ITEMS_EFFECTIVE
-    assert cents(selectors.line_item_totals(cost_import)["USD"]["billed"]) == cents(expected)
+    assert cents(line_item_totals(cost_import)["USD"]["billed"]) == cents(expected)
     tagged = CostLineItem.objects.filter(tags_normalized__use_case="uc-0001").count()
     assert tagged == 2
     assert CostLineItem.objects.filter(tags__user_use_case="UC-0002").count() == 2
@@ -216,17 +219,17 @@ def test_focus_parquet_from_an_s3_prefix(s3, tmp_path, make_source, aws):
     path = write_focus_parquet(tmp_path / "focus.parquet", focus_rows(NOV, count=30))
     put_file(s3, "focus/2026-11/part-0.parquet", path)
     source = make_source(name="FOCUS S3", location="s3://billing/focus/", endpoint=aws)
-    (cost_import,) = services.cost_import_run(source=source).imports
+    (cost_import,) = cost_import_run(source=source).imports
     expected = billed_totals_in_file(path, cost_column="BilledCost", currency_column="BillingCurrency")
     assert Decimal(cost_import.totals["USD"]["billed"]) == expected["USD"]
-    assert cents(selectors.line_item_totals(cost_import)["USD"]["billed"]) == cents(expected["USD"])
-    assert services.cost_import_run(source=source).imports == []  # same ETags: unchanged
+    assert cents(line_item_totals(cost_import)["USD"]["billed"]) == cents(expected["USD"])
+    assert cost_import_run(source=source).imports == []  # same ETags: unchanged
 
 
 def test_credentials_are_never_in_a_message(s3, make_source, aws):
     source = make_source(name="CUR", kind="aws_cur", location="s3://no-such-bucket/cur/r", endpoint=aws)
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, location="s3://no-such-bucket/cur/r/r-Manifest.json")
+        cost_import_run(source=source, location="s3://no-such-bucket/cur/r/r-Manifest.json")
     assert TEST_SECRET not in str(raised.value)
     assert "NoSuchBucket" in str(raised.value)
 
@@ -279,7 +282,7 @@ def test_cost_explorer_two_pages_grouped_by_tag_and_service(aws, make_source):
     queue_cost_explorer_results(aws, [page_one, page_two])
     source = make_source(name="Cost Explorer", kind="aws_cost_explorer", endpoint=aws)
 
-    (cost_import,) = services.cost_import_run(source=source, periods=[NOV]).imports
+    (cost_import,) = cost_import_run(source=source, periods=[NOV]).imports
 
     assert cost_import.row_count == 3 and cost_import.is_estimated
     assert cost_import.totals["USD"] == {
@@ -288,12 +291,12 @@ def test_cost_explorer_two_pages_grouped_by_tag_and_service(aws, make_source):
         "list": "0",
         "rows": 3,
     }
-    assert cents(selectors.line_item_totals(cost_import)["USD"]["billed"]) == Decimal("23.85")
+    assert cents(line_item_totals(cost_import)["USD"]["billed"]) == Decimal("23.85")
     untagged = CostLineItem.objects.get(service_name="Amazon EC2")
     assert untagged.tags == {} and untagged.list_cost is None
     assert CostLineItem.objects.get(service_name="Amazon SageMaker").tags == {"use-case": "UC-0002"}
     # An estimated month is pulled again by the schedule until Cost Explorer says it is final.
-    assert NOV in services.periods_to_pull(source, today=date(2027, 3, 20))
+    assert NOV in periods_to_pull(source, today=date(2027, 3, 20))
 
 
 def test_a_bad_cost_explorer_amount_fails_with_its_place(aws, make_source):
@@ -303,7 +306,7 @@ def test_a_bad_cost_explorer_amount_fails_with_its_place(aws, make_source):
     )
     source = make_source(name="Cost Explorer", kind="aws_cost_explorer", endpoint=aws)
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, periods=[NOV])
+        cost_import_run(source=source, periods=[NOV])
     assert str(raised.value) == (
         "Cost Explorer, row page 1, 2026-11-03, group use-case$UC-0001 / Amazon Bedrock, column UnblendedCost: "
         "“n/a” is not a number."
@@ -322,7 +325,7 @@ def test_local_cur_manifest_resolves_keys_in_a_synced_copy(tmp_path, make_source
         legacy_manifest(NOV, assembly_id="a9", bucket="billing", keys=[key], report="propylon-cur")
     )
     source = make_source(name="CUR local", kind="aws_cur", location=str(bucket / LEGACY_PREFIX))
-    (cost_import,) = services.cost_import_run(source=source, location=str(manifest)).imports
+    (cost_import,) = cost_import_run(source=source, location=str(manifest)).imports
     expected = billed_totals_in_file(
         path, cost_column="lineItem/UnblendedCost", currency_column="lineItem/CurrencyCode"
     )
@@ -337,7 +340,7 @@ def test_a_focus_file_with_a_missing_column_in_parquet_names_the_column(tmp_path
     pq.write_table(pq.read_table(path).drop(["BillingCurrency"]), path)
     source = make_source(location=str(path))
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source)
+        cost_import_run(source=source)
     assert (
         str(raised.value)
         == f"{path}, column BillingCurrency: the required FOCUS column BillingCurrency is missing."
@@ -355,7 +358,7 @@ def test_a_role_to_assume_is_used_for_reading(s3, tmp_path, make_source, aws):
         role_arn="arn:aws:iam::123456789012:role/propylon-billing-reader",
         external_id="propylon",
     )
-    (cost_import,) = services.cost_import_run(source=source).imports
+    (cost_import,) = cost_import_run(source=source).imports
     assert cost_import.row_count == 4
 
 
@@ -372,7 +375,7 @@ def test_an_aws_focus_export_is_read_through_its_data_exports_manifest(s3, tmp_p
         Body=cur2_manifest(NOV, execution_id="f-1", data_files=[f"s3://billing/{key}"]),
     )
     source = make_source(name="AWS FOCUS", endpoint=aws)
-    (cost_import,) = services.cost_import_run(source=source, location=f"s3://billing/{manifest_key}").imports
+    (cost_import,) = cost_import_run(source=source, location=f"s3://billing/{manifest_key}").imports
     assert (cost_import.identifier, cost_import.row_count) == ("f-1", 9)
     expected = billed_totals_in_file(path, cost_column="BilledCost", currency_column="BillingCurrency")
     assert Decimal(cost_import.totals["USD"]["billed"]) == expected["USD"]

@@ -7,10 +7,11 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from costs import services
-from costs.allocation import allocate
-from costs.budgets import budget_statuses, check_budget_alerts
 from costs.models import Budget, BudgetAlert
+from costs.selectors.budgets import budget_statuses
+from costs.services.allocation import allocation_rule_save
+from costs.services.allocation_engine import allocate
+from costs.services.budgets import budget_delete, budget_save, check_budget_alerts
 from portal.models import Notification
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
 
@@ -23,7 +24,7 @@ NOV = date(2026, 11, 1)
 def chatbot(tmp_path):
     team = make_team("Support")
     use_case = make_use_case(team, "Support chatbot")
-    services.allocation_rule_save(name="Use-case tag", kind="use_case_key_tag")
+    allocation_rule_save(name="Use-case tag", kind="use_case_key_tag")
     source = make_source()
     # Ten days of $10 (1-10 November): data complete up to 11 November.
     import_lines(
@@ -36,7 +37,7 @@ def chatbot(tmp_path):
 
 
 def test_spend_and_forecast_by_run_rate(chatbot):
-    budget = services.budget_save(use_case=chatbot, amount=Decimal("250.00"), currency="USD")
+    budget = budget_save(use_case=chatbot, amount=Decimal("250.00"), currency="USD")
     (status,) = budget_statuses([budget], period=NOV)
     assert status.actual == Decimal("100.00") and status.percent == Decimal("40.0")
     # Last 7 complete days: $70, $10/day; 20 days left (11-30 November): 100 + 10 * 20.
@@ -45,13 +46,13 @@ def test_spend_and_forecast_by_run_rate(chatbot):
 
 
 def test_team_budget_counts_its_use_cases(chatbot):
-    budget = services.budget_save(team=chatbot.owning_team, amount=Decimal("1000"), currency="USD")
+    budget = budget_save(team=chatbot.owning_team, amount=Decimal("1000"), currency="USD")
     (status,) = budget_statuses([budget], period=NOV)
     assert status.actual == Decimal("100.00")
 
 
 def test_alerts_are_sent_once_per_threshold_and_month(chatbot, django_capture_on_commit_callbacks):
-    budget = services.budget_save(use_case=chatbot, amount=Decimal("120.00"), currency="USD")
+    budget = budget_save(use_case=chatbot, amount=Decimal("120.00"), currency="USD")
     check_budget_alerts(periods=[NOV])
     assert sorted(BudgetAlert.objects.values_list("threshold", flat=True)) == [50, 80]
     first = Notification.objects.filter(key__startswith=f"budget:{budget.pk}:2026-11:").count()
@@ -60,7 +61,7 @@ def test_alerts_are_sent_once_per_threshold_and_month(chatbot, django_capture_on
     check_budget_alerts(periods=[NOV])
     assert BudgetAlert.objects.count() == 2
     assert Notification.objects.filter(key__startswith=f"budget:{budget.pk}:").count() == first
-    services.budget_save(budget=budget, amount=Decimal("90.00"))
+    budget_save(budget=budget, amount=Decimal("90.00"))
     check_budget_alerts(periods=[NOV])
     assert sorted(BudgetAlert.objects.values_list("threshold", flat=True)) == [50, 80, 100]
     subject = Notification.objects.filter(key__contains=":100:").first().subject
@@ -76,7 +77,7 @@ def test_budget_validation_names_the_field(chatbot):
     ]
     for fields, name in cases:
         with pytest.raises(ValidationError) as error:
-            services.budget_save(**fields)
+            budget_save(**fields)
         assert name in error.value.message_dict
     assert not Budget.objects.exists()
 
@@ -120,8 +121,8 @@ def test_maturity_learns_when_a_budget_is_set_or_removed(django_capture_on_commi
 
     assert budget_set() == "unmet"
     with django_capture_on_commit_callbacks(execute=True):
-        budget = services.budget_save(use_case=scoring, amount=Decimal("500"), currency="USD")
+        budget = budget_save(use_case=scoring, amount=Decimal("500"), currency="USD")
     assert budget_set() == "verified"
     with django_capture_on_commit_callbacks(execute=True):
-        services.budget_delete(budget=budget)
+        budget_delete(budget=budget)
     assert budget_set() == "unmet"

@@ -10,12 +10,13 @@ from decimal import Decimal
 import pytest
 from django.template.defaultfilters import floatformat
 
-from costs import services
-from costs.allocation import allocate
 from costs.models import AllocationState, CostAllocation, CostDriver, CostImport, KpiReading
 from costs.money import cents
-from costs.reports import cost_to_date, month_range
-from costs.value import Roi
+from costs.selectors.reports import cost_to_date, month_range
+from costs.selectors.value import Roi
+from costs.services.allocation import allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import allocate
+from costs.services.value import kpi_reading_record
 from inventory.models import Kpi
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
 
@@ -57,12 +58,10 @@ def random_lines(rng: random.Random, keys: list[str]) -> list[dict]:
 def test_every_figure_is_the_exact_sum_rounded_once(tmp_path, client, executive):
     team = make_team("Support")
     use_cases = [make_use_case(team, name) for name in ("Chatbot", "Summarizer", "Search")]
-    pool = services.shared_pool_save(name="Platform", split_method="direct_cost",
+    pool = shared_pool_save(name="Platform", split_method="direct_cost",
                                      members=[{"use_case": use_cases[0]}, {"use_case": use_cases[1]}])  # fmt: skip
-    services.allocation_rule_save(
-        name="Platform", position=1, billing_account_id="PLATFORM", target_pool=pool
-    )
-    services.allocation_rule_save(name="Keys", position=2, kind="use_case_key_tag")
+    allocation_rule_save(name="Platform", position=1, billing_account_id="PLATFORM", target_pool=pool)
+    allocation_rule_save(name="Keys", position=2, kind="use_case_key_tag")
     keys = [use_case.key for use_case in use_cases]
     client.force_login(executive)
     rng = random.Random(20261203)  # noqa: S311 - seeded test data, reproducible, not a secret
@@ -146,7 +145,7 @@ def test_half_a_cent_is_shown_the_same_everywhere():
 def test_roi_without_recorded_value_is_no_value_not_minus_100(tmp_path, client, executive):
     team = make_team("Support")
     chatbot, search = make_use_case(team, "Chatbot"), make_use_case(team, "Search")
-    services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
+    allocation_rule_save(name="Keys", kind="use_case_key_tag")
     import_lines(make_source(), tmp_path, [
         line(NOV, "200.00", tags={"use-case": chatbot.key}),
         line(NOV, "50.00", tags={"use-case": search.key}),
@@ -154,7 +153,7 @@ def test_roi_without_recorded_value_is_no_value_not_minus_100(tmp_path, client, 
     allocate()
     # A reading without a money value (no value per unit) is not value either.
     counted = Kpi.objects.create(use_case=search, name="Searches", unit="searches", target=10)
-    services.kpi_reading_record(kpi=counted, period=NOV, value=Decimal("30"))
+    kpi_reading_record(kpi=counted, period=NOV, value=Decimal("30"))
     client.force_login(executive)
 
     page = client.get("/costs/value/", RANGE)
@@ -172,7 +171,7 @@ def test_roi_without_recorded_value_is_no_value_not_minus_100(tmp_path, client, 
 
     # Value recorded for one: its ROI is computed; the portfolio's leaves the other out.
     worth = Kpi.objects.create(use_case=chatbot, name="Hours saved", unit="hours", target=1)
-    services.kpi_reading_record(kpi=worth, period=NOV, value=Decimal("1"), monetized_value=Decimal("300.00"))
+    kpi_reading_record(kpi=worth, period=NOV, value=Decimal("1"), monetized_value=Decimal("300.00"))
     api = client.get("/api/cost-allocations/roi/", RANGE).json()
     assert api["use_cases"][chatbot.key]["roi_percent"] == "50.0"
     assert api["use_cases"][search.key]["roi_reason"] == "no_value"
@@ -199,7 +198,7 @@ def test_zero_cost_with_value_is_still_not_defined():
 def test_the_default_range_starts_at_the_first_month_with_data(tmp_path, client, executive):
     team = make_team("Support")
     chatbot = make_use_case(team, "Chatbot")
-    services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
+    allocation_rule_save(name="Keys", kind="use_case_key_tag")
     import_lines(make_source(), tmp_path, [
         line(OCT, "10.00", tags={"use-case": chatbot.key}),
         line(NOV, "12.00", tags={"use-case": chatbot.key}),
@@ -227,7 +226,7 @@ def test_a_use_cases_costs_tab_starts_at_its_own_first_month_with_cost(tmp_path,
     team = make_team("Support")
     chatbot = make_use_case(team, "Chatbot")
     late = make_use_case(team, "Late starter")
-    services.allocation_rule_save(name="Keys", kind="use_case_key_tag")
+    allocation_rule_save(name="Keys", kind="use_case_key_tag")
     import_lines(make_source(), tmp_path, [
         line(SEP, "10.00", tags={"use-case": chatbot.key}),
         line(OCT, "11.00", tags={"use-case": chatbot.key}),

@@ -3,14 +3,17 @@ value; who sees what; query counts that do not grow with line items or use cases
 
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 
-from costs import services
-from costs.allocation import allocate
 from costs.models import AllocationRule, SharedPool
+from costs.services.allocation import allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import allocate
+from costs.services.value import kpi_reading_record
 from inventory.models import Kpi
 from portal.roles import Role, role_groups
+from portal.testing.queries import assert_queries_do_not_grow
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
 
 pytestmark = pytest.mark.django_db
@@ -26,11 +29,11 @@ def costs(tmp_path):
     summarizer = make_use_case(legal, "Legal summarizer")
     secret = make_use_case(legal, "Secret review", visibility="restricted")
     source = make_source()
-    pool = services.shared_pool_save(name="Platform", split_method="direct_cost",
+    pool = shared_pool_save(name="Platform", split_method="direct_cost",
                                      members=[{"use_case": chatbot}, {"use_case": summarizer}])  # fmt: skip
-    services.allocation_rule_save(name="Platform account", position=1, billing_account_id="PLATFORM",
+    allocation_rule_save(name="Platform account", position=1, billing_account_id="PLATFORM",
                                   target_pool=pool)  # fmt: skip
-    services.allocation_rule_save(name="Use-case tag", position=2, kind="use_case_key_tag")
+    allocation_rule_save(name="Use-case tag", position=2, kind="use_case_key_tag")
     for month in (OCT, NOV):
         import_lines(source, tmp_path, [
             line(month, "100.00", tags={"use-case": chatbot.key}, service="Amazon Bedrock", resource="bot-1"),
@@ -81,7 +84,7 @@ def test_use_case_tab_shows_months_drivers_shared_part_and_roi(client, reviewer,
     chatbot = costs["chatbot"]
     kpi = Kpi.objects.create(use_case=chatbot, name="Tickets deflected", unit="tickets", target=1000,
                              value_per_unit=Decimal("0.5"))  # fmt: skip
-    services.kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("400"))
+    kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("400"))
     client.force_login(reviewer)
     body = client.get(f"/use-cases/{chatbot.key}/?tab=costs").content.decode()
     assert "Top services" in body and "Amazon Bedrock" in body and "bot-1" in body
@@ -95,22 +98,27 @@ def test_cost_pages_query_counts_do_not_grow(
     client, executive, costs, tmp_path, django_assert_max_num_queries
 ):
     client.force_login(executive)
-    urls = ["/costs/", "/costs/reconciliation/", "/costs/rules/", "/costs/budgets/", "/costs/value/",
-            f"/use-cases/{costs['chatbot'].key}/?tab=costs"]  # fmt: skip
-    counts = {}
-    for url in urls:
-        with django_assert_max_num_queries(40) as captured:
-            assert client.get(url, RANGE if "?" not in url else None).status_code == 200
-        counts[url] = len(captured)
-    # Ten times the line items and more use cases: the same number of queries.
-    extra_team = make_team("Search")
-    extra = [make_use_case(extra_team, f"Search {n}") for n in range(5)]
-    rows = [line(NOV, "1.00", tags={"use-case": uc.key}, day=1 + n % 28) for n, uc in enumerate(extra * 20)]
-    import_lines(costs["source"], tmp_path, [*rows, line(NOV, "30.00", account="PLATFORM")])
-    allocate()
-    for url in urls:
-        with django_assert_max_num_queries(counts[url]):
-            assert client.get(url, RANGE if "?" not in url else None).status_code == 200
+    query = "?" + urlencode(RANGE)
+    pages = [f"/costs/{query}", f"/costs/reconciliation/{query}", f"/costs/rules/{query}",
+             f"/costs/budgets/{query}", f"/costs/value/{query}", f"/use-cases/{costs['chatbot'].key}/?tab=costs",
+             "/costs/sources/", f"/costs/sources/{costs['source'].pk}/", "/costs/imports/"]  # fmt: skip
+    api_lists = ["/api/cost-sources/", "/api/cost-imports/", "/api/allocation-rules/", "/api/shared-pools/",
+                 "/api/cost-allocations/"]  # fmt: skip
+    for url in pages:
+        with django_assert_max_num_queries(40):
+            assert client.get(url).status_code == 200
+
+    def grow():
+        # Ten times the line items, more use cases, another import: the same number of queries.
+        extra_team = make_team("Search")
+        extra = [make_use_case(extra_team, f"Search {n}") for n in range(5)]
+        rows = [
+            line(NOV, "1.00", tags={"use-case": uc.key}, day=1 + n % 28) for n, uc in enumerate(extra * 20)
+        ]
+        import_lines(costs["source"], tmp_path, [*rows, line(NOV, "30.00", account="PLATFORM")])
+        allocate()
+
+    assert_queries_do_not_grow(client, pages + api_lists, grow)
 
 
 def test_rules_page_previews_and_the_form_saves_and_names_bad_fields(client, reviewer, costs):
@@ -176,7 +184,7 @@ def test_roi_with_zero_cost_is_not_defined(client, executive, costs):
     team = make_team("Quiet")
     quiet = make_use_case(team, "Quiet one")
     kpi = Kpi.objects.create(use_case=quiet, name="Hours saved", unit="hours", target=10)
-    services.kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("10"), monetized_value=Decimal("500.00"))
+    kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("10"), monetized_value=Decimal("500.00"))
     client.force_login(executive)
     roi = client.get("/api/cost-allocations/roi/", RANGE).json()["use_cases"][quiet.key]
     assert roi["roi"] is None and "not defined" in roi["formula"]

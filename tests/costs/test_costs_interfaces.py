@@ -9,8 +9,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from costs import selectors, services
+from costs.ingest import writer
 from costs.models import CostImport, CostLineItem, CostSource
+from costs.selectors.imports import billing_totals, current_line_items
+from costs.services.imports import cost_import_run
 from costs.tasks import import_all_sources, import_cost_source
 from portal.choices import ChannelChoices, JobStatusChoices
 from portal.models import AuditEntry, JobRun
@@ -29,7 +31,7 @@ def focus_file(tmp_path):
 
 
 def test_the_job_reports_progress_and_its_result(run_job, admin_user, make_source, focus_file, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SIZE", 5)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 5)
     seen = []
     from portal.jobs import JobContext
 
@@ -167,7 +169,7 @@ def test_run_and_upload_through_the_api(
     run = JobRun.objects.get(pk=response.json()["id"])
     assert run.status == "succeeded" and run.result["rows"] == 7
     assert not list((tmp_path / "data" / "cost-uploads").iterdir())  # the stored upload is removed
-    totals = selectors.billing_totals(source=source, period_start=NOV, period_end=date(2027, 1, 1))
+    totals = billing_totals(source=source, period_start=NOV, period_end=date(2027, 1, 1))
     assert totals["USD"]["rows"] == 32
 
 
@@ -278,12 +280,12 @@ def test_billing_totals_keep_currencies_apart_and_read_only_current_imports(make
     eur = write_csv(
         tmp_path / "eur.csv", FOCUS_COLUMNS, focus_rows(NOV, count=3, currency="EUR", account="EU1")
     )
-    services.cost_import_run(source=source, location=str(usd))
+    cost_import_run(source=source, location=str(usd))
     other = make_source(name="Azure", location=str(eur))
-    services.cost_import_run(source=other)
-    everything = selectors.billing_totals(period_start=NOV, period_end=DEC)
+    cost_import_run(source=other)
+    everything = billing_totals(period_start=NOV, period_end=DEC)
     assert set(everything) == {"EUR", "USD"} and everything["EUR"]["rows"] == 3
-    assert set(selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)) == {"USD"}
-    assert selectors.billing_totals(period_start=DEC, period_end=date(2027, 1, 1)) == {}
+    assert set(billing_totals(source=source, period_start=NOV, period_end=DEC)) == {"USD"}
+    assert billing_totals(period_start=DEC, period_end=date(2027, 1, 1)) == {}
     assert isinstance(everything["USD"]["billed"], Decimal)
-    assert selectors.current_line_items(source=other, period_start=NOV, period_end=DEC).count() == 3
+    assert current_line_items(source=other, period_start=NOV, period_end=DEC).count() == 3

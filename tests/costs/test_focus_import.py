@@ -7,10 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from costs import selectors, services
 from costs.choices import CostImportStatusChoices
+from costs.ingest import writer
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
+from costs.selectors.imports import billing_totals, line_item_totals
+from costs.services.imports import cost_import_run
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
 from tests.costs.billing_files import (
@@ -35,7 +37,7 @@ def cents(value) -> Decimal:
 def assert_reconciles(cost_import: CostImport, path) -> None:
     """Stored totals = line items in the database = the file's own BilledCost column, per currency."""
     in_file = billed_totals_in_file(path, cost_column="BilledCost", currency_column="BillingCurrency")
-    in_database = selectors.line_item_totals(cost_import)
+    in_database = line_item_totals(cost_import)
     assert set(in_file) == set(in_database) == set(cost_import.totals)
     for currency, billed in in_file.items():
         assert cents(in_database[currency]["billed"]) == cents(billed)
@@ -54,7 +56,7 @@ def test_a_focus_export_imports_with_totals_to_the_cent(tmp_path, make_source, n
         write_csv(path, FOCUS_COLUMNS, rows, gz=name.endswith(".gz"))
     source = make_source(location=str(tmp_path))
 
-    outcome = services.cost_import_run(source=source, location=str(path))
+    outcome = cost_import_run(source=source, location=str(path))
 
     (cost_import,) = outcome.imports
     assert cost_import.is_current and cost_import.status == CostImportStatusChoices.SUCCEEDED
@@ -62,7 +64,7 @@ def test_a_focus_export_imports_with_totals_to_the_cent(tmp_path, make_source, n
     assert cost_import.row_count == 40 == CostLineItem.objects.filter(cost_import=cost_import).count()
     assert_reconciles(cost_import, path)
     assert cost_import.files[0]["rows"] == 40 and len(cost_import.files[0]["sha256"]) == 64
-    totals = selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)
+    totals = billing_totals(source=source, period_start=NOV, period_end=DEC)
     assert totals["USD"]["billed"] == Decimal(cost_import.totals["USD"]["billed"])
     assert totals["USD"]["rows"] == 40
 
@@ -70,7 +72,7 @@ def test_a_focus_export_imports_with_totals_to_the_cent(tmp_path, make_source, n
 def test_line_items_carry_focus_names_tags_and_nulls(tmp_path, make_source):
     path = write_csv(tmp_path / "focus.csv", FOCUS_COLUMNS, focus_rows(NOV, count=12))
     source = make_source(location=str(path))
-    services.cost_import_run(source=source)
+    cost_import_run(source=source)
     first, second = CostLineItem.objects.order_by("pk")[:2]
     assert first.tags == {"use-case": "UC-0001", "Team": "Support Automation"}
     assert first.tags_normalized == {"use_case": "uc-0001", "team": "support automation"}
@@ -88,10 +90,10 @@ def test_line_items_carry_focus_names_tags_and_nulls(tmp_path, make_source):
 def test_importing_the_same_file_again_changes_nothing(tmp_path, make_source):
     path = write_csv(tmp_path / "focus.csv.gz", FOCUS_COLUMNS, focus_rows(NOV), gz=True)
     source = make_source(location=str(path))
-    first = services.cost_import_run(source=source)
+    first = cost_import_run(source=source)
     audit_entries = AuditEntry.objects.filter(action=AuditActionChoices.IMPORT).count()
 
-    again = services.cost_import_run(source=source)
+    again = cost_import_run(source=source)
 
     assert again.imports == [] and len(again.unchanged) == 1
     assert CostImport.objects.count() == 1
@@ -102,7 +104,7 @@ def test_importing_the_same_file_again_changes_nothing(tmp_path, make_source):
 def test_one_audit_entry_per_import_not_per_row(tmp_path, make_source):
     path = write_csv(tmp_path / "focus.csv", FOCUS_COLUMNS, focus_rows(NOV, count=30))
     source = make_source(location=str(path))
-    (cost_import,) = services.cost_import_run(source=source).imports
+    (cost_import,) = cost_import_run(source=source).imports
     (entry,) = AuditEntry.objects.filter(action=AuditActionChoices.IMPORT)
     assert entry.object_id == str(cost_import.pk)
     assert entry.extra["rows"] == 30
@@ -113,10 +115,10 @@ def test_one_audit_entry_per_import_not_per_row(tmp_path, make_source):
 def test_a_new_file_for_the_period_replaces_it_atomically(tmp_path, make_source):
     source = make_source(location=str(tmp_path))
     old_path = write_csv(tmp_path / "v1.csv", FOCUS_COLUMNS, focus_rows(NOV, count=10))
-    (old,) = services.cost_import_run(source=source, location=str(old_path)).imports
+    (old,) = cost_import_run(source=source, location=str(old_path)).imports
     new_path = write_csv(tmp_path / "v2.csv", FOCUS_COLUMNS, focus_rows(NOV, count=14, salt=3))
 
-    (new,) = services.cost_import_run(source=source, location=str(new_path)).imports
+    (new,) = cost_import_run(source=source, location=str(new_path)).imports
 
     old.refresh_from_db()
     assert (old.is_current, old.status) == (False, CostImportStatusChoices.SUPERSEDED)
@@ -124,17 +126,17 @@ def test_a_new_file_for_the_period_replaces_it_atomically(tmp_path, make_source)
     assert not CostLineItem.objects.filter(cost_import=old).exists()
     assert CostLineItem.objects.filter(source=source, billing_period_start=NOV).count() == 14
     assert_reconciles(new, new_path)
-    assert selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"][
-        "billed"
-    ] == Decimal(new.totals["USD"]["billed"])
+    assert billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["billed"] == Decimal(
+        new.totals["USD"]["billed"]
+    )
 
 
 def test_a_file_spanning_two_months_makes_one_import_per_period(tmp_path, make_source):
     path = write_csv(tmp_path / "two.csv", FOCUS_COLUMNS, focus_rows(NOV, count=6) + focus_rows(DEC, count=5))
     source = make_source(location=str(path))
-    imports = services.cost_import_run(source=source).imports
+    imports = cost_import_run(source=source).imports
     assert [(i.billing_period_start, i.row_count) for i in imports] == [(NOV, 6), (DEC, 5)]
-    both = selectors.billing_totals(source=source, period_start=NOV, period_end=date(2027, 1, 1))
+    both = billing_totals(source=source, period_start=NOV, period_end=date(2027, 1, 1))
     assert both["USD"]["rows"] == 11
 
 
@@ -142,7 +144,7 @@ def test_currencies_are_kept_apart(tmp_path, make_source):
     rows = focus_rows(NOV, count=8) + focus_rows(NOV, count=6, currency="EUR", account="EU-BILLING-1")
     path = write_csv(tmp_path / "multi.csv", FOCUS_COLUMNS, rows)
     source = make_source(location=str(path))
-    (cost_import,) = services.cost_import_run(source=source).imports
+    (cost_import,) = cost_import_run(source=source).imports
     assert set(cost_import.totals) == {"EUR", "USD"}
     assert_reconciles(cost_import, path)
 
@@ -157,13 +159,13 @@ def imported(tmp_path, make_source):
     """A good November import, to prove a failed one changes nothing."""
     path = write_csv(tmp_path / "good.csv", FOCUS_COLUMNS, focus_rows(NOV, count=9))
     source = make_source(location=str(tmp_path))
-    (good,) = services.cost_import_run(source=source, location=str(path)).imports
+    (good,) = cost_import_run(source=source, location=str(path)).imports
     return source, good
 
 
 def fails_and_keeps_previous(source, good, path, message: str) -> None:
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, location=str(path))
+        cost_import_run(source=source, location=str(path))
     assert str(raised.value) == message
     good.refresh_from_db()
     assert good.is_current and good.status == CostImportStatusChoices.SUCCEEDED
@@ -171,11 +173,11 @@ def fails_and_keeps_previous(source, good, path, message: str) -> None:
     assert set(CostLineItem.objects.values_list("cost_import", flat=True)) == {good.pk}
     failed = CostImport.objects.filter(source=source, status=CostImportStatusChoices.FAILED).get()
     assert failed.error_message == message and not failed.is_current
-    assert selectors.billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["rows"] == 9
+    assert billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["rows"] == 9
 
 
 def test_a_truncated_gzip_fails_naming_file_and_row(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SIZE", 3)  # rows reach the database before the break
+    monkeypatch.setattr(writer, "BATCH_SIZE", 3)  # rows reach the database before the break
     source, good = imported
     whole = gzip.compress(
         write_csv(tmp_path / "x.csv", FOCUS_COLUMNS, focus_rows(NOV, count=400)).read_bytes()
@@ -208,7 +210,7 @@ def test_a_missing_required_column_fails_naming_it(tmp_path, imported):
 
 
 def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     source, good = imported
     rows = focus_rows(NOV, count=8)
     rows[5]["EffectiveCost"] = "12,50"
@@ -219,7 +221,7 @@ def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, m
 
 
 def test_a_currency_mix_within_a_billing_account_fails(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(services, "BATCH_SIZE", 2)
+    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
     source, good = imported
     rows = focus_rows(NOV, count=8)
     rows[6]["BillingCurrency"] = "EUR"
@@ -250,7 +252,7 @@ def test_a_bad_parquet_file_fails_with_a_message(tmp_path, imported):
     write_focus_parquet(path, focus_rows(NOV, count=5))
     path.write_bytes(path.read_bytes()[:-20])
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, location=str(path))
+        cost_import_run(source=source, location=str(path))
     assert str(raised.value).startswith(f"{path}: is not a readable Parquet file (")
     good.refresh_from_db()
     assert good.is_current and CostLineItem.objects.count() == 9
@@ -261,12 +263,12 @@ def test_a_file_whose_month_was_replaced_since_is_read_again(tmp_path, make_sour
     both = write_csv(
         tmp_path / "both.csv", FOCUS_COLUMNS, focus_rows(NOV, count=4) + focus_rows(DEC, count=3)
     )
-    services.cost_import_run(source=source, location=str(both))
+    cost_import_run(source=source, location=str(both))
     december = write_csv(tmp_path / "dec.csv", FOCUS_COLUMNS, focus_rows(DEC, count=6, salt=2))
-    services.cost_import_run(source=source, location=str(december))
+    cost_import_run(source=source, location=str(december))
 
-    again = services.cost_import_run(source=source, location=str(both))
+    again = cost_import_run(source=source, location=str(both))
 
     assert [(i.billing_period_start, i.row_count) for i in again.imports] == [(NOV, 4), (DEC, 3)]
     assert CostImport.objects.filter(is_current=True).count() == 2
-    assert services.cost_import_run(source=source, location=str(both)).imports == []
+    assert cost_import_run(source=source, location=str(both)).imports == []

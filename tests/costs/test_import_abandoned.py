@@ -10,10 +10,11 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from costs import services
 from costs.choices import CostImportStatusChoices
+from costs.ingest import writer
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
+from costs.services.imports import cost_import_run
 from costs.tasks import import_all_sources
 from portal.models import JobLogLine
 from tests.costs.billing_files import FOCUS_COLUMNS, write_csv
@@ -28,7 +29,7 @@ NOV = date(2026, 11, 1)
 def current(tmp_path, make_source):
     path = write_csv(tmp_path / "nov.csv", FOCUS_COLUMNS, [line(NOV, "10"), line(NOV, "5", day=2)])
     source = make_source(location=str(tmp_path))
-    (item,) = services.cost_import_run(source=source, location=str(path)).imports
+    (item,) = cost_import_run(source=source, location=str(path)).imports
     return item
 
 
@@ -86,7 +87,7 @@ def test_the_nightly_run_fails_abandoned_imports_and_deletes_their_rows(current,
 
 def test_an_import_taken_for_abandoned_meanwhile_cannot_become_current(tmp_path, current, monkeypatch):
     path = write_csv(tmp_path / "nov-2.csv", FOCUS_COLUMNS, [line(NOV, "7"), line(NOV, "8", day=3)])
-    real_commit = services._Writer.commit
+    real_commit = writer.Writer.commit
 
     def reaped_first(writer, files):
         writer.flush()
@@ -95,9 +96,9 @@ def test_an_import_taken_for_abandoned_meanwhile_cannot_become_current(tmp_path,
         )
         return real_commit(writer, files)
 
-    monkeypatch.setattr(services._Writer, "commit", reaped_first)
+    monkeypatch.setattr(writer.Writer, "commit", reaped_first)
     with pytest.raises(CostImportError, match="was stopped meanwhile: Abandoned"):
-        services.cost_import_run(source=current.source, location=str(path))
+        cost_import_run(source=current.source, location=str(path))
     current.refresh_from_db()
     assert current.is_current
     assert set(CostLineItem.objects.values_list("cost_import", flat=True)) == {current.pk}

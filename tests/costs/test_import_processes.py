@@ -65,7 +65,7 @@ def migrated(tmp_path_factory) -> Path:
     done = _manage(folder, "migrate", "-v0")
     assert done.returncode == 0, done.stderr
     create = (
-        "from costs.services import cost_source_create; "
+        "from costs.services.sources import cost_source_create; "
         f"cost_source_create(name='Billing', kind='focus', location={str(folder / 'billing')!r})"
     )
     done = _manage(folder, "shell", "-c", create)

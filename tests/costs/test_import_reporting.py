@@ -10,9 +10,9 @@ import pytest
 from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from costs import services
 from costs.choices import CostImportStatusChoices
 from costs.models import CostImport, CostLineItem
+from costs.services.imports import cost_import_run
 from costs.tasks import import_cost_source
 from costs.templatetags.cost_import_tags import money, money_exact
 from portal.models import JobLogLine
@@ -103,7 +103,7 @@ def test_a_header_only_file_says_no_line_items_and_is_recorded(
 ):
     good = write_csv(tmp_path / "good.csv", FOCUS_COLUMNS, [line(NOV, "10")])
     source = make_source(location=str(tmp_path))
-    (current,) = services.cost_import_run(source=source, location=str(good)).imports
+    (current,) = cost_import_run(source=source, location=str(good)).imports
     path = write_csv(tmp_path / "header-only.csv", FOCUS_COLUMNS, [])
 
     out = io.StringIO()
@@ -146,7 +146,7 @@ def test_colliding_tag_keys_keep_the_first_and_warn(tmp_path, make_source, admin
     path = write_csv(tmp_path / "tags.csv", FOCUS_COLUMNS, rows)
     source = make_source(location=str(tmp_path))
 
-    (item,) = services.cost_import_run(source=source, location=str(path)).imports
+    (item,) = cost_import_run(source=source, location=str(path)).imports
 
     first, second, _ = CostLineItem.objects.filter(cost_import=item).order_by("charge_period_start")
     assert first.tags_normalized == {"org": "finance"} and second.tags_normalized == {"org": "sales"}
@@ -167,7 +167,7 @@ def test_a_tag_key_written_twice_in_json_keeps_the_first_and_warns(tmp_path, mak
     rows[0]["Tags"] = '{"use-case": "UC-0001", "use-case": "UC-0002"}'
     path = write_csv(tmp_path / "twice.csv", FOCUS_COLUMNS, rows)
     source = make_source(location=str(tmp_path))
-    (item,) = services.cost_import_run(source=source, location=str(path)).imports
+    (item,) = cost_import_run(source=source, location=str(path)).imports
     stored = CostLineItem.objects.get(cost_import=item)
     assert stored.tags == {"use-case": "UC-0001"} and stored.tags_normalized == {"use_case": "uc-0001"}
     assert item.warnings == [

@@ -8,10 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from costs import services
 from costs.choices import CostImportStatusChoices
 from costs.ingest.errors import CostImportError
+from costs.ingest.plan import upload_directory
 from costs.models import CostImport, CostLineItem, CostSource
+from costs.services.imports import cost_import_run
+from costs.services.sources import cost_source_create
 from tests.costs.billing_files import FOCUS_COLUMNS, write_csv
 from tests.costs.cost_data import line
 
@@ -31,7 +33,7 @@ def root(tmp_path, settings):
 
 def outside_message(path, root) -> str:
     return (
-        f"{path}: is outside the cost import folder {root} or {services.upload_directory().resolve()}; "
+        f"{path}: is outside the cost import folder {root} or {upload_directory().resolve()}; "
         "local billing files are read only below it (an administrator sets it with PROPYLON_COST_IMPORT_ROOT)."
     )
 
@@ -57,7 +59,7 @@ def test_the_source_form_refuses_a_folder_outside_the_root(location, root, tmp_p
 
 def test_the_service_and_api_refuse_it_and_accept_below_the_root(root, api):
     with pytest.raises(ValidationError) as raised:
-        services.cost_source_create(name="Etc", kind="focus", location="/etc")
+        cost_source_create(name="Etc", kind="focus", location="/etc")
     assert raised.value.message_dict["location"] == [
         f"/etc: is outside the cost import folder {root}; local billing files are read only below it "
         "(an administrator sets it with PROPYLON_COST_IMPORT_ROOT)."
@@ -80,13 +82,13 @@ def test_the_import_refuses_a_location_outside_the_root(root, tmp_path, make_sou
     source = make_source(location=str(root / "billing"))
     path = write_csv(tmp_path / "outside" / "focus.csv", FOCUS_COLUMNS, [line(NOV, "10")])
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, location=str(path))
+        cost_import_run(source=source, location=str(path))
     assert str(raised.value) == outside_message(path, root)
     # A location stored before the root existed is refused when read, too.
     CostSource.objects.filter(pk=source.pk).update(location=str(tmp_path / "outside"))
     source.refresh_from_db()
     with pytest.raises(CostImportError, match="is outside the cost import folder"):
-        services.cost_import_run(source=source)
+        cost_import_run(source=source)
     assert CostImport.objects.filter(status=CostImportStatusChoices.FAILED).count() == 2
     assert not CostLineItem.objects.exists()
 
@@ -99,22 +101,22 @@ def test_symbolic_links_leading_out_of_the_root_are_refused(root, tmp_path, make
     source = make_source(location=str(root / "billing"))
     message = (
         f"{link}: is a symbolic link to {secret}, outside the cost import folder {root} or "
-        f"{services.upload_directory().resolve()}; local billing files are read only below it."
+        f"{upload_directory().resolve()}; local billing files are read only below it."
     )
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source)
+        cost_import_run(source=source)
     assert str(raised.value) == message
     folder_link = root / "elsewhere"
     folder_link.symlink_to(tmp_path / "outside", target_is_directory=True)
     with pytest.raises(ValidationError, match="is a symbolic link to"):
-        services.cost_source_create(name="Linked", kind="focus", location=str(folder_link))
+        cost_source_create(name="Linked", kind="focus", location=str(folder_link))
     with pytest.raises(CostImportError, match="is a symbolic link to"):
-        services.cost_import_run(source=source, location=str(folder_link))
+        cost_import_run(source=source, location=str(folder_link))
     assert not CostLineItem.objects.exists()
 
 
 def test_a_folder_below_the_root_imports(root, make_source):
     write_csv(root / "billing" / "nov.csv", FOCUS_COLUMNS, [line(NOV, "10")])
     source = make_source(location=str(root / "billing"))
-    (item,) = services.cost_import_run(source=source).imports
+    (item,) = cost_import_run(source=source).imports
     assert item.row_count == 1

@@ -10,11 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from costs import services
 from costs.choices import CostImportStatusChoices
 from costs.ingest import normalize
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
+from costs.services.imports import cost_import_run
 from tests.costs.billing_files import FOCUS_COLUMNS, focus_rows, write_csv, write_focus_parquet
 
 pytestmark = pytest.mark.django_db
@@ -26,13 +26,13 @@ NOV = date(2026, 11, 1)
 def imported(tmp_path, make_source):
     path = write_csv(tmp_path / "good.csv", FOCUS_COLUMNS, focus_rows(NOV, count=9))
     source = make_source(location=str(tmp_path))
-    (good,) = services.cost_import_run(source=source, location=str(path)).imports
+    (good,) = cost_import_run(source=source, location=str(path)).imports
     return source, good
 
 
 def refused_and_previous_kept(source, good, path, message: str) -> None:
     with pytest.raises(CostImportError) as raised:
-        services.cost_import_run(source=source, location=str(path))
+        cost_import_run(source=source, location=str(path))
     assert str(raised.value) == message
     good.refresh_from_db()
     assert good.is_current and good.status == CostImportStatusChoices.SUCCEEDED
@@ -90,7 +90,7 @@ def test_a_floating_point_account_id_is_refused_not_rewritten(tmp_path, imported
 def test_an_integer_account_id_is_exact_text(tmp_path, make_source):
     path = parquet_with(tmp_path / "int-id.parquet", "BillingAccountId", [111122223333] * 3, pa.int64())
     source = make_source(location=str(tmp_path))
-    services.cost_import_run(source=source, location=path)
+    cost_import_run(source=source, location=path)
     assert set(CostLineItem.objects.values_list("billing_account_id", flat=True)) == {"111122223333"}
 
 
@@ -155,7 +155,7 @@ def test_amounts_beyond_ten_places_are_rounded_before_the_totals_are_summed(tmp_
         tmp_path / "doubles.parquet", "BilledCost", [0.1 + 0.2, 1.00000000004999, 2e-11], pa.float64()
     )
     source = make_source(location=str(tmp_path))
-    (item,) = services.cost_import_run(source=source, location=path).imports
+    (item,) = cost_import_run(source=source, location=path).imports
     stored = sorted(CostLineItem.objects.filter(cost_import=item).values_list("billed_cost", flat=True))
     assert stored == [Decimal("0E-10"), Decimal("0.3000000000"), Decimal("1.0000000000")]
     assert Decimal(item.totals[rows[0]["BillingCurrency"]]["billed"]) == sum(stored)

@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from costs import services
-from costs.allocation import allocate_period
 from costs.models import CostAllocation, CostSource
-from costs.reconciliation import reconcile
+from costs.selectors.reconciliation import reconcile
+from costs.services.allocation import allocation_rule_save, shared_pool_save
+from costs.services.allocation_engine import allocate_period
+from costs.services.imports import cost_import_run
+from costs.services.sources import cost_source_create
 from costs.testing import assert_reconciles
 from tests.costs.billing_files import FOCUS_COLUMNS, focus_rows, write_csv
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
@@ -23,13 +25,13 @@ def test_the_colleagues_focus_fixture_reconciles_with_rules_pools_credits_and_ta
     team = make_team("Support")
     first = make_use_case(team, "First", key="UC-0001")
     make_use_case(team, "Second", key="UC-0002")
-    pool = services.shared_pool_save(name="Taxes and credits", split_method="direct_cost",
+    pool = shared_pool_save(name="Taxes and credits", split_method="direct_cost",
                                      members=[{"use_case": first}, {"team": team}])  # fmt: skip
-    services.allocation_rule_save(name="Keys", position=1, kind="use_case_key_tag")
-    services.allocation_rule_save(name="EC2 shared", position=2, service_name="Amazon EC2", target_pool=pool)
+    allocation_rule_save(name="Keys", position=1, kind="use_case_key_tag")
+    allocation_rule_save(name="EC2 shared", position=2, service_name="Amazon EC2", target_pool=pool)
     path = write_csv(tmp_path / "focus.csv", FOCUS_COLUMNS, focus_rows(NOV, count=60))
-    source = services.cost_source_create(name="FOCUS", kind="focus", location="")
-    services.cost_import_run(source=source, location=str(path))
+    source = cost_source_create(name="FOCUS", kind="focus", location="")
+    cost_import_run(source=source, location=str(path))
     assert_reconciles(source, NOV)
     (line_,) = reconcile(sources=CostSource.objects.all())
     assert line_.ok and line_.direct and line_.shared and line_.unallocated

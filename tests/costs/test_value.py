@@ -6,9 +6,10 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from costs import services
 from costs.models import CostAllocation, KpiReading
-from costs.value import Roi, portfolio_roi, roi_by_use_case
+from costs.selectors.value import Roi, portfolio_roi, roi_by_use_case
+from costs.services.allocation import allocation_rule_save
+from costs.services.value import kpi_reading_record
 from inventory.models import Kpi
 from portal.roles import Role, role_groups
 from tests.costs.cost_data import import_lines, line, make_source, make_team, make_use_case
@@ -23,9 +24,9 @@ def chatbot(tmp_path):
     team = make_team("Support")
     team.lead.groups.add(*role_groups(Role.TEAM_LEAD))
     use_case = make_use_case(team, "Support chatbot")
-    services.allocation_rule_save(name="Use-case tag", kind="use_case_key_tag")
+    allocation_rule_save(name="Use-case tag", kind="use_case_key_tag")
     import_lines(make_source(), tmp_path, [line(NOV, "200.00", tags={"use-case": use_case.key})])
-    from costs.allocation import allocate
+    from costs.services.allocation_engine import allocate
 
     allocate()
     return use_case
@@ -35,8 +36,8 @@ def test_roi_from_value_per_unit_and_explicit_money(chatbot):
     deflected = Kpi.objects.create(use_case=chatbot, name="Tickets deflected", unit="tickets", target=1000,
                                    value_per_unit=Decimal("0.75"))  # fmt: skip
     saved = Kpi.objects.create(use_case=chatbot, name="Hours saved", unit="hours", target=10)
-    services.kpi_reading_record(kpi=deflected, period=NOV, value=Decimal("400"))  # 300.00
-    services.kpi_reading_record(kpi=saved, period=NOV, value=Decimal("5"), monetized_value=Decimal("100.00"))
+    kpi_reading_record(kpi=deflected, period=NOV, value=Decimal("400"))  # 300.00
+    kpi_reading_record(kpi=saved, period=NOV, value=Decimal("5"), monetized_value=Decimal("100.00"))
     rois = roi_by_use_case(allocations=CostAllocation.objects.all(), readings=KpiReading.objects.all(),
                            start=NOV, end=DEC)  # fmt: skip
     roi = rois[chatbot.pk]
@@ -53,11 +54,11 @@ def test_zero_cost_roi_is_not_defined():
 
 def test_recording_again_corrects_and_bad_months_are_named(chatbot):
     kpi = Kpi.objects.create(use_case=chatbot, name="Tickets", unit="tickets", target=1)
-    services.kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("1"))
-    services.kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("2"))
+    kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("1"))
+    kpi_reading_record(kpi=kpi, period=NOV, value=Decimal("2"))
     assert KpiReading.objects.get().value == Decimal("2")
     with pytest.raises(ValidationError) as error:
-        services.kpi_reading_record(kpi=kpi, period=date(2026, 11, 15), value=Decimal("1"))
+        kpi_reading_record(kpi=kpi, period=date(2026, 11, 15), value=Decimal("1"))
     assert "period" in error.value.message_dict
 
 

@@ -300,3 +300,21 @@ def test_usecase_services_name_bad_fields(support_team, file_use_case):
         services.usecase_update(use_case=use_case, actor=support_team.lead, key="UC-9999")
     with pytest.raises(ValidationError, match="already submitted"):
         services.usecase_submit(use_case=services.usecase_submit(use_case=use_case, actor=None), actor=None)
+
+
+def test_previous_and_next_keep_the_filters_and_the_sort(
+    login, support_team, legal_team, file_use_case, executive, monkeypatch
+):
+    monkeypatch.setattr("inventory.views.usecases.USE_CASES_PER_PAGE", 1)
+    for name in ("Chatbot", "Router", "Triage"):
+        file_use_case(support_team, name=name, tags=["genai"])
+    file_use_case(legal_team, name="Summariser", tags=["genai"])
+    client = login(executive)
+    filters = {"team": "support-automation", "tag": "genai", "sort": "-key"}
+
+    last = client.get(reverse("inventory:usecase-list"), {**filters, "page": 3})
+    assert [uc.name for uc in last.context["page"].object_list] == ["Chatbot"]
+    html = last.content.decode()
+    assert "Page 3 of 3" in html
+    assert 'href="?team=support-automation&amp;tag=genai&amp;sort=-key&amp;page=2">Previous</a>' in html
+    assert ">Next</a>" not in html

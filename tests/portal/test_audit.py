@@ -24,7 +24,6 @@ from portal.models import AppendOnlyError, AuditEntry, User
 from portal.roles import Role
 from portal.services import api_token_create
 from portal.testing.factories import BusinessUnitFactory, TeamFactory, UserFactory
-from portal.testing.services import require_postgres
 
 pytestmark = pytest.mark.django_db
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -294,7 +293,6 @@ def test_the_verify_api_reports_the_broken_entry(auditor):
 
 @pytest.mark.postgres
 def test_postgres_trigger_refuses_update_and_delete():
-    require_postgres()
     from django.db.utils import DatabaseError
 
     BusinessUnitFactory()
@@ -476,7 +474,6 @@ def test_exports_carry_the_latest_checkpoint(login, auditor):
 
 @pytest.mark.postgres
 def test_postgres_trigger_refuses_truncate():
-    require_postgres()
     from django.db.utils import DatabaseError
 
     BusinessUnitFactory()

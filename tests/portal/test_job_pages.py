@@ -109,3 +109,25 @@ def test_job_pages_need_a_login(client):
     response = client.get(reverse("jobs:list"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_previous_and_next_keep_the_filters(login, admin_user, monkeypatch):
+    monkeypatch.setattr("portal.views.jobs.JOBS_PER_PAGE", 2)
+    JobRunFactory.create_batch(5, status=JobStatusChoices.FAILED)
+    JobRunFactory(status=JobStatusChoices.SUCCEEDED)
+    client = login(admin_user)
+    filters = {"status": "failed", "task": "portal.prune_job_runs"}
+
+    first = client.get(reverse("jobs:list"), filters).content.decode()
+    assert "Page 1 of 3" in first
+    assert 'href="?status=failed&amp;task=portal.prune_job_runs&amp;page=2">Next</a>' in first
+    assert ">Previous</a>" not in first
+
+    middle = client.get(reverse("jobs:list"), {**filters, "page": 2}).content.decode()
+    assert 'href="?status=failed&amp;task=portal.prune_job_runs&amp;page=1">Previous</a>' in middle
+    assert 'href="?status=failed&amp;task=portal.prune_job_runs&amp;page=3">Next</a>' in middle
+
+
+def test_a_single_page_shows_no_pagination(login, admin_user):
+    JobRunFactory()
+    assert 'class="pagination"' not in login(admin_user).get(reverse("jobs:list")).content.decode()

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from costs.choices import ImportFormatChoices
 from costs.ingest.errors import CostImportError
 from costs.models import CostSource
-from costs.services import cost_import_run
+from costs.services.imports import cost_import_run
 from costs.templatetags.cost_import_tags import money
 
 

@@ -10,11 +10,13 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from costs import selectors, services
 from costs.choices import AllocationStateChoices, CostImportStatusChoices, ImportFormatChoices
-from costs.forms import CostSourceForm, CostUploadForm
+from costs.forms.imports import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
+from costs.selectors.imports import imports_visible_to, line_item_totals, sources_visible_to
+from costs.services.imports import cost_upload_store
+from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
@@ -35,7 +37,7 @@ def _require_reader(user) -> None:
 @login_required
 def source_list(request):
     _require_reader(request.user)
-    sources = selectors.sources_visible_to(request.user)
+    sources = sources_visible_to(request.user)
     current = {}
     for item in CostImport.objects.filter(source__in=sources, is_current=True).order_by(
         "billing_period_start"
@@ -50,7 +52,7 @@ def source_list(request):
 @login_required
 def source_detail(request, pk: int):
     source = get_restricted_object_or_404(CostSource.objects.all(), request.user, pk=pk)
-    imports = selectors.imports_visible_to(request.user).filter(source=source)[:24]
+    imports = imports_visible_to(request.user).filter(source=source)[:24]
     may_import = can_add(request.user, CostImport)
     # Periods whose last allocation run failed: the person who imports sees it where they look.
     allocation_failures = AllocationState.objects.filter(
@@ -84,11 +86,11 @@ def source_edit(request, pk: int | None = None):
     if request.method == "POST" and form.is_valid():
         try:
             if source is None:
-                source = services.cost_source_create(**form.service_arguments())
+                source = cost_source_create(**form.service_arguments())
                 messages.success(request, f"Cost source “{source.name}” created.")
             else:
                 arguments = form.service_arguments()
-                source = services.cost_source_update(
+                source = cost_source_update(
                     source=source, secret_access_key=arguments.pop("secret_access_key", None), **arguments
                 )
                 messages.success(request, f"Cost source “{source.name}” saved.")
@@ -121,7 +123,7 @@ def source_upload(request, pk: int):
     form = CostUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         try:
-            path = services.cost_upload_store(source=source, uploaded_file=form.cleaned_data["file"])
+            path = cost_upload_store(source=source, uploaded_file=form.cleaned_data["file"])
         except CostImportError as exc:
             form.add_error("file", str(exc))
         else:
@@ -141,8 +143,8 @@ def source_upload(request, pk: int):
 @login_required
 def import_list(request):
     _require_reader(request.user)
-    imports = selectors.imports_visible_to(request.user)
-    sources = selectors.sources_visible_to(request.user)
+    imports = imports_visible_to(request.user)
+    sources = sources_visible_to(request.user)
     selected_source = request.GET.get("source", "")
     if selected_source.isdigit():
         imports = imports.filter(source_id=int(selected_source))
@@ -168,7 +170,7 @@ def import_detail(request, pk: int):
     cost_import = get_restricted_object_or_404(
         CostImport.objects.select_related("source", "job_run", "replaced"), request.user, pk=pk
     )
-    checked = selectors.line_item_totals(cost_import) if cost_import.is_current else {}
+    checked = line_item_totals(cost_import) if cost_import.is_current else {}
     totals = [
         {
             "currency": currency,

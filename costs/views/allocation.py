@@ -1,5 +1,5 @@
 """Pages of where the money goes: the portfolio's costs, allocation rules and shared pools with
-their previews, reconciliation, budgets, and value and ROI. Reads come from costs.reports
+their previews, reconciliation, budgets, and value and ROI. Reads come from costs.selectors.reports
 (restricted, aggregate queries); writes go through costs.services."""
 
 from django import forms
@@ -10,11 +10,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from costs import reports, services
-from costs.allocation import request_allocation
-from costs.allocation_forms import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
-from costs.budgets import budget_statuses
+from costs.forms.allocation import AllocationRuleForm, BudgetForm, KpiReadingForm, SharedPoolForm, parse_month
 from costs.models import AllocationRule, Budget, KpiReading, SharedPool
+from costs.selectors import reports
+from costs.selectors.budgets import budget_statuses
+from costs.services import budgets as budget_services
+from costs.services.allocation import (
+    allocation_rule_delete,
+    allocation_rule_save,
+    shared_pool_delete,
+    shared_pool_save,
+)
+from costs.services.allocation_engine import preview_rule, request_allocation
+from costs.services.budgets import budget_save
+from costs.services.value import kpi_reading_delete, kpi_reading_record
 from inventory.models import Kpi
 from portal.choices import ChannelChoices
 from portal.forms import add_service_errors
@@ -180,15 +189,13 @@ def rule_edit(request, pk: int | None = None):
     preview = None
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.allocation_rule_save(rule=rule, actor=request.user, **form.service_arguments())
+            saved = allocation_rule_save(rule=rule, actor=request.user, **form.service_arguments())
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
             messages.success(request, f"Rule “{saved.name}” saved; allocation is being recomputed.")
             return redirect("costs:rule-list")
     elif rule is not None:
-        from costs.allocation import preview_rule
-
         preview = preview_rule(rule)
     return render(request, "costs/rule_form.html", {"form": form, "rule": rule, "preview": preview})
 
@@ -197,7 +204,7 @@ def rule_edit(request, pk: int | None = None):
 @login_required
 def rule_delete(request, pk: int):
     rule = get_restricted_object_or_404(AllocationRule.objects.all(), request.user, Action.DELETE, pk=pk)
-    services.allocation_rule_delete(rule=rule, actor=request.user)
+    allocation_rule_delete(rule=rule, actor=request.user)
     messages.success(request, f"Rule “{rule.name}” deleted; allocation is being recomputed.")
     return redirect("costs:rule-list")
 
@@ -223,7 +230,7 @@ def pool_edit(request, pk: int | None = None):
     form = SharedPoolForm(request.POST or None, initial=initial, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.shared_pool_save(pool=pool, actor=request.user, **form.cleaned_data)
+            saved = shared_pool_save(pool=pool, actor=request.user, **form.cleaned_data)
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -237,7 +244,7 @@ def pool_edit(request, pk: int | None = None):
 def pool_delete(request, pk: int):
     pool = get_restricted_object_or_404(SharedPool.objects.all(), request.user, Action.DELETE, pk=pk)
     try:
-        services.shared_pool_delete(pool=pool, actor=request.user)
+        shared_pool_delete(pool=pool, actor=request.user)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
@@ -290,7 +297,7 @@ def budget_edit(request, pk: int | None = None):
     form = BudgetForm(request.POST or None, instance=budget, user=request.user)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.budget_save(budget=budget, **form.service_arguments())
+            saved = budget_save(budget=budget, **form.service_arguments())
         except ValidationError as exc:
             add_service_errors(form, exc)
         else:
@@ -303,7 +310,7 @@ def budget_edit(request, pk: int | None = None):
 @login_required
 def budget_delete(request, pk: int):
     budget = get_restricted_object_or_404(Budget.objects.all(), request.user, Action.DELETE, pk=pk)
-    services.budget_delete(budget=budget)
+    budget_services.budget_delete(budget=budget)
     messages.success(request, f"Budget of {budget.target} deleted.")
     return redirect("costs:budget-list")
 
@@ -380,7 +387,7 @@ def reading_edit(request, pk: int | None = None):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            saved = services.kpi_reading_record(
+            saved = kpi_reading_record(
                 kpi=data["kpi"],
                 period=data["period"],
                 value=data["value"],
@@ -400,6 +407,6 @@ def reading_edit(request, pk: int | None = None):
 @login_required
 def reading_delete(request, pk: int):
     reading = get_restricted_object_or_404(KpiReading.objects.all(), request.user, Action.DELETE, pk=pk)
-    services.kpi_reading_delete(reading=reading)
+    kpi_reading_delete(reading=reading)
     messages.success(request, "Reading deleted.")
     return redirect("costs:value")

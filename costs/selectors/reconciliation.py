@@ -178,7 +178,7 @@ def reconcile(*, sources: QuerySet, period_start: date | None = None, period_end
 
 def _judge(lines, *, sources: QuerySet, period_start: date | None, period_end: date | None) -> None:
     """Fill in each line's failure and the reasons its allocation is stale."""
-    from costs.allocation import current_fingerprints
+    from costs.services.allocation_engine import current_fingerprints
 
     lines = list(lines)
     if not lines:

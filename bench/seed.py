@@ -1,5 +1,8 @@
 """`propylon seed_benchmark`: the DESIGN.md §6 portfolio, built in a minute or two for the benchmark.
 
+Benchmark tooling, so it lives in bench/ (a checkout's, not the installed package's); the
+`propylon` console script routes `seed_benchmark` here (portal/cli.py).
+
 5,000 use cases, 400 teams, 2,000 people and 50,000 releases are far too many to create through
 the services one by one (each write is an audited, hash-chained entry). So this command writes
 with ``_base_manager.bulk_create`` in batches, reproducing what the services would have stored:

@@ -15,13 +15,13 @@ from decimal import Decimal
 from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
-from costs.allocation import month_start, next_month
-from costs.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
 from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
 from costs.money import cents, exact
-from costs.reconciliation import reconcile
-from costs.value import portfolio_roi, roi_by_use_case, unit_costs
+from costs.selectors.budgets import BudgetStatus, budget_statuses, spend_by
+from costs.selectors.reconciliation import reconcile
+from costs.selectors.value import portfolio_roi, roi_by_use_case, unit_costs
+from costs.services.allocation_engine import month_start, next_month
 from portal.permissions import PORTFOLIO_READERS, Action, restrict
 from portal.roles import has_role
 
@@ -466,7 +466,13 @@ def rule_previews(rules: list, *, period: date | None) -> dict[int, dict]:
     """For every rule at once (one query): line items it matches in the month as if it ran
     first, with their effective cost; plus what it actually took after the rules before it (from
     the allocation rows, one more query)."""
-    from costs.allocation import _key_value, _key_value_alias, _tag_alias, _tag_text, rule_condition
+    from costs.services.allocation_engine import (
+        _key_value,
+        _key_value_alias,
+        _tag_alias,
+        _tag_text,
+        rule_condition,
+    )
 
     result = {rule.pk: {"rows": 0, "amounts": {}, "taken": {}} for rule in rules}
     if not rules or period is None:

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
 from django.db.models import F, QuerySet, Sum
 from django.db.models.functions import Coalesce
 
-from costs.allocation import month_start, next_month
-from costs.models import Budget, BudgetAlert, CostAllocation
+from costs.models import Budget, CostAllocation
 from costs.money import cents
+from costs.services.allocation_engine import month_start, next_month
 
 ZERO = Decimal(0)
 
@@ -171,65 +170,3 @@ def budget_statuses(budgets, *, period: date) -> list[BudgetStatus]:
         if found is not None:
             status.spend = found
     return statuses
-
-
-def _recipients(budget: Budget) -> list:
-    people = []
-    if budget.use_case_id:
-        use_case = budget.use_case
-        people += [use_case.accountable_owner, use_case.technical_owner, use_case.owning_team.lead]
-    else:
-        people.append(budget.team.lead)
-    return [person for person in people if person is not None]
-
-
-def check_budget_alerts(*, periods: list[date]) -> list[BudgetAlert]:
-    """Send the alerts of thresholds reached in these months that were not sent before."""
-    from portal.notifications import notify
-
-    created = []
-    budgets = Budget.objects.select_related(
-        "use_case__accountable_owner",
-        "use_case__technical_owner",
-        "use_case__owning_team__lead",
-        "team__lead",
-    )
-    budgets = list(budgets)
-    if not budgets:
-        return created
-    for period in sorted({month_start(p) for p in periods}):
-        for status in budget_statuses(budgets, period=period):
-            for threshold in status.reached:
-                with transaction.atomic():
-                    alert, new = BudgetAlert.objects.get_or_create(
-                        budget=status.budget,
-                        period=period,
-                        threshold=threshold,
-                        defaults={"spent": status.spend.actual},
-                    )
-                    if not new:
-                        continue
-                    budget = status.budget
-                    subject = (
-                        f"Budget alert: {budget.target} reached {threshold} % of its "
-                        f"{budget.amount} {budget.currency} budget for {period:%Y-%m}"
-                    )
-                    forecast = status.forecast
-                    body = (
-                        f"Spend in {period:%B %Y}: {status.actual} {budget.currency} "
-                        f"({status.percent} % of {budget.amount} {budget.currency}).\n"
-                        + (
-                            f"Forecast to month end: {forecast} {budget.currency}.\n"
-                            if forecast is not None
-                            else ""
-                        )
-                    )
-                    notify(
-                        key=f"budget:{budget.pk}:{period:%Y-%m}:{threshold}",
-                        recipients=_recipients(budget),
-                        subject=subject,
-                        body=body,
-                        link=f"/costs/budgets/?period={period:%Y-%m}",
-                    )
-                    created.append(alert)
-    return created

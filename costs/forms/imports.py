@@ -1,7 +1,7 @@
 from django import forms
 
 from costs.models import CostSource, cost_import_root
-from costs.services import MAX_UPLOAD_BYTES
+from costs.services.imports import MAX_UPLOAD_BYTES
 
 
 class CostSourceForm(forms.ModelForm):

@@ -1,0 +1,483 @@
+"""Writing a cost import: one import unit's rows, in bounded batches under imports that are not
+current yet, then swapped in atomically per billing period (see costs.services.imports)."""
+
+import json
+import logging
+import os
+import socket
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+from django.db import connections, router, transaction
+from django.utils import timezone
+
+from costs.choices import CostImportStatusChoices, ImportFormatChoices
+from costs.ingest.errors import CostImportError
+from costs.ingest.normalize import money_text, normalized_tags_checked
+from costs.ingest.plan import ImportUnit, Progress, next_month
+from costs.models import CostImport, CostLineItem, CostSource
+from portal import audit
+from portal.choices import AuditActionChoices
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 5_000
+# A running import writes its heartbeat this often; one silent for
+# PROPYLON_COST_IMPORT_ABANDONED_MINUTES is taken as abandoned (cost_imports_reap_abandoned).
+HEARTBEAT_SECONDS = 30
+MAX_TAG_COLLISION_WARNINGS = 20
+
+# How each format names the columns the writer checks, for its messages.
+PERIOD_COLUMN = {
+    ImportFormatChoices.FOCUS: "BillingPeriodStart",
+    ImportFormatChoices.CUR: "bill/BillingPeriodStartDate",
+    ImportFormatChoices.CUR2: "bill_billing_period_start_date",
+    ImportFormatChoices.COST_EXPLORER: "TimePeriod.Start",
+}
+CURRENCY_COLUMN = {
+    ImportFormatChoices.FOCUS: "BillingCurrency",
+    ImportFormatChoices.CUR: "lineItem/CurrencyCode",
+    ImportFormatChoices.CUR2: "line_item_currency_code",
+    ImportFormatChoices.COST_EXPLORER: "Unit",
+}
+
+
+@dataclass
+class ImportOutcome:
+    imports: list[CostImport] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    empty: list[CostImport] = field(default_factory=list)  # read whole, no line item in it
+
+    @property
+    def warnings(self) -> list[str]:
+        return [
+            f"Import #{item.pk}: {text}" for item in [*self.imports, *self.empty] for text in item.warnings
+        ]
+
+    def as_dict(self) -> dict:
+        return {
+            "empty_imports": [item.pk for item in self.empty],
+            "warnings": self.warnings,
+            "imports": [item.pk for item in self.imports],
+            "periods": [f"{item.billing_period_start:%Y-%m}" for item in self.imports],
+            "rows": sum(item.row_count for item in self.imports),
+            "unchanged": self.unchanged,
+            "skipped": self.skipped,
+        }
+
+
+# The normalised row's fields (costs.ingest.normalize.LINE_ITEM_FIELDS less the period, which
+# the writer sets) in the order the writer buffers them, after the import, source and period.
+ROW_FIELDS = (
+    "charge_period_start",
+    "charge_period_end",
+    "provider",
+    "billing_account_id",
+    "sub_account_id",
+    "service_name",
+    "service_category",
+    "resource_id",
+    "region",
+    "sku_id",
+    "charge_category",
+    "charge_class",
+    "provider_charge_type",
+    "usage_quantity",
+    "usage_unit",
+    "billed_cost",
+    "effective_cost",
+    "list_cost",
+    "billing_currency",
+    "tags",
+    "tags_normalized",
+)
+COPY_COLUMNS = ("cost_import_id", "source_id", "billing_period_start", *ROW_FIELDS)
+_JSON_COLUMNS = frozenset(
+    index for index, name in enumerate(COPY_COLUMNS) if name in ("tags", "tags_normalized")
+)
+
+
+def _copy_values(values: tuple) -> tuple:
+    return tuple(json.dumps(value) if index in _JSON_COLUMNS else value for index, value in enumerate(values))
+
+
+class Writer:
+    """Writes one unit's rows under not-yet-current imports (one per billing period met)."""
+
+    def __init__(self, *, source: CostSource, unit: ImportUnit, job_run, started_by: str):
+        self.source = source
+        self.unit = unit
+        self.job_run = job_run
+        self.started_by = started_by
+        self.imports: dict[date, CostImport] = {}
+        self.pending: list[tuple] = []
+        self.totals: dict[date, dict[str, dict]] = defaultdict(dict)
+        self.rows: dict[date, int] = defaultdict(int)
+        self.account_currency: dict[tuple[date, str], tuple[str, str, object]] = {}
+        self.first_failed_period = unit.period_start
+        # (period, normalised key, kept raw key, dropped raw key) → [line items, file, row]
+        self.tag_collisions: dict[tuple, list] = {}
+        self.worker = worker_identity()
+        self.last_beat = time.monotonic()
+
+    def _import_for(self, period: date, period_end: date | None) -> CostImport:
+        cost_import = self.imports.get(period)
+        if cost_import is None:
+            cost_import = CostImport.objects.create(
+                source=self.source,
+                format=self.unit.format,
+                billing_period_start=period,
+                billing_period_end=period_end or self.unit.period_end or next_month(period),
+                identifier=self.unit.identifier,
+                location=self.unit.location[:1000],
+                status=CostImportStatusChoices.RUNNING,
+                job_run=self.job_run,
+                started_by=self.started_by[:200],
+                is_estimated=self.unit.estimated,
+                worker=self.worker[:300],
+                heartbeat_at=timezone.now(),
+            )
+            self.imports[period] = cost_import
+        return cost_import
+
+    def add(self, row: dict, *, file: str, where: object) -> None:
+        period = row.pop("billing_period_start")
+        period_end = row.pop("billing_period_end")
+        if self.unit.period_start and period != self.unit.period_start:
+            raise CostImportError(
+                f"the row belongs to the billing period starting {period}, but the manifest is for "
+                f"the period starting {self.unit.period_start}.",
+                file=file,
+                row=where,
+                column=PERIOD_COLUMN[self.unit.format],
+            )
+        currency = row["billing_currency"]
+        account_key = (period, row["billing_account_id"])
+        seen = self.account_currency.get(account_key)
+        if seen is None:
+            self.account_currency[account_key] = (currency, file, where)
+        elif seen[0] != currency:
+            account = row["billing_account_id"] or "(none)"
+            raise CostImportError(
+                f"currency {currency} differs from {seen[0]} used by billing account {account} "
+                f"(first seen in {seen[1]}, row {seen[2]}); a billing account is invoiced in one "
+                "currency, so the export mixes currencies and cannot be reconciled.",
+                file=file,
+                row=where,
+                column=CURRENCY_COLUMN[self.unit.format],
+            )
+        cost_import = self._import_for(period, period_end)
+        totals = self.totals[period].setdefault(
+            currency, {"billed": Decimal(0), "effective": Decimal(0), "list": Decimal(0), "rows": 0}
+        )
+        totals["billed"] += row["billed_cost"]
+        totals["effective"] += row["effective_cost"]
+        totals["list"] += row["list_cost"] or 0
+        totals["rows"] += 1
+        self.rows[period] += 1
+        row["tags_normalized"], collisions = normalized_tags_checked(row["tags"])
+        for collision in collisions:
+            if (
+                len(self.tag_collisions) >= MAX_TAG_COLLISION_WARNINGS
+                and (period, *collision) not in self.tag_collisions
+            ):
+                continue
+            seen = self.tag_collisions.setdefault((period, *collision), [0, file, where])
+            seen[0] += 1
+        self.pending.append((cost_import.pk, self.source.pk, period, *(row[name] for name in ROW_FIELDS)))
+
+    def beat(self) -> None:
+        """Say the import is alive, at most every HEARTBEAT_SECONDS (reading can be slow)."""
+        now = time.monotonic()
+        if now - self.last_beat < HEARTBEAT_SECONDS or not self.imports:
+            return
+        self.last_beat = now
+        CostImport.objects.filter(pk__in=[i.pk for i in self.imports.values()]).update(
+            heartbeat_at=timezone.now()
+        )
+
+    def warnings_for(self, period: date | None) -> list[str]:
+        found = []
+        for (at, normal, kept, dropped), (count, file, where) in self.tag_collisions.items():
+            if at != period:
+                continue
+            if kept == dropped:
+                what = f"Tag key “{kept}” appears twice in a row"
+            else:
+                what = f"Tag keys “{kept}” and “{dropped}” both normalise to “{normal}”"
+            found.append(
+                f"{what} on {count} line item(s), first in {file}, row {where}: the first value "
+                f"(of “{kept}”) was kept, the other ignored for allocation."
+            )
+        if len(self.tag_collisions) >= MAX_TAG_COLLISION_WARNINGS:
+            found.append(f"More tag keys collide; only the first {MAX_TAG_COLLISION_WARNINGS} are listed.")
+        return found
+
+    def flush(self) -> None:
+        self.beat()
+        if not self.pending:
+            return
+        # Line items are data, not governed records: no per-row audit (the import gets one
+        # entry) and no model instances on PostgreSQL, where COPY writes a batch several times
+        # faster than a multi-row INSERT (DESIGN.md §6: 10 million line items a month).
+        connection = connections[router.db_for_write(CostLineItem)]
+        if connection.vendor == "postgresql":
+            columns = ", ".join(connection.ops.quote_name(name) for name in COPY_COLUMNS)
+            table = connection.ops.quote_name(CostLineItem._meta.db_table)
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+            ):
+                for values in self.pending:
+                    copy.write_row(_copy_values(values))
+        else:
+            CostLineItem.objects.bulk_create(
+                [CostLineItem(**dict(zip(COPY_COLUMNS, values, strict=True))) for values in self.pending],
+                batch_size=BATCH_SIZE,
+            )
+        self.pending = []
+
+    def abandon(self, message: str, files: list[dict]) -> list[CostImport]:
+        self.pending = []
+        failed = []
+        with transaction.atomic():
+            for cost_import in self.imports.values():
+                CostLineItem.objects.filter(cost_import=cost_import).delete()
+            if not self.imports:
+                self.imports[None] = CostImport(
+                    source=self.source,
+                    format=self.unit.format,
+                    billing_period_start=self.unit.period_start,
+                    billing_period_end=self.unit.period_end,
+                    identifier=self.unit.identifier,
+                    location=self.unit.location[:1000],
+                    job_run=self.job_run,
+                    started_by=self.started_by[:200],
+                )
+            for cost_import in self.imports.values():
+                cost_import.status = CostImportStatusChoices.FAILED
+                cost_import.is_current = False
+                cost_import.error_message = message
+                cost_import.row_count = 0
+                cost_import.totals = {}
+                cost_import.files = files
+                cost_import.finished_at = timezone.now()
+                cost_import.save()
+                failed.append(cost_import)
+        return failed
+
+    def record_empty(self, files: list[dict]) -> CostImport:
+        """Input read whole without a single line item and no period known (a header-only FOCUS
+        file): nothing can be replaced, but the attempt is kept and says so."""
+        names = ", ".join(f["name"] for f in files) or self.unit.location
+        return CostImport.objects.create(
+            source=self.source,
+            format=self.unit.format,
+            identifier=self.unit.identifier,
+            location=self.unit.location[:1000],
+            status=CostImportStatusChoices.EMPTY,
+            files=files,
+            warnings=[
+                f"No line items: {names} holds a header but no rows. Nothing was imported; "
+                "the current data of every period stays as it was."
+            ],
+            job_run=self.job_run,
+            started_by=self.started_by[:200],
+            finished_at=timezone.now(),
+        )
+
+    def commit(self, files: list[dict]) -> list[CostImport]:
+        self.flush()
+        if not self.imports and self.unit.period_start:
+            # A manifest that lists no rows (nothing billed yet) still states the period.
+            self._import_for(self.unit.period_start, self.unit.period_end)
+        committed = []
+        with transaction.atomic():
+            # One swap at a time per source, so two runs cannot both make their import current.
+            CostSource.objects.select_for_update().filter(pk=self.source.pk).first()
+            stopped = (
+                CostImport.objects.filter(pk__in=[i.pk for i in self.imports.values()])
+                .exclude(status=CostImportStatusChoices.RUNNING)
+                .first()
+            )
+            if stopped is not None:
+                # Taken for abandoned meanwhile (its heartbeat went stale): what it wrote is gone.
+                raise CostImportError(
+                    f"was stopped meanwhile: {stopped.error_message}", file=self.unit.location
+                )
+            for period, cost_import in sorted(self.imports.items()):
+                previous = (
+                    CostImport.objects.select_for_update()
+                    .filter(source=self.source, billing_period_start=period, is_current=True)
+                    .first()
+                )
+                if previous is not None:
+                    CostLineItem.objects.filter(cost_import=previous).delete()
+                    previous.is_current = False
+                    previous.status = CostImportStatusChoices.SUPERSEDED
+                    previous.save(update_fields=["is_current", "status"])
+                cost_import.replaced = previous
+                cost_import.is_current = True
+                cost_import.status = CostImportStatusChoices.SUCCEEDED
+                cost_import.row_count = self.rows.get(period, 0)
+                cost_import.totals = _totals_json(self.totals.get(period, {}))
+                cost_import.files = files
+                cost_import.finished_at = timezone.now()
+                cost_import.warnings = self.warnings_for(period)
+                if not cost_import.row_count:
+                    cost_import.warnings.insert(
+                        0,
+                        f"No line items: {cost_import.location} lists no billed rows for {period:%Y-%m}; "
+                        "the period's current data is now empty.",
+                    )
+                cost_import.save()
+                audit.record(
+                    AuditActionChoices.IMPORT,
+                    obj=cost_import,
+                    message=(
+                        f"Imported {cost_import.row_count} billing line item(s) of {period:%Y-%m} "
+                        f"from {self.source.name}"
+                        + (f", replacing import #{previous.pk}" if previous else "")
+                        + "."
+                    ),
+                    extra={
+                        "source": self.source.name,
+                        "format": self.unit.format,
+                        "identifier": self.unit.identifier,
+                        "location": self.unit.location,
+                        "files": files,
+                        "rows": cost_import.row_count,
+                        "totals": cost_import.totals,
+                        "replaced_import": previous.pk if previous else None,
+                        "warnings": cost_import.warnings,
+                    },
+                )
+                committed.append(cost_import)
+        return committed
+
+
+def _process_start(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux), or "" where unknown: with the
+    pid it tells a process from a later one that reused the pid."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def worker_identity() -> str:
+    """host:pid:start of this process, as a running import records it."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{_process_start(pid)}"
+
+
+def worker_is_gone(worker: str) -> bool:
+    """True only when the writing process ran on this host and is certainly not running now.
+    (Containers sharing a host name must share the process table, as they do by default.)"""
+    host, _, rest = worker.partition(":")
+    pid_text, _, start = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return bool(start) and _process_start(pid) not in ("", start)
+
+
+def _totals_json(totals: dict[str, dict]) -> dict[str, dict]:
+    return {
+        currency: {
+            "billed": money_text(values["billed"]),
+            "effective": money_text(values["effective"]),
+            "list": money_text(values["list"]),
+            "rows": values["rows"],
+        }
+        for currency, values in sorted(totals.items())
+    }
+
+
+def _current_with_identifier(source: CostSource, unit: ImportUnit) -> CostImport | None:
+    """The current import of this very delivery, if every period it brought is still current.
+
+    A delivery once split into several periods (a FOCUS file of two months) is unchanged only
+    while none of those periods was replaced by another delivery since; otherwise it is read
+    again and restores them.
+    """
+    earlier = CostImport.objects.filter(
+        source=source,
+        format=unit.format,
+        identifier=unit.identifier,
+        status__in=[CostImportStatusChoices.SUCCEEDED, CostImportStatusChoices.SUPERSEDED],
+    )
+    periods = set(earlier.values_list("billing_period_start", flat=True))
+    if not periods:
+        return None
+    current = CostImport.objects.filter(source=source, is_current=True, billing_period_start__in=periods)
+    if current.exclude(identifier=unit.identifier).exists() or current.count() != len(periods):
+        return None
+    return current.order_by("billing_period_start").first()
+
+
+def import_unit(
+    *,
+    source: CostSource,
+    unit: ImportUnit,
+    job_run,
+    started_by: str,
+    progress: Progress | None,
+    outcome: ImportOutcome,
+) -> None:
+    already = _current_with_identifier(source, unit)
+    if already is not None:
+        outcome.unchanged.append(f"{unit.location}: already imported as #{already.pk}")
+        return
+    writer = Writer(source=source, unit=unit, job_run=job_run, started_by=started_by)
+    total_parts = max(len(unit.parts), 1)
+    part_name = unit.location
+    try:
+        for index, part in enumerate(unit.parts):
+            part_name = part.name
+            for where, row in part.rows():
+                writer.add(row, file=part.name, where=where)
+                writer.beat()
+                if len(writer.pending) >= BATCH_SIZE:
+                    writer.flush()
+                    if progress:
+                        done = sum(writer.rows.values())
+                        progress(
+                            100 * (index + part.fraction()) / total_parts,
+                            f"{Path(part.name).name}: {done:,} line items written",
+                        )
+            writer.flush()
+        files = [p.record() for p in unit.parts]
+        if not writer.imports and not unit.period_start:
+            empty = writer.record_empty(files)
+            outcome.empty.append(empty)
+            logger.warning("cost import #%s: %s", empty.pk, empty.warnings[0])
+            return
+        # Inside the try: a commit refused (taken for abandoned meanwhile) or failing leaves no rows.
+        committed = writer.commit(files)
+    except CostImportError as exc:
+        writer.abandon(str(exc.located(file=part_name)), [p.record() for p in unit.parts])
+        raise
+    except BaseException as exc:
+        # Cancellation or a crash: nothing of this import may stay behind (the worker log has
+        # the traceback; the import keeps a one-line reason).
+        writer.abandon(f"Stopped before the end: {type(exc).__name__}.", [p.record() for p in unit.parts])
+        raise
+    for item in committed:
+        for warning in item.warnings:
+            logger.warning("cost import #%s: %s", item.pk, warning)
+    outcome.imports.extend(committed)

@@ -21,7 +21,7 @@ from costs.money import cents, exact
 from costs.selectors.budgets import BudgetStatus, budget_statuses, spend_by
 from costs.selectors.reconciliation import reconcile
 from costs.selectors.value import portfolio_roi, roi_by_use_case, unit_costs
-from costs.services.allocation_engine import month_start, next_month
+from portal.dates import month_start, months_between, next_month, previous_month
 from portal.permissions import PORTFOLIO_READERS, Action, restrict
 from portal.roles import has_role
 
@@ -33,10 +33,6 @@ TOP = 10
 
 def this_month() -> date:
     return month_start(datetime.now(UTC).date())
-
-
-def previous_month(month: date) -> date:
-    return month_start(date.fromordinal(month.toordinal() - 1))
 
 
 def last_month(end: date) -> date:
@@ -61,14 +57,6 @@ def month_range(start: date | None, last: date | None, *, first: date | None = N
     if start >= end:
         start = previous_month(end)
     return start, end
-
-
-def months_between(start: date, end: date) -> list[date]:
-    months, month = [], start
-    while month < end:
-        months.append(month)
-        month = next_month(month)
-    return months
 
 
 def allocations_visible_to(user) -> QuerySet:

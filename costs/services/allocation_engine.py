@@ -67,6 +67,7 @@ from costs.models import (
     SharedPoolMember,
 )
 from costs.money import cents
+from portal.dates import month_start, next_month
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -90,14 +91,6 @@ def minor_units(currency: str) -> int:
 
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
 #

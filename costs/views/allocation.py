@@ -26,6 +26,7 @@ from costs.services.budgets import budget_save
 from costs.services.value import kpi_reading_delete, kpi_reading_record
 from inventory.models import Kpi
 from portal.choices import ChannelChoices
+from portal.dates import previous_month
 from portal.forms import add_service_errors
 from portal.permissions import (
     COST_CURATORS,
@@ -93,7 +94,7 @@ def portfolio(request):
         {
             **overview,
             "start": start,
-            "last": reports.previous_month(end),
+            "last": previous_month(end),
             "team": team,
             "business_unit": business_unit,
             "whole_bill": reports.sees_whole_bill(request.user),
@@ -120,7 +121,7 @@ def reconciliation(request):
             **{
                 "lines": lines,
                 "start": start,
-                "last": reports.previous_month(end),
+                "last": previous_month(end),
                 "all_ok": all(line.ok for line in lines),
                 # One entry per failed (source, period), not per currency line.
                 "failures": list(
@@ -278,7 +279,7 @@ def budget_list(request):
             **{
                 "statuses": statuses,
                 "period": period,
-                "previous": reports.previous_month(period),
+                "previous": previous_month(period),
                 "next": reports.month_range(None, period)[1],
                 "can_add": can_add(request.user, Budget),
             },
@@ -340,7 +341,7 @@ def value(request):
                 **report,
                 "readings": readings,
                 "start": start,
-                "last": reports.previous_month(end),
+                "last": previous_month(end),
                 "can_record": can_add(request.user, KpiReading),
                 "currency": report["portfolio"].currency,
             },

@@ -104,29 +104,7 @@ class AllocationRuleSerializer(RestrictedChoicesMixin, serializers.ModelSerializ
 
     class Meta:
         model = AllocationRule
-        fields = [
-            "id",
-            "name",
-            "position",
-            "enabled",
-            "kind",
-            "source",
-            "tag_key",
-            "tag_value",
-            "billing_account_id",
-            "sub_account_id",
-            "resource_pattern",
-            "resource_pattern_kind",
-            "service_name",
-            "provider",
-            "target_kind",
-            "target_use_case",
-            "target_team",
-            "target_pool",
-            "description",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *AllocationRule.EDITABLE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
-from django.db import models
 
 from approvals.models import LifecycleStage, LifecycleTransition
+from portal.admin import ReadOnlyAdminMixin
 
 
 class TransitionInline(admin.TabularInline):
@@ -41,23 +41,8 @@ class LifecycleStageAdmin(admin.ModelAdmin):
 from approvals.models import MaturityAssessment, MaturityEvidence  # noqa: E402
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    # Read-only pages still build a form; links are https unless written otherwise (Django 6's
-    # default, asked for now so 5.2 does not warn).
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(MaturityAssessment)
-class MaturityAssessmentAdmin(ReadOnlyAdmin):
+class MaturityAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("use_case", "version", "readiness", "level", "trigger", "assessed_at")
     list_filter = ("level", "trigger", "rubric_version")
     search_fields = ("use_case__key", "use_case__name")
@@ -65,7 +50,7 @@ class MaturityAssessmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(MaturityEvidence)
-class MaturityEvidenceAdmin(ReadOnlyAdmin):
+class MaturityEvidenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("use_case", "check_key", "kind", "added_by", "added_at", "withdrawn_at")
     list_filter = ("kind",)
     search_fields = ("use_case__key", "check_key", "note", "url")
@@ -93,7 +78,7 @@ class GateApproverRequirementInline(admin.TabularInline):
 
 
 @admin.register(GatePolicy)
-class GatePolicyAdmin(ReadOnlyAdmin):
+class GatePolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("transition", "risk_tier", "min_readiness", "blocked", "validity_days", "review_sla_days")
     list_filter = ("risk_tier", "blocked")
     list_select_related = ("transition__from_stage", "transition__to_stage")
@@ -112,7 +97,7 @@ class ApprovalEventInline(admin.TabularInline):
 
 
 @admin.register(ApprovalRequest)
-class ApprovalRequestAdmin(ReadOnlyAdmin):
+class ApprovalRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("reference", "use_case", "release", "to_stage", "status", "submitted_at", "expires_at")
     list_filter = ("status", "to_stage")
     search_fields = ("use_case__key", "use_case__name")
@@ -129,7 +114,7 @@ from approvals.models import RiskAssessment, RiskRegisterEntry  # noqa: E402
 
 
 @admin.register(RiskAssessment)
-class RiskAssessmentAdmin(ReadOnlyAdmin):
+class RiskAssessmentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("use_case", "version", "tier", "role", "is_gpai", "assessed_by", "assessed_at")
     list_filter = ("tier", "role", "is_gpai", "catalog_version")
     search_fields = ("use_case__key", "use_case__name")
@@ -137,7 +122,7 @@ class RiskAssessmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RiskRegisterEntry)
-class RiskRegisterEntryAdmin(ReadOnlyAdmin):
+class RiskRegisterEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "title",
         "use_case",

@@ -188,6 +188,22 @@ class ApprovalStatusChoices(ChoiceSet):
 
     OPEN = frozenset({PENDING, CHANGES_REQUESTED})
 
+    # The moves a request's status may make; ApprovalRequest.move_to() refuses any other. A new
+    # request starts pending; rejected, withdrawn, expired and revoked are final.
+    TRANSITIONS = {
+        PENDING: frozenset({APPROVED, REJECTED, CHANGES_REQUESTED, WITHDRAWN}),
+        CHANGES_REQUESTED: frozenset({PENDING, WITHDRAWN}),
+        APPROVED: frozenset({EXPIRED, REVOKED}),
+        REJECTED: frozenset(),
+        WITHDRAWN: frozenset(),
+        EXPIRED: frozenset(),
+        REVOKED: frozenset(),
+    }
+
+    @classmethod
+    def may_move(cls, source: str, target: str) -> bool:
+        return target in cls.TRANSITIONS.get(source, ())
+
 
 class DecisionChoices(ChoiceSet):
     """What one reviewer decides on a gate request."""

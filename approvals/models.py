@@ -1,6 +1,7 @@
 """Lifecycle as data (the stages a use case moves through and the moves the CoE allows), and
 the risk classification with its register."""
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -528,6 +529,20 @@ class GateApproverRequirement(models.Model):
         return ROLE_LABELS.get(self.role, self.role)
 
 
+class ApprovalRequestQuerySet(AuditedQuerySet):
+    @staticmethod
+    def _overdue(now: datetime) -> models.Q:
+        # The one rule (also ApprovalRequest.is_overdue): still pending after the review deadline.
+        return models.Q(status=ApprovalStatusChoices.PENDING, due_at__lt=now)
+
+    def overdue(self, now: datetime) -> "ApprovalRequestQuerySet":
+        """Requests pending past their reviewers' deadline at ``now``."""
+        return self.filter(self._overdue(now))
+
+    def not_overdue(self, now: datetime) -> "ApprovalRequestQuerySet":
+        return self.exclude(self._overdue(now))
+
+
 class ApprovalRequest(models.Model):
     """A request to move one use case, with one release, through one gated transition.
 
@@ -583,7 +598,7 @@ class ApprovalRequest(models.Model):
     )
     revoke_reason = models.TextField(blank=True)
 
-    objects = AuditedQuerySet.as_manager()
+    objects = ApprovalRequestQuerySet.as_manager()
 
     class Meta:
         ordering = ["-submitted_at", "-pk"]
@@ -622,6 +637,16 @@ class ApprovalRequest(models.Model):
     @property
     def status_colour(self) -> str:
         return ApprovalStatusChoices.colour(self.status)
+
+    def move_to(self, status: str) -> None:
+        """Set the status, if ApprovalStatusChoices.TRANSITIONS allows the move (the caller saves,
+        inside its transaction). Every status write of approvals.services.gates goes through here."""
+        if not ApprovalStatusChoices.may_move(self.status, status):
+            raise ValidationError(
+                f"{self.reference} cannot move from “{self.status_label}” to "
+                f"“{ApprovalStatusChoices.label(status)}”."
+            )
+        self.status = status
 
     @property
     def is_overdue(self) -> bool:

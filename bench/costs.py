@@ -43,6 +43,8 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
 
+from portal import dates
+
 MARKER = "bench.costs"  # names of the sources, pools and rules this harness creates
 TARGET_ROWS_PER_MONTH = 10_000_000  # DESIGN.md §6
 TIME = "%Y-%m-%dT%H:%M:%SZ"
@@ -163,7 +165,7 @@ class Spec:
 
 def _period_bounds(period: date) -> tuple[datetime, datetime]:
     start = datetime(period.year, period.month, 1, tzinfo=UTC)
-    end_month = date(period.year + (period.month == 12), period.month % 12 + 1, 1)
+    end_month = dates.next_month(period)
     return start, datetime(end_month.year, end_month.month, 1, tzinfo=UTC)
 
 
@@ -832,7 +834,6 @@ def run_allocation(name: str, source, period: date, rows: int) -> Step:
 def run_reconciliation(name: str, source, period: date) -> tuple[Step, list[dict]]:
     from costs.models import CostSource
     from costs.selectors.reconciliation import reconcile
-    from costs.services.allocation_engine import next_month
     from costs.testing import assert_reconciles
 
     step = Step(name=name, kind="check")
@@ -848,7 +849,7 @@ def run_reconciliation(name: str, source, period: date) -> tuple[Step, list[dict
         for line in reconcile(
             sources=CostSource.objects.filter(pk=source.pk),
             period_start=period,
-            period_end=next_month(period),
+            period_end=dates.next_month(period),
         )
     ]
     return step, lines
@@ -999,8 +1000,7 @@ def pages_only(args, period: date, machine, markdown) -> int:
 
 
 def previous_month() -> date:
-    today = datetime.now(UTC).date().replace(day=1)
-    return (today - timedelta(days=1)).replace(day=1)
+    return dates.previous_month(datetime.now(UTC).date())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from costs.models import (
     KpiReading,
     SharedPool,
 )
+from portal.admin import ReadOnlyAdminMixin
 
 
 @admin.register(CostSource)
@@ -27,71 +28,53 @@ class CostSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(CostImport)
-class CostImportAdmin(admin.ModelAdmin):
+class CostImportAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: imports change only through the import service (a new delivery replaces one)."""
 
     list_display = ("pk", "source", "billing_period_start", "status", "is_current", "row_count", "started_at")
     list_filter = ("status", "is_current", "format", "source")
     search_fields = ("source__name", "identifier", "location")
 
-    def has_add_permission(self, request) -> bool:
-        return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Shown to admins for diagnosis; changed only on the portal's pages and API, whose services
-    validate the whole and queue the recomputation of allocation."""
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+# Rules, pools, allocations, budgets and KPI readings are shown to admins for diagnosis; they
+# change only on the portal's pages and API, whose services validate the whole and queue the
+# recomputation of allocation.
 
 
 @admin.register(AllocationRule)
-class AllocationRuleAdmin(_ReadOnlyAdmin):
+class AllocationRuleAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("position", "name", "kind", "target_kind", "enabled")
     list_filter = ("kind", "target_kind", "enabled")
     search_fields = ("name", "tag_key", "tag_value", "service_name")
 
 
 @admin.register(SharedPool)
-class SharedPoolAdmin(_ReadOnlyAdmin):
+class SharedPoolAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("name", "split_method")
 
 
 @admin.register(CostAllocation)
-class CostAllocationAdmin(_ReadOnlyAdmin):
+class CostAllocationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("period", "source", "currency", "bucket", "use_case", "team", "effective_cost")
     list_filter = ("bucket", "cost_kind", "currency", "source")
 
 
 @admin.register(AllocationState)
-class AllocationStateAdmin(_ReadOnlyAdmin):
+class AllocationStateAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("period", "source", "status", "cost_import", "computed_at", "attempted_at")
     list_filter = ("status", "source")
 
 
 @admin.register(Budget)
-class BudgetAdmin(_ReadOnlyAdmin):
+class BudgetAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("pk", "use_case", "team", "amount", "currency")
 
 
 @admin.register(BudgetAlert)
-class BudgetAlertAdmin(_ReadOnlyAdmin):
+class BudgetAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("budget", "period", "threshold", "spent", "created_at")
 
 
 @admin.register(KpiReading)
-class KpiReadingAdmin(_ReadOnlyAdmin):
+class KpiReadingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("kpi", "period", "value", "monetized_value", "recorded_by")

@@ -46,6 +46,7 @@ from costs.services.imports import cost_import_run
 from costs.services.sources import cost_source_create, cost_source_update
 from costs.services.value import kpi_reading_record
 from inventory.models import Kpi, Team, UseCase
+from portal.dates import month_start, next_month, previous_month
 
 SOURCE_NAME = "Demo FOCUS export (AWS)"
 PAYER_ACCOUNT = "210987654321"
@@ -90,16 +91,12 @@ TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 def demo_months(today: date | None = None) -> list[date]:
     """The last complete months, oldest first."""
-    month = (today or datetime.now(UTC).date()).replace(day=1)
+    month = month_start(today or datetime.now(UTC).date())
     months = []
     for _ in range(MONTHS):
-        month = (month - timedelta(days=1)).replace(day=1)
+        month = previous_month(month)
         months.append(month)
     return sorted(months)
-
-
-def _next_month(month: date) -> date:
-    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
 
 
 def _money(value: Decimal) -> str:
@@ -125,7 +122,7 @@ def _row(
     return {
         "BillingAccountId": PAYER_ACCOUNT, "BillingAccountName": "Propylon Demo Corp", "BillingCurrency": "USD",
         "BillingPeriodStart": datetime(month.year, month.month, 1, tzinfo=UTC).strftime(TIME),
-        "BillingPeriodEnd": datetime.combine(_next_month(month), datetime.min.time(), tzinfo=UTC).strftime(TIME),
+        "BillingPeriodEnd": datetime.combine(next_month(month), datetime.min.time(), tzinfo=UTC).strftime(TIME),
         "ChargePeriodStart": start.strftime(TIME), "ChargePeriodEnd": (start + timedelta(days=1)).strftime(TIME),
         "ChargeCategory": charge, "ChargeClass": "", "ProviderName": "AWS", "PublisherName": "AWS",
         "InvoiceIssuerName": "AWS", "ServiceName": service, "ServiceCategory": category,
@@ -147,7 +144,7 @@ def demo_rows(month: date) -> list[dict]:
 
     rows = []
     day = month
-    while day < _next_month(month):
+    while day < next_month(month):
         for key, service, resource, (low, high), ratio in TAGGED_SPEND:
             billed = amount(low, high)
             tags = {"use-case": key, "cost-center": "ai-portfolio"}

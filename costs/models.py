@@ -376,6 +376,29 @@ class AllocationRule(models.Model):
     line item to the use case whose key is the value of one of its tag keys.
     """
 
+    # What a person sets on a rule, declared once: the service writes these, the form and the
+    # API serializer show them.
+    EDITABLE_FIELDS = (
+        "name",
+        "position",
+        "enabled",
+        "kind",
+        "source",
+        "tag_key",
+        "tag_value",
+        "billing_account_id",
+        "sub_account_id",
+        "resource_pattern",
+        "resource_pattern_kind",
+        "service_name",
+        "provider",
+        "target_kind",
+        "target_use_case",
+        "target_team",
+        "target_pool",
+        "description",
+    )
+
     name = models.CharField(max_length=120)
     position = models.PositiveIntegerField(default=100, help_text="Lower runs first.")
     enabled = models.BooleanField(default=True)

@@ -18,7 +18,8 @@ from decimal import Decimal
 from costs.models import CostImport, CostSource
 from costs.selectors.imports import line_item_totals
 from costs.selectors.reconciliation import reconcile
-from costs.services.allocation_engine import allocate_period, month_start, next_month
+from costs.services.allocation_engine import allocate_period
+from portal.dates import month_start, next_month
 
 CENT = Decimal("0.01")
 
@@ -50,7 +51,7 @@ def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True
     if extra:
         problems.append(f"line items in {sorted(extra)} missing from the import's totals")
     lines = reconcile(
-        sources=CostSource.objects.filter(pk=source.pk), period_start=period, period_end=_next(period)
+        sources=CostSource.objects.filter(pk=source.pk), period_start=period, period_end=next_month(period)
     )
     seen = set()
     for line in lines:
@@ -67,7 +68,3 @@ def assert_reconciles(source: CostSource, period: date, *, allocate: bool = True
     if missing:
         problems.append(f"no allocation for {sorted(missing)}")
     assert not problems, f"{source} {period:%Y-%m} does not reconcile:\n" + "\n".join(problems)
-
-
-def _next(day: date) -> date:
-    return next_month(day)

@@ -1,7 +1,26 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import models
 
 from portal.models import ApiToken, AuditEntry, JobLogLine, JobRun, Notification, User
+
+
+class ReadOnlyAdminMixin:
+    """An admin page that shows and never writes: the records change only through their services
+    (or are append-only), so not even an administrator adds, changes or deletes them here."""
+
+    # Read-only pages still build a form; links are https unless written otherwise (Django 6's
+    # default, asked for now so 5.2 does not warn).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(User)
@@ -71,37 +90,19 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the trail is append-only, even for administrators."""
 
     list_display = ("id", "time", "action", "actor_label", "channel", "object_repr")
     list_filter = ("action", "channel", "actor_kind")
     search_fields = ("actor_label", "object_repr", "message")
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: notifications are written by portal.notifications.notify() and delivered once."""
 
     list_display = ("subject", "channel", "recipient", "created_at", "sent_at", "attempts")
     list_filter = ("channel",)
     search_fields = ("subject", "key", "recipient__username")
     list_select_related = ("recipient",)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

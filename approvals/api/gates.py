@@ -382,8 +382,8 @@ class ApprovalRequestFilterSet(django_filters.FilterSet):
         fields = ["use_case", "status", "to_stage", "tier", "release"]
 
     def filter_overdue(self, queryset, name, value):
-        overdue = {"status": ApprovalStatusChoices.PENDING, "due_at__lt": timezone.now()}
-        return queryset.filter(**overdue) if value else queryset.exclude(**overdue)
+        now = timezone.now()
+        return queryset.overdue(now) if value else queryset.not_overdue(now)
 
     def filter_waiting(self, queryset, name, value):
         user = self.request.user

@@ -2,7 +2,6 @@
 trend, reassessing, the versions, and evidence (list, add, withdraw). Same services as the pages
 (approvals.services.maturity)."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -19,7 +18,6 @@ from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from approvals.views.maturity import evidence_file_response
 from inventory.selectors import use_case_for
-from portal.api.exceptions import api_error
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
 from portal.api.serializers import UserBriefSerializer
 from portal.api.views import RestrictedReadOnlyViewSet, RestrictedViewSetMixin, permission_action
@@ -242,17 +240,14 @@ class MaturityEvidenceViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, v
             raise exceptions.PermissionDenied(
                 "The owning team and the CoE maintain a use case's maturity evidence."
             )
-        try:
-            evidence = maturity.evidence_add(
-                use_case=data["use_case"],
-                check_key=data["check_key"],
-                actor=request.user,
-                url=data.get("url") or None,
-                file=data.get("file") or None,
-                note=data.get("note") or None,
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        evidence = maturity.evidence_add(
+            use_case=data["use_case"],
+            check_key=data["check_key"],
+            actor=request.user,
+            url=data.get("url") or None,
+            file=data.get("file") or None,
+            note=data.get("note") or None,
+        )
         return Response(
             MaturityEvidenceSerializer(evidence, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,
@@ -266,10 +261,7 @@ class MaturityEvidenceViewSet(RestrictedViewSetMixin, mixins.CreateModelMixin, v
     @permission_action("custom:withdraw")
     def withdraw(self, request, pk=None):
         evidence = self.get_object()
-        try:
-            evidence = maturity.evidence_withdraw(evidence=evidence, actor=request.user)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        evidence = maturity.evidence_withdraw(evidence=evidence, actor=request.user)
         return Response(MaturityEvidenceSerializer(evidence, context=self.get_serializer_context()).data)
 
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})

@@ -89,20 +89,12 @@ class RiskRegisterEntryViewSet(RestrictedModelViewSet):
             raise exceptions.PermissionDenied(
                 "The owning team and the CoE maintain a use case's risk register."
             )
-        try:
-            serializer.instance = services.register_entry_create(actor=self.request.user, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.register_entry_create(actor=self.request.user, **data)
 
     def perform_update(self, serializer):
         entry = serializer.instance
         changes = {name: value for name, value in serializer.validated_data.items() if name != "use_case"}
-        try:
-            serializer.instance = services.register_entry_update(
-                entry=entry, actor=self.request.user, **changes
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.register_entry_update(entry=entry, actor=self.request.user, **changes)
 
     def perform_destroy(self, instance):
         services.register_entry_delete(entry=instance, actor=self.request.user)

@@ -79,7 +79,7 @@ def review_queue(*, user, view: str = "mine", tier: str = "") -> list[ApprovalRe
         return list(requests.filter(status__in=ApprovalStatusChoices.OPEN).order_by("due_at", "pk"))
     pending = requests.filter(status=ApprovalStatusChoices.PENDING).order_by("due_at", "pk")
     if view == "overdue":
-        return list(pending.filter(due_at__lt=timezone.now()))
+        return list(pending.overdue(timezone.now()))
     already = ApprovalDecision.objects.filter(
         request=OuterRef("pk"), round=OuterRef("round"), decided_by=user
     )
@@ -94,10 +94,9 @@ def review_queue(*, user, view: str = "mine", tier: str = "") -> list[ApprovalRe
 
 def queue_counts(*, user) -> dict[str, int]:
     requests = approval_requests_visible_to(user)
-    pending = requests.filter(status=ApprovalStatusChoices.PENDING)
     return {
         "mine": len(review_queue(user=user, view="mine")),
-        "overdue": pending.filter(due_at__lt=timezone.now()).count(),
+        "overdue": requests.overdue(timezone.now()).count(),
         "open": requests.filter(status__in=ApprovalStatusChoices.OPEN).count(),
     }
 

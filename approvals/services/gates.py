@@ -237,7 +237,7 @@ def approval_request_resubmit(
     locked.policy = check.policy
     locked.quorum = check.policy.quorum()
     locked.snapshot = _snapshot(check)
-    locked.status = ApprovalStatusChoices.PENDING
+    locked.move_to(ApprovalStatusChoices.PENDING)
     locked.round += 1
     locked.submitted_at = now
     locked.due_at = add_business_days(now, check.policy.review_sla_days)
@@ -260,7 +260,7 @@ def approval_request_withdraw(*, request: ApprovalRequest, actor, reason: str = 
         raise ValidationError(
             f"{locked.reference} is {locked.status_label.lower()}; only open requests are withdrawn."
         )
-    locked.status = ApprovalStatusChoices.WITHDRAWN
+    locked.move_to(ApprovalStatusChoices.WITHDRAWN)
     locked.decided_at = timezone.now()
     locked.save(update_fields=["status", "decided_at"])
     _event(locked, ApprovalEventChoices.WITHDRAWN, actor, reason.strip())
@@ -360,7 +360,7 @@ def approval_request_decide(
     if decision == DecisionChoices.REJECT:
         _close(locked, ApprovalStatusChoices.REJECTED, ApprovalEventChoices.REJECTED, actor, comment)
     elif decision == DecisionChoices.REQUEST_CHANGES:
-        locked.status = ApprovalStatusChoices.CHANGES_REQUESTED
+        locked.move_to(ApprovalStatusChoices.CHANGES_REQUESTED)
         locked.save(update_fields=["status"])
         _event(locked, ApprovalEventChoices.CHANGES_REQUESTED, actor, comment)
         notifications.notify_decision(locked, record)
@@ -375,7 +375,7 @@ def approval_request_decide(
 
 
 def _close(request: ApprovalRequest, status: str, kind: str, actor, message: str) -> None:
-    request.status = status
+    request.move_to(status)
     request.decided_at = timezone.now()
     request.save(update_fields=["status", "decided_at"])
     _event(request, kind, actor, message)
@@ -403,7 +403,7 @@ def _approve(request: ApprovalRequest, actor) -> None:
         ).order_by("decided_at", "pk")
     ]
     validity = request.snapshot.get("policy", {}).get("validity_days", request.policy.validity_days)
-    request.status = ApprovalStatusChoices.APPROVED
+    request.move_to(ApprovalStatusChoices.APPROVED)
     request.decided_at = now
     request.expires_at = now + timedelta(days=validity) if validity else None
     request.conditions = "\n\n".join(conditions)
@@ -465,7 +465,7 @@ def approval_request_revoke(*, request: ApprovalRequest, actor, reason: str) -> 
         raise ValidationError(
             f"{locked.reference} is {locked.status_label.lower()}; only an approval is revoked."
         )
-    locked.status = ApprovalStatusChoices.REVOKED
+    locked.move_to(ApprovalStatusChoices.REVOKED)
     locked.revoked_at = timezone.now()
     locked.revoked_by = actor
     locked.revoke_reason = reason
@@ -487,7 +487,7 @@ def approval_request_expire(*, request: ApprovalRequest, now: datetime | None = 
         or locked.expires_at > now
     ):
         return False
-    locked.status = ApprovalStatusChoices.EXPIRED
+    locked.move_to(ApprovalStatusChoices.EXPIRED)
     locked.save(update_fields=["status"])
     _event(
         locked, ApprovalEventChoices.EXPIRED, None, f"validity ended {locked.expires_at:%Y-%m-%d %H:%M} UTC"
@@ -525,9 +525,7 @@ def gates_scan(now=None) -> dict:
     for request in ApprovalRequest.objects.filter(status=ApprovalStatusChoices.APPROVED, expires_at__lte=now):
         expired += approval_request_expire(request=request, now=now)
     overdue = 0
-    for request in ApprovalRequest.objects.select_related(*related).filter(
-        status=ApprovalStatusChoices.PENDING, due_at__lt=now
-    ):
+    for request in ApprovalRequest.objects.select_related(*related).overdue(now):
         overdue += notifications.notify_overdue(request)
     expiring = 0
     horizon = now + timedelta(days=max(EXPIRY_WARNING_DAYS))

@@ -36,10 +36,7 @@ from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
 from portal.forms import add_service_errors
 from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
-
-
-def _error_message(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
+from portal.views.generic import object_to_edit, service_delete_view, service_edit_view, service_error_message
 
 
 def _request_or_404(request, pk: int, action: str = Action.VIEW) -> ApprovalRequest:
@@ -144,7 +141,7 @@ def request_comment(request, pk: int):
             request=gate_request, actor=request.user, body=form.cleaned_data["body"], parent=parent
         )
     except ValidationError as exc:
-        messages.error(request, _error_message(exc))
+        messages.error(request, service_error_message(exc))
     return redirect(gate_request.get_absolute_url() + "#discussion")
 
 
@@ -157,7 +154,7 @@ def request_withdraw(request, pk: int):
             request=gate_request, actor=request.user, reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:
-        messages.error(request, _error_message(exc))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{gate_request.reference} withdrawn.")
     return _back(gate_request)
@@ -175,7 +172,7 @@ def request_resubmit(request, pk: int):
             request=gate_request, actor=request.user, summary=request.POST.get("summary", ""), release=release
         )
     except ValidationError as exc:
-        messages.error(request, _error_message(exc))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{gate_request.reference} resubmitted for a new round of decisions.")
     return _back(gate_request)
@@ -190,7 +187,7 @@ def request_revoke(request, pk: int):
             request=gate_request, actor=request.user, reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:
-        messages.error(request, _error_message(exc))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(
             request,
@@ -206,7 +203,7 @@ def request_recertify(request, pk: int):
     try:
         renewal = gates.approval_request_recertify(request=gate_request, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, _error_message(exc))
+        messages.error(request, service_error_message(exc))
         return _back(gate_request)
     messages.success(request, f"{renewal.reference} asks to re-certify {gate_request.reference}.")
     return redirect(renewal.get_absolute_url())
@@ -272,7 +269,7 @@ def stage_move(request, key: str):
             use_case=use_case, to_stage=stage, actor=request.user, reason=form.cleaned_data["reason"]
         )
     except ValidationError as exc:
-        messages.error(request, _error_message(exc))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{use_case.key} moved to {stage.label}.")
     return redirect(tab)
@@ -307,44 +304,41 @@ def policy_list(request):
 
 @login_required
 def policy_edit(request, pk: int | None = None):
-    policy = None
-    if pk is None:
-        if not can_add(request.user, GatePolicy):
-            raise PermissionDenied("The CoE lead maintains gate policies.")
-    else:
-        policy = get_restricted_object_or_404(GatePolicy.objects.all(), request.user, Action.CHANGE, pk=pk)
+    policy = object_to_edit(
+        request, GatePolicy.objects.all(), refusal="The CoE lead maintains gate policies.", pk=pk
+    )
     form = GatePolicyForm(request.POST if request.method == "POST" else None, policy=policy)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = gate_policies.gate_policy_save(
-                actor=request.user,
-                policy=policy,
-                transition=form.cleaned_data["transition"],
-                risk_tier=form.cleaned_data["risk_tier"] or GatePolicy.ANY_TIER,
-                requirements=form.requirements(),
-                **form.values(),
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Gate policy {saved} saved.")
-            return redirect("approvals:gate-policy-list")
-    return render(request, "approvals/gate_policy_form.html", {"form": form, "policy": policy})
+
+    def save(data):
+        return gate_policies.gate_policy_save(
+            actor=request.user,
+            policy=policy,
+            transition=data["transition"],
+            risk_tier=data["risk_tier"] or GatePolicy.ANY_TIER,
+            requirements=form.requirements(),
+            **form.values(),
+        )
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="approvals/gate_policy_form.html",
+        context={"policy": policy},
+        success_url="approvals:gate-policy-list",
+        success_message=lambda saved: f"Gate policy {saved} saved.",
+    )
 
 
 @login_required
 def policy_delete(request, pk: int):
-    policy = get_restricted_object_or_404(GatePolicy.objects.all(), request.user, Action.DELETE, pk=pk)
-    if request.method == "POST":
-        try:
-            gate_policies.gate_policy_delete(policy=policy, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, _error_message(exc))
-        else:
-            messages.success(request, f"Gate policy {policy} deleted.")
-        return redirect("approvals:gate-policy-list")
-    return render(
-        request, "portal/confirm_delete.html", {"object": policy, "cancel_url": policy.get_absolute_url()}
+    return service_delete_view(
+        request,
+        GatePolicy.objects.all(),
+        pk=pk,
+        delete=lambda policy: gate_policies.gate_policy_delete(policy=policy, actor=request.user),
+        success_url="approvals:gate-policy-list",
+        success_message=lambda policy: f"Gate policy {policy} deleted.",
     )
 
 
@@ -370,95 +364,84 @@ def lifecycle_overview(request):
 
 @login_required
 def stage_edit(request, key: str | None = None):
-    stage = None
-    if key is None:
-        if not can_add(request.user, LifecycleStage):
-            raise PermissionDenied("The CoE lead maintains the lifecycle.")
-    else:
-        stage = get_restricted_object_or_404(
-            LifecycleStage.objects.all(), request.user, Action.CHANGE, key=key
-        )
+    stage = object_to_edit(
+        request, LifecycleStage.objects.all(), refusal="The CoE lead maintains the lifecycle.", key=key
+    )
     form = StageForm(request.POST if request.method == "POST" else None, stage=stage)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        try:
-            if stage is None:
-                stage = lifecycle.stage_create(actor=request.user, **data)
-            else:
-                data.pop("key")
-                lifecycle.stage_update(stage=stage, actor=request.user, **data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Stage “{stage.label}” saved.")
-            return redirect("approvals:lifecycle")
-    return render(request, "approvals/lifecycle_form.html", {"form": form, "object": stage, "what": "stage"})
+
+    def save(data):
+        if stage is None:
+            return lifecycle.stage_create(actor=request.user, **data)
+        data.pop("key")
+        lifecycle.stage_update(stage=stage, actor=request.user, **data)
+        return stage
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="approvals/lifecycle_form.html",
+        context={"object": stage, "what": "stage"},
+        success_url="approvals:lifecycle",
+        success_message=lambda saved: f"Stage “{saved.label}” saved.",
+    )
 
 
 @login_required
 def stage_delete(request, key: str):
-    stage = get_restricted_object_or_404(LifecycleStage.objects.all(), request.user, Action.DELETE, key=key)
-    if request.method == "POST":
-        try:
-            lifecycle.stage_delete(stage=stage, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, _error_message(exc))
-        else:
-            messages.success(request, f"Stage “{stage.label}” deleted.")
-        return redirect("approvals:lifecycle")
-    return render(request, "portal/confirm_delete.html", {"object": stage, "cancel_url": "/lifecycle/"})
+    return service_delete_view(
+        request,
+        LifecycleStage.objects.all(),
+        key=key,
+        delete=lambda stage: lifecycle.stage_delete(stage=stage, actor=request.user),
+        success_url="approvals:lifecycle",
+        success_message=lambda stage: f"Stage “{stage.label}” deleted.",
+        cancel_url="/lifecycle/",
+    )
 
 
 @login_required
 def transition_edit(request, pk: int | None = None):
-    transition = None
-    if pk is None:
-        if not can_add(request.user, LifecycleTransition):
-            raise PermissionDenied("The CoE lead maintains the lifecycle.")
-    else:
-        transition = get_restricted_object_or_404(
-            LifecycleTransition.objects.select_related("from_stage", "to_stage"),
-            request.user,
-            Action.CHANGE,
-            pk=pk,
-        )
+    transition = object_to_edit(
+        request,
+        LifecycleTransition.objects.select_related("from_stage", "to_stage"),
+        refusal="The CoE lead maintains the lifecycle.",
+        pk=pk,
+    )
     form = TransitionForm(request.POST if request.method == "POST" else None, transition=transition)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if transition is None:
-                transition = lifecycle.transition_create(
-                    actor=request.user,
-                    from_stage=form.cleaned_data["from_stage"],
-                    to_stage=form.cleaned_data["to_stage"],
-                    requires_gate=form.cleaned_data["requires_gate"],
-                )
-            else:
-                lifecycle.transition_update(
-                    transition=transition,
-                    actor=request.user,
-                    requires_gate=form.cleaned_data["requires_gate"],
-                )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Transition {transition} saved.")
-            return redirect("approvals:lifecycle")
-    return render(
-        request, "approvals/lifecycle_form.html", {"form": form, "object": transition, "what": "transition"}
+
+    def save(data):
+        if transition is None:
+            return lifecycle.transition_create(
+                actor=request.user,
+                from_stage=data["from_stage"],
+                to_stage=data["to_stage"],
+                requires_gate=data["requires_gate"],
+            )
+        lifecycle.transition_update(
+            transition=transition, actor=request.user, requires_gate=data["requires_gate"]
+        )
+        return transition
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="approvals/lifecycle_form.html",
+        context={"object": transition, "what": "transition"},
+        success_url="approvals:lifecycle",
+        success_message=lambda saved: f"Transition {saved} saved.",
     )
 
 
 @login_required
 def transition_delete(request, pk: int):
-    transition = get_restricted_object_or_404(
-        LifecycleTransition.objects.all(), request.user, Action.DELETE, pk=pk
+    return service_delete_view(
+        request,
+        LifecycleTransition.objects.all(),
+        pk=pk,
+        delete=lambda transition: lifecycle.transition_delete(transition=transition, actor=request.user),
+        success_url="approvals:lifecycle",
+        success_message=lambda transition: f"Transition {transition} deleted.",
+        cancel_url="/lifecycle/",
     )
-    if request.method == "POST":
-        try:
-            lifecycle.transition_delete(transition=transition, actor=request.user)
-        except ValidationError as exc:
-            messages.error(request, _error_message(exc))
-        else:
-            messages.success(request, f"Transition {transition} deleted.")
-        return redirect("approvals:lifecycle")
-    return render(request, "portal/confirm_delete.html", {"object": transition, "cancel_url": "/lifecycle/"})

@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from approvals.catalogs import maturity as catalog
@@ -16,8 +16,8 @@ from approvals.policies import may_maintain_maturity
 from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from inventory.selectors import use_case_for
-from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404
+from portal.views.generic import service_edit_view, service_error_message
 
 
 def _maturity_tab(use_case) -> str:
@@ -54,22 +54,19 @@ def maturity_evidence_add(request, key: str):
     use_case = _use_case_to_maintain(request, key)
     initial = {"check_key": request.GET.get("check")} if request.GET.get("check") in catalog.CHECKS else {}
     form = MaturityEvidenceForm(request.POST or None, request.FILES or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            evidence = maturity.evidence_add(
-                use_case=use_case,
-                check_key=form.cleaned_data["check_key"],
-                actor=request.user,
-                **form.evidence(),
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request, f"Evidence added to “{catalog.CHECKS[evidence.check_key].title}” ({use_case.key})."
-            )
-            return redirect(_maturity_tab(use_case))
-    return render(request, "approvals/maturity_evidence_form.html", {"form": form, "use_case": use_case})
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda data: maturity.evidence_add(
+            use_case=use_case, check_key=data["check_key"], actor=request.user, **form.evidence()
+        ),
+        template="approvals/maturity_evidence_form.html",
+        context={"use_case": use_case},
+        success_url=_maturity_tab(use_case),
+        success_message=lambda evidence: (
+            f"Evidence added to “{catalog.CHECKS[evidence.check_key].title}” ({use_case.key})."
+        ),
+    )
 
 
 @login_required
@@ -82,7 +79,7 @@ def maturity_evidence_withdraw(request, key: str, pk: int):
     try:
         maturity.evidence_withdraw(evidence=evidence, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, service_error_message(exc))
     else:
         check = catalog.check(evidence.check_key)
         messages.success(

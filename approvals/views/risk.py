@@ -1,10 +1,8 @@
 """Risk classification pages: the questionnaire, and the register's entries. Results show on the
 use case's "Risk" tab (inventory.views.usecases, approvals.selectors.risk.risk_overview)."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import redirect, render
+from django.core.exceptions import PermissionDenied
 
 from approvals.forms.risk import RiskQuestionnaireForm, RiskRegisterEntryForm
 from approvals.models import RiskRegisterEntry
@@ -13,8 +11,7 @@ from approvals.selectors.risk import risk_assessments_for
 from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
 from inventory.selectors import use_case_for
-from portal.forms import add_service_errors
-from portal.permissions import Action, get_restricted_object_or_404
+from portal.views.generic import object_to_edit, service_delete_view, service_edit_view
 
 
 def _risk_tab(use_case) -> str:
@@ -35,22 +32,18 @@ def risk_questionnaire(request, key: str):
     use_case = _use_case_to_assess(request, key)
     latest = risk_assessments_for(user=request.user, use_case=use_case).first()
     form = RiskQuestionnaireForm(request.POST or None, previous=latest.answers if latest else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            assessment = services.risk_assessment_record(
-                use_case=use_case, answers=form.answers(), actor=request.user
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request,
-                f"{use_case.key} assessed (version {assessment.version}): "
-                f"{RiskTierChoices.label(assessment.tier)}.",
-            )
-            return redirect(_risk_tab(use_case))
-    return render(
-        request, "approvals/risk_questionnaire.html", {"form": form, "use_case": use_case, "latest": latest}
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda _data: services.risk_assessment_record(
+            use_case=use_case, answers=form.answers(), actor=request.user
+        ),
+        template="approvals/risk_questionnaire.html",
+        context={"use_case": use_case, "latest": latest},
+        success_url=_risk_tab(use_case),
+        success_message=lambda assessment: (
+            f"{use_case.key} assessed (version {assessment.version}): {RiskTierChoices.label(assessment.tier)}."
+        ),
     )
 
 
@@ -58,44 +51,48 @@ def risk_questionnaire(request, key: str):
 def register_entry_edit(request, key: str, pk: int | None = None):
     """Add a risk to the use case's register, or change one."""
     use_case = use_case_for(user=request.user, key=key)
-    entry = None
-    if pk is None:
-        if not may_assess_risk(request.user, use_case):
-            raise PermissionDenied("The owning team and the CoE maintain a use case's risk register.")
-    else:
-        entry = get_restricted_object_or_404(
-            RiskRegisterEntry.objects.filter(use_case=use_case), request.user, Action.CHANGE, pk=pk
-        )
+    entry = object_to_edit(
+        request,
+        RiskRegisterEntry.objects.filter(use_case=use_case),
+        refusal="The owning team and the CoE maintain a use case's risk register.",
+        may_add=lambda: may_assess_risk(request.user, use_case),
+        pk=pk,
+    )
     form = RiskRegisterEntryForm(request.POST or None, instance=entry, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        try:
-            if entry is None:
-                entry = services.register_entry_create(use_case=use_case, actor=request.user, **data)
-                messages.success(request, f"Risk “{entry.title}” added to {use_case.key}'s register.")
-            else:
-                for name in ("residual_likelihood", "residual_severity"):
-                    if data[name] is None:
-                        data[name] = data[name.removeprefix("residual_")]
-                services.register_entry_update(entry=entry, actor=request.user, **data)
-                messages.success(request, f"Risk “{entry.title}” saved.")
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return redirect(_risk_tab(use_case))
-    return render(
-        request, "approvals/register_entry_form.html", {"form": form, "use_case": use_case, "entry": entry}
+
+    def save(data):
+        if entry is None:
+            return services.register_entry_create(use_case=use_case, actor=request.user, **data)
+        for name in ("residual_likelihood", "residual_severity"):
+            if data[name] is None:
+                data[name] = data[name.removeprefix("residual_")]
+        services.register_entry_update(entry=entry, actor=request.user, **data)
+        return entry
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="approvals/register_entry_form.html",
+        context={"use_case": use_case, "entry": entry},
+        success_url=_risk_tab(use_case),
+        success_message=lambda saved: (
+            f"Risk “{saved.title}” added to {use_case.key}'s register."
+            if entry is None
+            else f"Risk “{saved.title}” saved."
+        ),
     )
 
 
 @login_required
 def register_entry_delete(request, key: str, pk: int):
     use_case = use_case_for(user=request.user, key=key)
-    entry = get_restricted_object_or_404(
-        RiskRegisterEntry.objects.filter(use_case=use_case), request.user, Action.DELETE, pk=pk
+    return service_delete_view(
+        request,
+        RiskRegisterEntry.objects.filter(use_case=use_case),
+        pk=pk,
+        delete=lambda entry: services.register_entry_delete(entry=entry, actor=request.user),
+        success_url=_risk_tab(use_case),
+        success_message=lambda entry: f"Risk “{entry.title}” removed from {use_case.key}'s register.",
+        cancel_url=_risk_tab(use_case),
     )
-    if request.method == "POST":
-        services.register_entry_delete(entry=entry, actor=request.user)
-        messages.success(request, f"Risk “{entry.title}” removed from {use_case.key}'s register.")
-        return redirect(_risk_tab(use_case))
-    return render(request, "portal/confirm_delete.html", {"object": entry, "cancel_url": _risk_tab(use_case)})

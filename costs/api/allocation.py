@@ -5,7 +5,6 @@ through portal.permissions.restrict."""
 from datetime import date
 from decimal import ROUND_HALF_UP
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -35,7 +34,6 @@ from costs.services.allocation_engine import preview_rule, request_allocation
 from costs.services.budgets import budget_delete, budget_save
 from costs.services.value import kpi_reading_delete, kpi_reading_record
 from inventory.models import Kpi, Team, UseCase
-from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet, permission_action
 from portal.choices import ChannelChoices
@@ -106,29 +104,7 @@ class AllocationRuleSerializer(RestrictedChoicesMixin, serializers.ModelSerializ
 
     class Meta:
         model = AllocationRule
-        fields = [
-            "id",
-            "name",
-            "position",
-            "enabled",
-            "kind",
-            "source",
-            "tag_key",
-            "tag_value",
-            "billing_account_id",
-            "sub_account_id",
-            "resource_pattern",
-            "resource_pattern_kind",
-            "service_name",
-            "provider",
-            "target_kind",
-            "target_use_case",
-            "target_team",
-            "target_pool",
-            "description",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *AllocationRule.EDITABLE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
 
@@ -154,18 +130,12 @@ class AllocationRuleViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
 
     def perform_create(self, serializer):
         self.check_add_permission()
-        try:
-            serializer.instance = allocation_rule_save(actor=self.request.user, **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = allocation_rule_save(actor=self.request.user, **serializer.validated_data)
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = allocation_rule_save(
-                rule=serializer.instance, actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = allocation_rule_save(
+            rule=serializer.instance, actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         allocation_rule_delete(rule=instance, actor=self.request.user)
@@ -228,19 +198,16 @@ class SharedPoolViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
     def _save(self, serializer, pool=None):
         data = serializer.validated_data
         current = pool
-        try:
-            serializer.instance = shared_pool_save(
-                pool=current,
-                actor=self.request.user,
-                name=data.get("name", pool.name if pool else ""),
-                description=data.get("description", pool.description if pool else ""),
-                split_method=data.get(
-                    "split_method", pool.split_method if pool else SplitMethodChoices.DIRECT_COST
-                ),
-                members=data["members"] if "members" in data else _members_of(pool),
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = shared_pool_save(
+            pool=current,
+            actor=self.request.user,
+            name=data.get("name", pool.name if pool else ""),
+            description=data.get("description", pool.description if pool else ""),
+            split_method=data.get(
+                "split_method", pool.split_method if pool else SplitMethodChoices.DIRECT_COST
+            ),
+            members=data["members"] if "members" in data else _members_of(pool),
+        )
 
     def perform_create(self, serializer):
         self.check_add_permission()
@@ -250,10 +217,7 @@ class SharedPoolViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
         self._save(serializer, serializer.instance)
 
     def perform_destroy(self, instance):
-        try:
-            shared_pool_delete(pool=instance, actor=self.request.user)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        shared_pool_delete(pool=instance, actor=self.request.user)
 
 
 def _members_of(pool) -> list[dict]:
@@ -526,16 +490,10 @@ class BudgetViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
 
     def perform_create(self, serializer):
         self.check_add_permission()
-        try:
-            serializer.instance = budget_save(**serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = budget_save(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = budget_save(budget=serializer.instance, **serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = budget_save(budget=serializer.instance, **serializer.validated_data)
 
     def perform_destroy(self, instance):
         budget_delete(budget=instance)
@@ -622,19 +580,16 @@ class KpiReadingViewSet(AddPermissionFirstMixin, RestrictedModelViewSet):
         if not may_record_kpi_reading(self.request.user, kpi):
             raise exceptions.PermissionDenied("You may not record readings of this KPI.")
         data = serializer.validated_data
-        try:
-            serializer.instance = kpi_reading_record(
-                kpi=kpi,
-                period=_month(data["period"], "period") if "period" in data else serializer.instance.period,
-                value=data.get("value", getattr(serializer.instance, "value", None)),
-                monetized_value=data.get(
-                    "monetized_value", getattr(serializer.instance, "monetized_value", None)
-                ),
-                note=data.get("note", getattr(serializer.instance, "note", "")),
-                actor=self.request.user,
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = kpi_reading_record(
+            kpi=kpi,
+            period=_month(data["period"], "period") if "period" in data else serializer.instance.period,
+            value=data.get("value", getattr(serializer.instance, "value", None)),
+            monetized_value=data.get(
+                "monetized_value", getattr(serializer.instance, "monetized_value", None)
+            ),
+            note=data.get("note", getattr(serializer.instance, "note", "")),
+            actor=self.request.user,
+        )
 
     def perform_create(self, serializer):
         self.check_add_permission()

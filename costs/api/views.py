@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.decorators import action
@@ -17,7 +16,6 @@ from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.api import parsers as api_parsers
-from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet
 from portal.choices import ChannelChoices
@@ -38,19 +36,13 @@ class CostSourceViewSet(RestrictedModelViewSet):
 
     def perform_create(self, serializer):
         self.check_add_permission()
-        try:
-            serializer.instance = cost_source_create(**serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = cost_source_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
-        try:
-            serializer.instance = cost_source_update(
-                source=serializer.instance, secret_access_key=data.pop("secret_access_key", None), **data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = cost_source_update(
+            source=serializer.instance, secret_access_key=data.pop("secret_access_key", None), **data
+        )
 
 
 class CostImportViewSet(RestrictedReadOnlyViewSet):

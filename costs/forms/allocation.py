@@ -25,26 +25,7 @@ def parse_month(value: str, field: str = "period") -> date:
 class AllocationRuleForm(forms.ModelForm):
     class Meta:
         model = AllocationRule
-        fields = [
-            "name",
-            "position",
-            "enabled",
-            "kind",
-            "source",
-            "tag_key",
-            "tag_value",
-            "billing_account_id",
-            "sub_account_id",
-            "resource_pattern",
-            "resource_pattern_kind",
-            "service_name",
-            "provider",
-            "target_kind",
-            "target_use_case",
-            "target_team",
-            "target_pool",
-            "description",
-        ]
+        fields = AllocationRule.EDITABLE_FIELDS
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
         help_texts = {
             "kind": "“Tag value is a use-case key” reads the use case from the tag (e.g. use-case: UC-0042); "

@@ -14,6 +14,7 @@ from costs.ingest import cost_explorer, cur, focus, readers
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostSource, cost_import_root
 from portal import uploads
+from portal.dates import month_start, next_month, previous_month
 
 # AWS may restate a closed month during the first two weeks after it ends (Data Exports docs).
 RESTATEMENT_WINDOW_DAYS = 15
@@ -44,18 +45,6 @@ class ImportUnit:
     period_start: date | None = None  # known up front for manifests and Cost Explorer
     period_end: date | None = None
     estimated: bool = False
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
-
-
-def previous_month(day: date) -> date:
-    return month_start(month_start(day) - timedelta(days=1))
 
 
 def periods_to_pull(source: CostSource, *, today: date | None = None) -> list[date]:

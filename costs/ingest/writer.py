@@ -18,10 +18,11 @@ from django.utils import timezone
 from costs.choices import CostImportStatusChoices, ImportFormatChoices
 from costs.ingest.errors import CostImportError
 from costs.ingest.normalize import money_text, normalized_tags_checked
-from costs.ingest.plan import ImportUnit, Progress, next_month
+from costs.ingest.plan import ImportUnit, Progress
 from costs.models import CostImport, CostLineItem, CostSource
 from portal import audit
 from portal.choices import AuditActionChoices
+from portal.dates import next_month
 
 logger = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from django.db.models.functions import Coalesce
 
 from costs.models import Budget, CostAllocation
 from costs.money import cents
-from costs.services.allocation_engine import month_start, next_month
+from portal.dates import month_start, next_month
 
 ZERO = Decimal(0)
 

@@ -27,11 +27,10 @@ from costs.services.allocation_engine import (
     _key_value_alias,
     _tag_alias,
     _tag_text,
-    month_start,
-    next_month,
     rule_condition,
 )
 from inventory.models import Team, UseCase
+from portal.dates import month_start, months_between, next_month, previous_month
 from portal.permissions import Action, restrict
 
 ZERO = Decimal(0)
@@ -42,10 +41,6 @@ TOP = 10
 
 def this_month() -> date:
     return month_start(datetime.now(UTC).date())
-
-
-def previous_month(month: date) -> date:
-    return month_start(date.fromordinal(month.toordinal() - 1))
 
 
 def last_month(end: date) -> date:
@@ -70,14 +65,6 @@ def month_range(start: date | None, last: date | None, *, first: date | None = N
     if start >= end:
         start = previous_month(end)
     return start, end
-
-
-def months_between(start: date, end: date) -> list[date]:
-    months, month = [], start
-    while month < end:
-        months.append(month)
-        month = next_month(month)
-    return months
 
 
 def allocations_visible_to(user) -> QuerySet:

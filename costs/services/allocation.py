@@ -14,27 +14,6 @@ from costs.choices import SplitMethodChoices
 from costs.models import AllocationRule, SharedPool, SharedPoolMember
 from costs.services.allocation_engine import request_allocation
 
-RULE_FIELDS = (
-    "name",
-    "position",
-    "enabled",
-    "kind",
-    "source",
-    "tag_key",
-    "tag_value",
-    "billing_account_id",
-    "sub_account_id",
-    "resource_pattern",
-    "resource_pattern_kind",
-    "service_name",
-    "provider",
-    "target_kind",
-    "target_use_case",
-    "target_team",
-    "target_pool",
-    "description",
-)
-
 
 def allocation_rule_save(*, rule=None, actor=None, **fields):
     """Create (``rule=None``) or change a rule; raises ValidationError naming the field."""
@@ -49,7 +28,7 @@ def allocation_rule_save(*, rule=None, actor=None, **fields):
         else:
             rule = AllocationRule.objects.select_for_update().get(pk=rule.pk)
         for name, value in fields.items():
-            if name in RULE_FIELDS:
+            if name in AllocationRule.EDITABLE_FIELDS:
                 setattr(rule, name, value.strip() if isinstance(value, str) else value)
         rule.updated_at = timezone.now()
         rule.full_clean()

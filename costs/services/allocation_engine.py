@@ -71,6 +71,7 @@ from inventory.models import UseCase
 from inventory.signals import use_case_facts_changed
 from portal import jobs
 from portal.choices import ChannelChoices
+from portal.dates import month_start, next_month
 
 logger = logging.getLogger(__name__)
 ZERO = Decimal(0)
@@ -92,14 +93,6 @@ def minor_units(currency: str) -> int:
 
 def quantum(currency: str) -> Decimal:
     return Decimal(1).scaleb(-minor_units(currency))
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def next_month(day: date) -> date:
-    return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
 
 #

@@ -7,7 +7,7 @@ from django.db import transaction
 from costs.choices import DEFAULT_BUDGET_THRESHOLDS
 from costs.models import Budget, BudgetAlert
 from costs.selectors.budgets import budget_statuses
-from costs.services.allocation_engine import month_start
+from portal.dates import month_start
 from portal.notifications import notify
 
 BUDGET_FIELDS = ("use_case", "team", "amount", "currency", "thresholds", "notes")
@@ -27,7 +27,7 @@ def budget_save(*, budget=None, **fields):
                 setattr(budget, name, value)
         budget.full_clean()
         budget.save()
-        check_budget_alerts(periods=[datetime.now(UTC).date().replace(day=1)])
+        check_budget_alerts(periods=[month_start(datetime.now(UTC).date())])
     return budget
 
 

@@ -5,7 +5,7 @@ their previews, reconciliation, budgets, and value and ROI. Reads come from cost
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -28,8 +28,9 @@ from costs.services.value import kpi_reading_delete, kpi_reading_record
 from inventory.models import Kpi
 from inventory.policies import assessable_use_cases
 from portal.choices import ChannelChoices
-from portal.forms import add_service_errors
+from portal.dates import previous_month
 from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
+from portal.views.generic import object_to_edit, service_delete_view, service_edit_view
 
 
 def _require_role(user) -> None:
@@ -86,7 +87,7 @@ def portfolio(request):
         {
             **overview,
             "start": start,
-            "last": reports.previous_month(end),
+            "last": previous_month(end),
             "team": team,
             "business_unit": business_unit,
             "whole_bill": reports.sees_whole_bill(request.user),
@@ -113,7 +114,7 @@ def reconciliation(request):
             **{
                 "lines": lines,
                 "start": start,
-                "last": reports.previous_month(end),
+                "last": previous_month(end),
                 "all_ok": all(line.ok for line in lines),
                 # One entry per failed (source, period), not per currency line.
                 "failures": list(
@@ -172,44 +173,40 @@ def rule_list(request):
 
 @login_required
 def rule_edit(request, pk: int | None = None):
-    if pk is None:
-        if not can_add(request.user, AllocationRule):
-            raise PermissionDenied("The CoE and admins maintain allocation rules.")
-        rule = None
-    else:
-        rule = get_restricted_object_or_404(AllocationRule.objects.all(), request.user, Action.CHANGE, pk=pk)
+    rule = object_to_edit(
+        request, AllocationRule.objects.all(), refusal="The CoE and admins maintain allocation rules.", pk=pk
+    )
     form = AllocationRuleForm(request.POST or None, instance=rule, user=request.user)
-    preview = None
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = allocation_rule_save(rule=rule, actor=request.user, **form.service_arguments())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Rule “{saved.name}” saved; allocation is being recomputed.")
-            return redirect("costs:rule-list")
-    elif rule is not None:
-        preview = preview_rule(rule)
-    return render(request, "costs/rule_form.html", {"form": form, "rule": rule, "preview": preview})
+    saving = request.method == "POST" and form.is_valid()
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda _data: allocation_rule_save(rule=rule, actor=request.user, **form.service_arguments()),
+        template="costs/rule_form.html",
+        context={"rule": rule, "preview": preview_rule(rule) if rule is not None and not saving else None},
+        success_url="costs:rule-list",
+        success_message=lambda saved: f"Rule “{saved.name}” saved; allocation is being recomputed.",
+    )
 
 
 @require_POST
 @login_required
 def rule_delete(request, pk: int):
-    rule = get_restricted_object_or_404(AllocationRule.objects.all(), request.user, Action.DELETE, pk=pk)
-    allocation_rule_delete(rule=rule, actor=request.user)
-    messages.success(request, f"Rule “{rule.name}” deleted; allocation is being recomputed.")
-    return redirect("costs:rule-list")
+    return service_delete_view(
+        request,
+        AllocationRule.objects.all(),
+        pk=pk,
+        delete=lambda rule: allocation_rule_delete(rule=rule, actor=request.user),
+        success_url="costs:rule-list",
+        success_message=lambda rule: f"Rule “{rule.name}” deleted; allocation is being recomputed.",
+    )
 
 
 @login_required
 def pool_edit(request, pk: int | None = None):
-    if pk is None:
-        if not can_add(request.user, SharedPool):
-            raise PermissionDenied("The CoE and admins maintain shared pools.")
-        pool = None
-    else:
-        pool = get_restricted_object_or_404(SharedPool.objects.all(), request.user, Action.CHANGE, pk=pk)
+    pool = object_to_edit(
+        request, SharedPool.objects.all(), refusal="The CoE and admins maintain shared pools.", pk=pk
+    )
     initial = (
         {
             "name": pool.name,
@@ -221,28 +218,28 @@ def pool_edit(request, pk: int | None = None):
         else {}
     )
     form = SharedPoolForm(request.POST or None, initial=initial, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = shared_pool_save(pool=pool, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Pool “{saved.name}” saved; allocation is being recomputed.")
-            return redirect("costs:rule-list")
-    return render(request, "costs/pool_form.html", {"form": form, "pool": pool})
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda data: shared_pool_save(pool=pool, actor=request.user, **data),
+        template="costs/pool_form.html",
+        context={"pool": pool},
+        success_url="costs:rule-list",
+        success_message=lambda saved: f"Pool “{saved.name}” saved; allocation is being recomputed.",
+    )
 
 
 @require_POST
 @login_required
 def pool_delete(request, pk: int):
-    pool = get_restricted_object_or_404(SharedPool.objects.all(), request.user, Action.DELETE, pk=pk)
-    try:
-        shared_pool_delete(pool=pool, actor=request.user)
-    except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, f"Pool “{pool.name}” deleted.")
-    return redirect("costs:rule-list")
+    return service_delete_view(
+        request,
+        SharedPool.objects.all(),
+        pk=pk,
+        delete=lambda pool: shared_pool_delete(pool=pool, actor=request.user),
+        success_url="costs:rule-list",
+        success_message=lambda pool: f"Pool “{pool.name}” deleted.",
+    )
 
 
 #
@@ -271,7 +268,7 @@ def budget_list(request):
             **{
                 "statuses": statuses,
                 "period": period,
-                "previous": reports.previous_month(period),
+                "previous": previous_month(period),
                 "next": reports.month_range(None, period)[1],
                 "can_add": can_add(request.user, Budget),
             },
@@ -281,31 +278,30 @@ def budget_list(request):
 
 @login_required
 def budget_edit(request, pk: int | None = None):
-    if pk is None:
-        if not can_add(request.user, Budget):
-            raise PermissionDenied("The CoE and admins set budgets.")
-        budget = None
-    else:
-        budget = get_restricted_object_or_404(Budget.objects.all(), request.user, Action.CHANGE, pk=pk)
+    budget = object_to_edit(request, Budget.objects.all(), refusal="The CoE and admins set budgets.", pk=pk)
     form = BudgetForm(request.POST or None, instance=budget, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        try:
-            saved = budget_save(budget=budget, **form.service_arguments())
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Budget of {saved.target} saved.")
-            return redirect("costs:budget-list")
-    return render(request, "costs/budget_form.html", {"form": form, "budget": budget})
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda _data: budget_save(budget=budget, **form.service_arguments()),
+        template="costs/budget_form.html",
+        context={"budget": budget},
+        success_url="costs:budget-list",
+        success_message=lambda saved: f"Budget of {saved.target} saved.",
+    )
 
 
 @require_POST
 @login_required
 def budget_delete(request, pk: int):
-    budget = get_restricted_object_or_404(Budget.objects.all(), request.user, Action.DELETE, pk=pk)
-    budget_services.budget_delete(budget=budget)
-    messages.success(request, f"Budget of {budget.target} deleted.")
-    return redirect("costs:budget-list")
+    return service_delete_view(
+        request,
+        Budget.objects.all(),
+        pk=pk,
+        delete=lambda budget: budget_services.budget_delete(budget=budget),
+        success_url="costs:budget-list",
+        success_message=lambda budget: f"Budget of {budget.target} deleted.",
+    )
 
 
 #
@@ -333,7 +329,7 @@ def value(request):
                 **report,
                 "readings": readings,
                 "start": start,
-                "last": reports.previous_month(end),
+                "last": previous_month(end),
                 "can_record": can_add(request.user, KpiReading),
                 "currency": report["portfolio"].currency,
             },
@@ -373,29 +369,32 @@ def reading_edit(request, pk: int | None = None):
     if reading is not None:
         # A reading stays with its KPI and month; another month is a new reading.
         form.fields["kpi"].disabled = form.fields["period"].disabled = True
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            saved = kpi_reading_record(
-                kpi=data["kpi"],
-                period=data["period"],
-                value=data["value"],
-                monetized_value=data["monetized_value"],
-                note=data["note"],
-                actor=request.user,
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Reading of {saved.kpi.name} for {saved.period:%Y-%m} saved.")
-            return redirect(reverse("costs:value"))
-    return render(request, "costs/reading_form.html", {"form": form, "reading": reading})
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda data: kpi_reading_record(
+            kpi=data["kpi"],
+            period=data["period"],
+            value=data["value"],
+            monetized_value=data["monetized_value"],
+            note=data["note"],
+            actor=request.user,
+        ),
+        template="costs/reading_form.html",
+        context={"reading": reading},
+        success_url=reverse("costs:value"),
+        success_message=lambda saved: f"Reading of {saved.kpi.name} for {saved.period:%Y-%m} saved.",
+    )
 
 
 @require_POST
 @login_required
 def reading_delete(request, pk: int):
-    reading = get_restricted_object_or_404(KpiReading.objects.all(), request.user, Action.DELETE, pk=pk)
-    kpi_reading_delete(reading=reading)
-    messages.success(request, "Reading deleted.")
-    return redirect("costs:value")
+    return service_delete_view(
+        request,
+        KpiReading.objects.all(),
+        pk=pk,
+        delete=lambda reading: kpi_reading_delete(reading=reading),
+        success_url="costs:value",
+        success_message="Reading deleted.",
+    )

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -21,8 +21,8 @@ from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
 from portal import jobs
 from portal.choices import ChannelChoices
-from portal.forms import add_service_errors
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404
+from portal.views.generic import object_to_edit, service_edit_view
 
 IMPORTS_PER_PAGE = 50
 
@@ -76,29 +76,30 @@ def source_detail(request, pk: int):
 
 @login_required
 def source_edit(request, pk: int | None = None):
-    if pk is None:
-        if not can_add(request.user, CostSource):
-            raise PermissionDenied("Only administrators configure cost sources.")
-        source = None
-    else:
-        source = get_restricted_object_or_404(CostSource.objects.all(), request.user, Action.CHANGE, pk=pk)
+    source = object_to_edit(
+        request, CostSource.objects.all(), refusal="Only administrators configure cost sources.", pk=pk
+    )
     form = CostSourceForm(request.POST or None, instance=source)
-    if request.method == "POST" and form.is_valid():
-        try:
-            if source is None:
-                source = cost_source_create(**form.service_arguments())
-                messages.success(request, f"Cost source “{source.name}” created.")
-            else:
-                arguments = form.service_arguments()
-                source = cost_source_update(
-                    source=source, secret_access_key=arguments.pop("secret_access_key", None), **arguments
-                )
-                messages.success(request, f"Cost source “{source.name}” saved.")
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return redirect(source)
-    return render(request, "costs/source_form.html", {"form": form, "source": source})
+
+    def save(_data):
+        arguments = form.service_arguments()
+        if source is None:
+            return cost_source_create(**arguments)
+        return cost_source_update(
+            source=source, secret_access_key=arguments.pop("secret_access_key", None), **arguments
+        )
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="costs/source_form.html",
+        context={"source": source},
+        success_url=lambda saved: saved,
+        success_message=lambda saved: (
+            f"Cost source “{saved.name}” {'created' if source is None else 'saved'}."
+        ),
+    )
 
 
 @require_POST

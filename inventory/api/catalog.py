@@ -3,7 +3,6 @@
 from pathlib import PurePath
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -73,7 +72,6 @@ from inventory.services import OPTIONAL_PEOPLE_FIELDS
 from inventory.tasks import check_use_case_import, import_use_cases, store_upload
 from portal import jobs
 from portal.api import parsers as api_parsers
-from portal.api.exceptions import api_error
 from portal.api.serializers import JobRunSerializer
 from portal.api.views import RestrictedModelViewSet, permission_action
 from portal.choices import ChannelChoices
@@ -115,10 +113,7 @@ class UseCaseViewSet(RestrictedModelViewSet):
         data = dict(serializer.validated_data)
         if not may_file_for_team(self.request.user, data["owning_team"]):
             raise exceptions.PermissionDenied("You file use cases only for teams you belong to.")
-        try:
-            serializer.instance = services.usecase_create(actor=self.request.user, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.usecase_create(actor=self.request.user, **data)
 
     def perform_update(self, serializer):
         use_case = serializer.instance
@@ -127,20 +122,12 @@ class UseCaseViewSet(RestrictedModelViewSet):
         changes = {field: value for field, value in data.items() if getattr(use_case, field) != value}
         if "owning_team" in changes and not may_file_for_team(self.request.user, changes["owning_team"]):
             raise exceptions.PermissionDenied("You may move a use case only to a team you belong to.")
-        try:
-            serializer.instance = services.usecase_update(
-                use_case=use_case, actor=self.request.user, **changes
-            )
-            if submit and use_case.is_draft:
-                services.usecase_submit(use_case=use_case, actor=self.request.user)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.usecase_update(use_case=use_case, actor=self.request.user, **changes)
+        if submit and use_case.is_draft:
+            services.usecase_submit(use_case=use_case, actor=self.request.user)
 
     def perform_destroy(self, instance):
-        try:
-            services.usecase_delete(use_case=instance)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        services.usecase_delete(use_case=instance)
 
     @extend_schema(request=None, responses=UseCaseSerializer)
     @action(detail=True, methods=["post"])
@@ -148,10 +135,7 @@ class UseCaseViewSet(RestrictedModelViewSet):
     def submit(self, request, key=None):
         """Submit a draft: it enters the lifecycle as proposed."""
         use_case = self.get_object()
-        try:
-            services.usecase_submit(use_case=use_case, actor=request.user)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        services.usecase_submit(use_case=use_case, actor=request.user)
         return Response(UseCaseSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
     @extend_schema(request=OwnersSerializer, responses=UseCaseSerializer)
@@ -172,10 +156,7 @@ class UseCaseViewSet(RestrictedModelViewSet):
             if person is None:
                 raise exceptions.ValidationError({role: [f"No person named “{username}”."]})
             people[role] = person
-        try:
-            services.usecase_reassign_owners(use_case=use_case, actor=request.user, **people)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        services.usecase_reassign_owners(use_case=use_case, actor=request.user, **people)
         return Response(UseCaseSerializer(self.get_object(), context=self.get_serializer_context()).data)
 
     #
@@ -235,12 +216,9 @@ class UseCaseViewSet(RestrictedModelViewSet):
         other = self.get_queryset().filter(key=payload.validated_data["other"].strip().upper()).first()
         if other is None:
             raise exceptions.ValidationError({"other": [f"No use case “{payload.validated_data['other']}”."]})
-        try:
-            pair = services.mark_not_duplicate(
-                first=use_case, second=other, actor=request.user, reason=payload.validated_data["reason"]
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        pair = services.mark_not_duplicate(
+            first=use_case, second=other, actor=request.user, reason=payload.validated_data["reason"]
+        )
         return Response(NotDuplicateResultSerializer(pair).data, status=status.HTTP_201_CREATED)
 
     #
@@ -366,21 +344,15 @@ class TeamOwnedViewSet(RestrictedModelViewSet):
         self.check_add_permission()
         self._check_team(serializer.validated_data["owning_team"])
         data = dict(serializer.validated_data)
-        try:
-            serializer.instance = services.asset_create(actor=self.request.user, kind=self.kind, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.asset_create(actor=self.request.user, kind=self.kind, **data)
 
     def perform_update(self, serializer):
         if "owning_team" in serializer.validated_data:
             self._check_team(serializer.validated_data["owning_team"])
         data = dict(serializer.validated_data)
-        try:
-            serializer.instance = services.asset_update(
-                actor=self.request.user, asset=serializer.instance, **data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.asset_update(
+            actor=self.request.user, asset=serializer.instance, **data
+        )
 
 
 class ComponentViewSet(TeamOwnedViewSet):
@@ -441,21 +413,12 @@ class ChildViewSet(RestrictedModelViewSet):
         instance = serializer.Meta.model(
             **{k: v for k, v in serializer.validated_data.items() if not isinstance(v, list)}
         )
-        try:
-            instance.full_clean()
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        instance.full_clean()
         instance.save()
         for name, value in serializer.validated_data.items():
             if isinstance(value, list):
                 getattr(instance, name).set(value)
         serializer.instance = instance
-
-    def perform_update(self, serializer):
-        try:
-            super().perform_update(serializer)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
 
 
 class VersionViewSet(ChildViewSet):
@@ -467,12 +430,9 @@ class VersionViewSet(ChildViewSet):
     def create_child(self, serializer):
         data = dict(serializer.validated_data)
         parent = data.pop(self.parent_field)
-        try:
-            serializer.instance = type(self).create_service(
-                actor=self.request.user, **{self.parent_field: parent}, **data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = type(self).create_service(
+            actor=self.request.user, **{self.parent_field: parent}, **data
+        )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
@@ -481,12 +441,9 @@ class VersionViewSet(ChildViewSet):
         ):
             raise exceptions.ValidationError({self.parent_field: ["A version cannot move to another asset."]})
         data.pop(self.parent_field, None)
-        try:
-            serializer.instance = services.version_update(
-                actor=self.request.user, item=serializer.instance, **data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.version_update(
+            actor=self.request.user, item=serializer.instance, **data
+        )
 
 
 class ModelVersionViewSet(VersionViewSet):
@@ -526,21 +483,15 @@ class ReleaseViewSet(ChildViewSet):
 
     def create_child(self, serializer):
         data = dict(serializer.validated_data)
-        try:
-            serializer.instance = services.release_create(actor=self.request.user, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.release_create(actor=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         if "use_case" in data and data.pop("use_case") != serializer.instance.use_case:
             raise exceptions.ValidationError({"use_case": ["A release cannot move to another use case."]})
-        try:
-            serializer.instance = services.release_update(
-                release=serializer.instance, actor=self.request.user, **data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.release_update(
+            release=serializer.instance, actor=self.request.user, **data
+        )
 
 
 class KpiViewSet(ChildViewSet):

@@ -1,10 +1,7 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
-
 from inventory import services
 from inventory.api.serializers import BusinessUnitSerializer, TeamLeadSerializer, TeamSerializer
 from inventory.models import BusinessUnit, Team
 from inventory.policies import may_configure_teams
-from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet
 
 
@@ -20,24 +17,15 @@ class BusinessUnitViewSet(RestrictedModelViewSet):
 
     def perform_create(self, serializer):
         self.check_add_permission()
-        try:
-            serializer.instance = services.business_unit_create(**serializer.validated_data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.business_unit_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = services.business_unit_update(
-                unit=serializer.instance, **serializer.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.business_unit_update(
+            unit=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        try:
-            services.business_unit_delete(unit=instance)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        services.business_unit_delete(unit=instance)
 
 
 class TeamViewSet(RestrictedModelViewSet):
@@ -58,21 +46,12 @@ class TeamViewSet(RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         data = dict(serializer.validated_data)
-        try:
-            serializer.instance = services.team_create(**data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.team_create(**data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         members = data.pop("members", None)
-        try:
-            serializer.instance = services.team_update(team=serializer.instance, members=members, **data)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        serializer.instance = services.team_update(team=serializer.instance, members=members, **data)
 
     def perform_destroy(self, instance):
-        try:
-            services.team_delete(team=instance)
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        services.team_delete(team=instance)

@@ -1,17 +1,15 @@
 """Pages of the catalog: business units and teams."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 
 from inventory import services
 from inventory.forms import BusinessUnitForm, TeamForm
 from inventory.models import BusinessUnit, Component, Dataset, DataSource, Model, PromptTemplate, Team
 from inventory.selectors import use_cases_visible_to
-from portal.forms import add_service_errors
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404, restrict
+from portal.views.generic import object_to_edit, service_delete_view, service_edit_view
 
 
 @login_required
@@ -50,44 +48,39 @@ def business_unit_detail(request, slug: str):
 
 @login_required
 def business_unit_edit(request, slug: str | None = None):
-    if slug is None:
-        if not can_add(request.user, BusinessUnit):
-            raise PermissionDenied("Only administrators add business units.")
-        unit = None
-    else:
-        unit = get_restricted_object_or_404(
-            BusinessUnit.objects.all(), request.user, Action.CHANGE, slug=slug
-        )
+    unit = object_to_edit(
+        request, BusinessUnit.objects.all(), refusal="Only administrators add business units.", slug=slug
+    )
     form = BusinessUnitForm(request.POST or None, instance=unit, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        try:
-            if unit is None:
-                unit = services.business_unit_create(**data)
-                messages.success(request, f"Business unit “{unit.name}” created.")
-            else:
-                unit = services.business_unit_update(unit=unit, **data)
-                messages.success(request, f"Business unit “{unit.name}” saved.")
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return redirect(unit)
-    return render(request, "inventory/business_unit_form.html", {"form": form, "unit": unit})
+
+    def save(data):
+        if unit is None:
+            return services.business_unit_create(**data)
+        return services.business_unit_update(unit=unit, **data)
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="inventory/business_unit_form.html",
+        context={"unit": unit},
+        success_url=lambda saved: saved,
+        success_message=lambda saved: (
+            f"Business unit “{saved.name}” {'created' if unit is None else 'saved'}."
+        ),
+    )
 
 
 @login_required
 def business_unit_delete(request, slug: str):
-    unit = get_restricted_object_or_404(BusinessUnit.objects.all(), request.user, Action.DELETE, slug=slug)
-    if request.method == "POST":
-        try:
-            services.business_unit_delete(unit=unit)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect(unit)
-        messages.success(request, f"Business unit “{unit.name}” deleted.")
-        return redirect("inventory:business-unit-list")
-    return render(
-        request, "portal/confirm_delete.html", {"object": unit, "cancel_url": unit.get_absolute_url()}
+    return service_delete_view(
+        request,
+        BusinessUnit.objects.all(),
+        slug=slug,
+        delete=lambda unit: services.business_unit_delete(unit=unit),
+        success_url="inventory:business-unit-list",
+        success_message=lambda unit: f"Business unit “{unit.name}” deleted.",
+        failure_url=lambda unit: unit,
     )
 
 
@@ -141,41 +134,34 @@ def team_detail(request, slug: str):
 
 @login_required
 def team_edit(request, slug: str | None = None):
-    if slug is None:
-        if not can_add(request.user, Team):
-            raise PermissionDenied("Only administrators add teams.")
-        team = None
-    else:
-        team = get_restricted_object_or_404(Team.objects.all(), request.user, Action.CHANGE, slug=slug)
+    team = object_to_edit(request, Team.objects.all(), refusal="Only administrators add teams.", slug=slug)
     form = TeamForm(request.POST or None, instance=team, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+
+    def save(data):
         members = data.pop("members", None)
-        try:
-            if team is None:
-                team = services.team_create(**data, members=members or [])
-                messages.success(request, f"Team “{team.name}” created.")
-            else:
-                team = services.team_update(team=team, members=members, **data)
-                messages.success(request, f"Team “{team.name}” saved.")
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            return redirect(team)
-    return render(request, "inventory/team_form.html", {"form": form, "team": team})
+        if team is None:
+            return services.team_create(**data, members=members or [])
+        return services.team_update(team=team, members=members, **data)
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="inventory/team_form.html",
+        context={"team": team},
+        success_url=lambda saved: saved,
+        success_message=lambda saved: f"Team “{saved.name}” {'created' if team is None else 'saved'}.",
+    )
 
 
 @login_required
 def team_delete(request, slug: str):
-    team = get_restricted_object_or_404(Team.objects.all(), request.user, Action.DELETE, slug=slug)
-    if request.method == "POST":
-        try:
-            services.team_delete(team=team)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect(team)
-        messages.success(request, f"Team “{team.name}” deleted.")
-        return redirect("inventory:team-list")
-    return render(
-        request, "portal/confirm_delete.html", {"object": team, "cancel_url": team.get_absolute_url()}
+    return service_delete_view(
+        request,
+        Team.objects.all(),
+        slug=slug,
+        delete=lambda team: services.team_delete(team=team),
+        success_url="inventory:team-list",
+        success_message=lambda team: f"Team “{team.name}” deleted.",
+        failure_url=lambda team: team,
     )

@@ -2,31 +2,37 @@
 correct releases. The owning team (who may change the use case) does this; everyone else gets
 the choke point's 404 (cannot see it) or 403 (may not change it)."""
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.urls import reverse
 
 from inventory import services
 from inventory.choices import AssetKindChoices
 from inventory.forms import AssetForm, ReleaseForm, VersionForm
 from inventory.models import Release
 from inventory.selectors import use_case_for
-from portal.forms import add_service_errors
 from portal.permissions import Action, get_restricted_object_or_404
+from portal.views.generic import service_edit_view
 
 
 def _releases_tab(use_case) -> str:
     return use_case.get_absolute_url() + "?tab=releases"
 
 
-def _form_page(request, *, use_case, form, title: str, intro: str, submit: str):
-    return render(
+def _form_page(
+    request, *, use_case, form, save, success_url, success_message, title: str, intro: str, submit: str
+):
+    """One of the tab's forms (inventory/catalog_form.html), saved through ``save``, the service."""
+    return service_edit_view(
         request,
-        "inventory/catalog_form.html",
-        {"use_case": use_case, "form": form, "title": title, "intro": intro, "submit": submit,
-         "cancel_url": _releases_tab(use_case)},
+        form=form,
+        save=save,
+        template="inventory/catalog_form.html",
+        context={"use_case": use_case, "title": title, "intro": intro, "submit": submit,
+                 "cancel_url": _releases_tab(use_case)},
+        success_url=success_url,
+        success_message=success_message,
     )  # fmt: skip
 
 
@@ -43,23 +49,25 @@ def asset_new(request, key: str, kind: str):
     kind = _kind(kind)
     label = AssetKindChoices.label(kind).lower()
     form = AssetForm(request.POST or None, kind=kind, user=request.user, use_case=use_case)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
+    versioned = kind in AssetKindChoices.VERSIONED
+
+    def save(data):
         sources = data.pop("sources", None)
-        try:
-            asset = services.asset_create(
-                actor=request.user, kind=kind, sources=sources, use_case=use_case, **data
-            )
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            if kind in AssetKindChoices.VERSIONED:
-                messages.success(request, f"{asset.name} registered. Add the version this use case runs.")
-                return redirect("inventory:version-add", key=use_case.key, kind=kind, slug=asset.slug)
-            messages.success(request, f"{asset.name} registered.")
-            return redirect(_releases_tab(use_case))
+        return services.asset_create(
+            actor=request.user, kind=kind, sources=sources, use_case=use_case, **data
+        )
+
     return _form_page(
-        request, use_case=use_case, form=form, title=f"Register a {label}",
+        request, use_case=use_case, form=form, save=save,
+        success_url=lambda asset: (
+            reverse("inventory:version-add", kwargs={"key": use_case.key, "kind": kind, "slug": asset.slug})
+            if versioned else _releases_tab(use_case)
+        ),
+        success_message=lambda asset: (
+            f"{asset.name} registered. Add the version this use case runs." if versioned
+            else f"{asset.name} registered."
+        ),
+        title=f"Register a {label}",
         intro=f"A {label} your team maintains; other teams can see and reuse it.", submit=f"Register {label}",
     )  # fmt: skip
 
@@ -75,22 +83,15 @@ def version_new(request, key: str, kind: str, slug: str):
         slug=slug,
     )
     form = VersionForm(request.POST or None, kind=kind, asset=asset, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        data = dict(form.cleaned_data)
-        create = {
-            AssetKindChoices.MODEL: lambda: services.model_version_create(actor=request.user, model=asset, **data),
-            AssetKindChoices.PROMPT: lambda: services.prompt_version_create(actor=request.user, template=asset, **data),
-            AssetKindChoices.DATASET: lambda: services.dataset_version_create(actor=request.user, dataset=asset, **data),
-        }[kind]  # fmt: skip
-        try:
-            item = create()
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"{item} added. Pin it in a release.")
-            return redirect(_releases_tab(use_case))
+    create = {
+        AssetKindChoices.MODEL: lambda data: services.model_version_create(actor=request.user, model=asset, **data),
+        AssetKindChoices.PROMPT: lambda data: services.prompt_version_create(actor=request.user, template=asset, **data),
+        AssetKindChoices.DATASET: lambda data: services.dataset_version_create(actor=request.user, dataset=asset, **data),
+    }[kind]  # fmt: skip
     return _form_page(
-        request, use_case=use_case, form=form, title=f"Add a version of {asset.name}",
+        request, use_case=use_case, form=form, save=create,
+        success_url=_releases_tab(use_case), success_message=lambda item: f"{item} added. Pin it in a release.",
+        title=f"Add a version of {asset.name}",
         intro=f"{AssetKindChoices.label(kind)} maintained by {asset.owning_team.name}.", submit="Add version",
     )  # fmt: skip
 
@@ -108,18 +109,12 @@ def _previous_pins(use_case) -> dict:
 def release_new(request, key: str):
     use_case = use_case_for(user=request.user, key=key, action=Action.CHANGE)
     form = ReleaseForm(request.POST or None, user=request.user, initial=_previous_pins(use_case))
-    if request.method == "POST" and form.is_valid():
-        try:
-            release = services.release_create(use_case=use_case, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(
-                request, f"Release {release.version} assembled. Ask for a gate when it is ready."
-            )
-            return redirect(release)
     return _form_page(
-        request, use_case=use_case, form=form, title="Assemble a release",
+        request, use_case=use_case, form=form,
+        save=lambda data: services.release_create(use_case=use_case, actor=request.user, **data),
+        success_url=lambda release: release,
+        success_message=lambda release: f"Release {release.version} assembled. Ask for a gate when it is ready.",
+        title="Assemble a release",
         intro="A release pins one version of each model, prompt and dataset plus a code ref: it is what a "
               "gate approves and what gets deployed.",
         submit="Assemble release",
@@ -140,16 +135,11 @@ def release_edit(request, key: str, pk: int):
                **{field: list(getattr(release, field).values_list("pk", flat=True))
                   for field in ("model_versions", "prompt_versions", "dataset_versions")}}  # fmt: skip
     form = ReleaseForm(request.POST or None, user=request.user, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            release = services.release_update(release=release, actor=request.user, **form.cleaned_data)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Release {release.version} saved.")
-            return redirect(release)
     return _form_page(
-        request, use_case=use_case, form=form, title=f"Change release {release.version}",
+        request, use_case=use_case, form=form,
+        save=lambda data: services.release_update(release=release, actor=request.user, **data),
+        success_url=lambda saved: saved, success_message=lambda saved: f"Release {saved.version} saved.",
+        title=f"Change release {release.version}",
         intro="Open releases can change; once a gate request or a deployment uses one, it is frozen.",
         submit="Save release",
     )  # fmt: skip

@@ -29,9 +29,9 @@ from inventory.selectors import (
     use_cases_visible_to,
 )
 from portal.audit_display import readable_changes
-from portal.forms import add_service_errors
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add, restrict
+from portal.views.generic import service_delete_view, service_edit_view, service_error_message
 
 USE_CASES_PER_PAGE = 50
 
@@ -182,39 +182,45 @@ def usecase_new(request):
     if not can_add(request.user, UseCase):
         raise PermissionDenied("Team members and team leads file use cases.")
     form = UseCaseForm(request.POST or None, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        submit = "submit" in request.POST
-        try:
-            use_case = services.usecase_create(actor=request.user, submit=submit, **_form_changes(form))
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            if submit:
-                messages.success(request, f"{use_case.key} filed and submitted: it is now proposed.")
-            else:
-                messages.success(request, f"{use_case.key} saved as a draft. Submit it when it is ready.")
-            return redirect(use_case)
-    return render(request, "inventory/usecase_form.html", {"form": form, "use_case": None})
+    submit = "submit" in request.POST
+    return service_edit_view(
+        request,
+        form=form,
+        save=lambda _data: services.usecase_create(actor=request.user, submit=submit, **_form_changes(form)),
+        template="inventory/usecase_form.html",
+        context={"use_case": None},
+        success_url=lambda use_case: use_case,
+        success_message=lambda use_case: (
+            f"{use_case.key} filed and submitted: it is now proposed."
+            if submit
+            else f"{use_case.key} saved as a draft. Submit it when it is ready."
+        ),
+    )
 
 
 @login_required
 def usecase_edit(request, key: str):
     use_case = use_case_for(user=request.user, key=key, action=Action.CHANGE)
     form = UseCaseForm(request.POST or None, user=request.user, use_case=use_case)
-    if request.method == "POST" and form.is_valid():
+
+    def save(_data):
         changes = {
             field: value for field, value in _form_changes(form).items() if getattr(use_case, field) != value
         }
-        try:
-            services.usecase_update(use_case=use_case, actor=request.user, **changes)
-            if "submit" in request.POST and use_case.is_draft:
-                services.usecase_submit(use_case=use_case, actor=request.user)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"{use_case.key} saved.")
-            return redirect(use_case)
-    return render(request, "inventory/usecase_form.html", {"form": form, "use_case": use_case})
+        services.usecase_update(use_case=use_case, actor=request.user, **changes)
+        if "submit" in request.POST and use_case.is_draft:
+            services.usecase_submit(use_case=use_case, actor=request.user)
+        return use_case
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="inventory/usecase_form.html",
+        context={"use_case": use_case},
+        success_url=use_case,
+        success_message=f"{use_case.key} saved.",
+    )
 
 
 @require_POST
@@ -224,7 +230,7 @@ def usecase_submit(request, key: str):
     try:
         services.usecase_submit(use_case=use_case, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{use_case.key} submitted: it is now proposed.")
     return redirect(use_case)
@@ -232,17 +238,14 @@ def usecase_submit(request, key: str):
 
 @login_required
 def usecase_delete(request, key: str):
-    use_case = use_case_for(user=request.user, key=key, action=Action.DELETE)
-    if request.method == "POST":
-        try:
-            services.usecase_delete(use_case=use_case)
-        except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
-            return redirect(use_case)
-        messages.success(request, f"Draft {use_case.key} deleted.")
-        return redirect("inventory:usecase-list")
-    return render(
-        request, "portal/confirm_delete.html", {"object": use_case, "cancel_url": use_case.get_absolute_url()}
+    return service_delete_view(
+        request,
+        UseCase.objects.all(),
+        key=key.upper(),
+        delete=lambda use_case: services.usecase_delete(use_case=use_case),
+        success_url="inventory:usecase-list",
+        success_message=lambda use_case: f"Draft {use_case.key} deleted.",
+        failure_url=lambda use_case: use_case,
     )
 
 
@@ -266,16 +269,21 @@ def orphaned_list(request):
 def usecase_reassign(request, key: str):
     use_case = use_case_for(user=request.user, key=key, action="custom:reassign")
     form = ReassignOwnersForm(request.POST or None, use_case=use_case, user=request.user)
-    if request.method == "POST" and form.is_valid():
-        changes = {f: v for f, v in form.cleaned_data.items() if getattr(use_case, f) != v}
-        try:
-            services.usecase_reassign_owners(use_case=use_case, actor=request.user, **changes)
-        except ValidationError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Owners of {use_case.key} reassigned.")
-            return redirect(use_case.get_absolute_url() + "?tab=ownership")
-    return render(request, "inventory/usecase_reassign.html", {"form": form, "use_case": use_case})
+
+    def save(data):
+        changes = {f: v for f, v in data.items() if getattr(use_case, f) != v}
+        services.usecase_reassign_owners(use_case=use_case, actor=request.user, **changes)
+        return use_case
+
+    return service_edit_view(
+        request,
+        form=form,
+        save=save,
+        template="inventory/usecase_reassign.html",
+        context={"use_case": use_case},
+        success_url=use_case.get_absolute_url() + "?tab=ownership",
+        success_message=f"Owners of {use_case.key} reassigned.",
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -342,7 +350,7 @@ def mark_not_duplicate(request):
             first=first, second=second, actor=request.user, reason=request.POST.get("reason", "")
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        messages.error(request, service_error_message(exc))
     else:
         messages.success(request, f"{first.key} and {second.key} marked as not duplicates.")
     return redirect("inventory:usecase-duplicates")

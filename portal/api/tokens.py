@@ -1,10 +1,8 @@
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
-from portal.api.exceptions import api_error
 from portal.api.views import RestrictedViewSetMixin
 from portal.models import ApiToken, TokenKind, TokenScope
 from portal.policies import may_issue_tokens_for_others
@@ -76,17 +74,14 @@ class ApiTokenViewSet(
                     raise exceptions.ValidationError(
                         {"username": [f"No active account named “{values['username']}”."]}
                     )
-        try:
-            token, key = api_token_create(
-                user=owner,
-                name=values["name"],
-                scopes=values["scopes"],
-                kind=values["kind"],
-                expires_at=values["expires_at"] if "expires_at" in values else default_token_expiry(),
-                created_by=request.user,
-            )
-        except DjangoValidationError as exc:
-            raise api_error(exc) from exc
+        token, key = api_token_create(
+            user=owner,
+            name=values["name"],
+            scopes=values["scopes"],
+            kind=values["kind"],
+            expires_at=values["expires_at"] if "expires_at" in values else default_token_expiry(),
+            created_by=request.user,
+        )
         token.key = key
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

@@ -343,3 +343,84 @@ def test_policy_validation_names_the_field(reviewers):
     policy = gate_policies.gate_policy_save(actor=reviewers["carl"], transition=transition, risk_tier="unassessed",
                                     min_readiness="1.0", requirements={"coe-reviewer": 1, "legal-reviewer": 0})  # fmt: skip
     assert policy.quorum() == {"coe-reviewer": 1}
+
+
+#
+# The status table (ApprovalStatusChoices.TRANSITIONS): every move through the services, nothing else
+#
+
+
+def test_every_move_in_the_status_table_is_made_by_a_service(ready_use_case, reviewers):
+    made = set()
+
+    def track(request, action):
+        request.refresh_from_db()
+        before = request.status
+        action()
+        request.refresh_from_db()
+        made.add((before, request.status))
+
+    use_case, release = ready_use_case("minimal")
+    lead = use_case.owning_team.lead
+    request = submit(use_case, release)
+    track(request, lambda: gates.approval_request_decide(request=request, actor=reviewers["ravi"],
+                                                         decision=CHANGES, comment="Which users?"))  # fmt: skip
+    track(request, lambda: gates.approval_request_resubmit(request=request, actor=lead))
+    track(request, lambda: gates.approval_request_withdraw(request=request, actor=lead))
+
+    request = submit(use_case, release)
+    track(request, lambda: gates.approval_request_decide(request=request, actor=reviewers["ravi"],
+                                                         decision=CHANGES, comment="Which users?"))  # fmt: skip
+    track(request, lambda: gates.approval_request_withdraw(request=request, actor=lead))
+
+    request = submit(use_case, release)
+    track(request, lambda: gates.approval_request_withdraw(request=request, actor=lead))
+
+    request = submit(use_case, release)
+    track(request, lambda: gates.approval_request_decide(request=request, actor=reviewers["ravi"],
+                                                         decision=REJECT, comment="Not needed."))  # fmt: skip
+
+    request = submit(use_case, release)
+    track(
+        request,
+        lambda: gates.approval_request_decide(request=request, actor=reviewers["ravi"], decision=APPROVE),
+    )
+    ApprovalRequest.objects.filter(pk=request.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    track(request, lambda: gates.approval_request_expire(request=request))
+
+    renewal = gates.approval_request_recertify(request=request, actor=lead)
+    track(
+        renewal,
+        lambda: gates.approval_request_decide(request=renewal, actor=reviewers["rita"], decision=APPROVE),
+    )
+    track(
+        renewal,
+        lambda: gates.approval_request_revoke(request=renewal, actor=reviewers["carl"], reason="Leak."),
+    )
+
+    table = {
+        (source, target)
+        for source, targets in ApprovalStatusChoices.TRANSITIONS.items()
+        for target in targets
+    }
+    assert made == table
+    assert set(ApprovalStatusChoices.TRANSITIONS) == set(ApprovalStatusChoices.values())
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        (source, target)
+        for source in ApprovalStatusChoices.values()
+        for target in ApprovalStatusChoices.values()
+        if not ApprovalStatusChoices.may_move(source, target)
+    ],
+)
+def test_a_move_not_in_the_status_table_is_refused(source, target):
+    request = ApprovalRequest(pk=7, status=source)
+    with pytest.raises(ValidationError) as excinfo:
+        request.move_to(target)
+    assert excinfo.value.messages == [
+        f"GR-7 cannot move from “{ApprovalStatusChoices.label(source)}” to “{ApprovalStatusChoices.label(target)}”."
+    ]
+    assert request.status == source

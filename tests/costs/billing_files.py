@@ -12,6 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from portal.dates import next_month
+
 FOCUS_COLUMNS = [
     "BillingAccountId", "BillingAccountName", "BillingCurrency", "BillingPeriodStart", "BillingPeriodEnd",
     "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory", "ChargeClass", "ProviderName", "PublisherName",
@@ -20,10 +22,6 @@ FOCUS_COLUMNS = [
     "x_ServiceCode",
 ]  # fmt: skip
 TIME = "%Y-%m-%dT%H:%M:%SZ"
-
-
-def next_month(month: date) -> date:
-    return date(month.year + (month.month == 12), month.month % 12 + 1, 1)
 
 
 def focus_rows(

@@ -10,8 +10,9 @@ from costs.services.imports import cost_import_run
 from costs.services.sources import cost_source_create
 from inventory.services import usecase_create
 from inventory.testing import TeamFactory
+from portal.dates import next_month
 from portal.testing.factories import UserFactory
-from tests.costs.billing_files import FOCUS_COLUMNS, next_month, write_csv
+from tests.costs.billing_files import FOCUS_COLUMNS, write_csv
 
 TIME = "%Y-%m-%dT%H:%M:%SZ"
 _files = itertools.count(1)

@@ -195,7 +195,10 @@ def scenarios(chosen: dict) -> list[Scenario]:
             Scenario("Detail, data", persona, f"{detail}?tab=data"),
             Scenario("Detail, history", persona, f"{detail}?tab=history"),
             Scenario(
-                "Duplicate check", persona, f"/use-cases/similar/?{similar}", needs="inventory.duplicates"
+                "Duplicate check",
+                persona,
+                f"/use-cases/similar/?{similar}",
+                needs="inventory.selectors.duplicates",
             ),
             Scenario("API list", persona, "/api/use-cases/?page_size=50", api=True),
             Scenario(
@@ -375,7 +378,7 @@ def disturbed_rounds(results: list[Result]) -> list[int]:
 def cold_duplicate_check(client, scenario: Scenario) -> float | None:
     """The first duplicate check in a process builds the TF-IDF index: one request, timed."""
     try:
-        from inventory.duplicates import clear_cache
+        from inventory.selectors.duplicates import clear_cache
     except Exception:  # the scenario itself reports the error
         return None
     clear_cache()
@@ -467,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     cold_ms = None
-    duplicate_checks = [s for s in plan if s.needs == "inventory.duplicates"]
+    duplicate_checks = [s for s in plan if s.needs == "inventory.selectors.duplicates"]
     if duplicate_checks:
         cold_ms = cold_duplicate_check(clients[duplicate_checks[0].persona], duplicate_checks[0])
     load_before = os.getloadavg()

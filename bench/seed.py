@@ -68,7 +68,7 @@ from inventory.models import (
 )
 from inventory.models import Model as MLModel
 from inventory.models.usecases import KEY_PREFIX
-from inventory.services import TEAM_LEAD_PERMISSION
+from inventory.services.organisation import TEAM_LEAD_PERMISSION
 from portal.audit import audit_context, record
 from portal.choices import AuditActionChoices, ChannelChoices
 from portal.roles import Role, role_groups
@@ -749,7 +749,7 @@ class Portfolio:
                 for user_pk in people
             ],
         )
-        # The group mirrors the membership (inventory.services.team_set_members).
+        # The group mirrors the membership (inventory.services.usecases.team_set_members).
         group_of = {team.pk: team.group_id for team in self.teams_}
         user_groups = get_user_model().groups.through
         _bulk(
@@ -760,7 +760,7 @@ class Portfolio:
                 for user_pk in people
             ],
         )
-        # The lead may change their own team (inventory.services._grant_lead_permission).
+        # The lead may change their own team (inventory.services.usecases._grant_lead_permission).
         _app_label, codename = TEAM_LEAD_PERMISSION.split(".")
         team_type = ContentType.objects.get_for_model(Team)
         change_team = Permission.objects.get(content_type=team_type, codename=codename)
@@ -1102,7 +1102,7 @@ class Portfolio:
 
     def object_permissions(self) -> None:
         """The owning team's group holds view/change/delete on each use case
-        (inventory.services._grant_team_permissions), written as guardian rows directly."""
+        (inventory.services.usecases._grant_team_permissions), written as guardian rows directly."""
         use_case_type = ContentType.objects.get_for_model(UseCase)
         permissions = list(
             Permission.objects.filter(

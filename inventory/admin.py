@@ -16,7 +16,7 @@ from inventory.models import (
     Release,
     Team,
 )
-from inventory.services import team_set_members
+from inventory.services.organisation import team_set_members
 
 HTTPS_URLS = {models.URLField: {"assume_scheme": "https"}}
 
@@ -50,7 +50,7 @@ class TeamAdmin(admin.ModelAdmin):
 
 #
 # What use cases are built from. Teams maintain these on the use case's Releases tab (through
-# inventory.services); the admin is for administrators repairing records.
+# inventory.services.usecases); the admin is for administrators repairing records.
 #
 
 

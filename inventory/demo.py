@@ -12,7 +12,6 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from inventory import services
 from inventory.choices import (
     AIKindChoices,
     DataSensitivityChoices,
@@ -39,7 +38,9 @@ from inventory.models import (
     UseCase,
     lifecycle_stage_model,
 )
-from inventory.services import business_unit_create, team_create, team_set_members
+from inventory.services import catalog as catalog_services
+from inventory.services import usecases as services
+from inventory.services.organisation import business_unit_create, team_create, team_set_members
 
 
 def digest(text: str) -> str:
@@ -353,12 +354,12 @@ def _assets_and_releases(people: dict) -> None:
     for use_case, version, code_ref, models, prompts, datasets, notes in releases:
         if use_case.releases.filter(version=version).exists():
             continue
-        release = services.release_create(
+        release = catalog_services.release_create(
             use_case=use_case, actor=use_case.created_by, version=version, code_ref=code_ref, notes=notes,
             model_versions=models, prompt_versions=prompts, dataset_versions=datasets,
         )  # fmt: skip
         if use_case.lifecycle_stage.key == "production" and version != "2026.11":
-            services.release_freeze(release=release, reason="the production deployment")
+            catalog_services.release_freeze(release=release, reason="the production deployment")
     for use_case, name, unit, target, value in (
         (chatbot, "Tickets deflected per month", "tickets", Decimal("4000"), Decimal("6.50")),
         (forecast_uc, "Forecast error (WAPE)", "%", Decimal("8"), None),

@@ -12,7 +12,7 @@ from inventory.choices import (
 from inventory.models import BusinessUnit, DatasetVersion, ModelVersion, PromptVersion, Team
 from inventory.models.usecases import PURPOSE_MAX_LENGTH
 from inventory.policies import may_configure_teams, may_file_for_any_team
-from inventory.services import asset_model
+from inventory.services.catalog import asset_model
 from portal.permissions import restrict_form_fields
 
 
@@ -77,7 +77,7 @@ class TeamForm(forms.ModelForm):
 class UseCaseForm(forms.Form):
     """The intake and edit form. Six questions are required; everything else can wait.
 
-    Not a ModelForm: writes go through inventory.services, which know the rules (keys, owners
+    Not a ModelForm: writes go through inventory.services.usecases, which know the rules (keys, owners
     in the team, permissions for the owning team's group).
     """
 
@@ -217,7 +217,7 @@ class ReassignOwnersForm(forms.Form):
 
 #
 # What a use case is built from (the Releases tab): assets, versions, releases. The forms parse
-# input; inventory.services decides (permissions, one version per asset, frozen releases).
+# input; inventory.services.usecases decides (permissions, one version per asset, frozen releases).
 #
 
 ASSET_FIELDS = {

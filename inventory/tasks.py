@@ -2,7 +2,7 @@
 
 The page stores the upload under ``DATA_DIR/usecase-imports/`` and starts the check; the person
 reads the preview on the import page and confirms, which starts the import of the same file.
-Both read it with the full limits of :mod:`inventory.importing` (bytes, rows, cells).
+Both read it with the full limits of :mod:`inventory.services.importing` (bytes, rows, cells).
 """
 
 import contextlib
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from inventory.importing import ImportFileError, commit_import, parse_upload, validate_rows
+from inventory.services.importing import ImportFileError, commit_import, parse_upload, validate_rows
 from portal import uploads
 from portal.jobs import JobContext, JobInputError, job
 from portal.models import JobLogLevel

@@ -3,7 +3,7 @@
 import factory
 
 from inventory.models import BusinessUnit, Team
-from inventory.services import team_create
+from inventory.services.organisation import team_create
 
 
 class BusinessUnitFactory(factory.django.DjangoModelFactory):

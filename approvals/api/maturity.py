@@ -17,7 +17,7 @@ from approvals.policies import may_maintain_maturity
 from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from approvals.views.maturity import evidence_file_response
-from inventory.selectors import use_case_for
+from inventory.selectors.usecases import use_case_for
 from portal.api.parsers import FormParser, JSONParser, MultiPartParser
 from portal.api.serializers import UserBriefSerializer
 from portal.api.views import RestrictedReadOnlyViewSet, RestrictedViewSetMixin, permission_action

@@ -34,8 +34,8 @@ from approvals.selectors import gates as gate_selectors
 from approvals.services import gates, maturity
 from approvals.services.lifecycle import apply_stage
 from approvals.services.risk import risk_assessment_record
-from inventory import services as inventory_services
 from inventory.models import ModelVersion, PromptVersion, UseCase
+from inventory.services import catalog as catalog_services
 from portal.dates import add_business_days
 
 WIKI = "https://wiki.example.com"
@@ -170,7 +170,7 @@ def _release(use_case: UseCase, version: str, code_ref: str, notes: str):
     # The assistants run on the same hosted model and prompt family as the support chatbot.
     model_version = ModelVersion.objects.filter(sha256__gt="").order_by("pk").first()
     prompt = PromptVersion.objects.order_by("pk").first()
-    return inventory_services.release_create(
+    return catalog_services.release_create(
         use_case=use_case, actor=use_case.accountable_owner, version=version, code_ref=code_ref, notes=notes,
         model_versions=[model_version], prompt_versions=[prompt] if prompt else [],
     )  # fmt: skip

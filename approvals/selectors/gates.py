@@ -26,8 +26,8 @@ from approvals.models import (
 from approvals.selectors import maturity as maturity_selectors
 from inventory import facts as use_case_facts
 from inventory.choices import OWNERSHIP_ROLES, RiskTierChoices
-from inventory.duplicates import similar_use_cases
 from inventory.models import Release, Team, UseCase
+from inventory.selectors.duplicates import similar_use_cases
 from portal.permissions import Action, can, restrict
 from portal.roles import ROLE_LABELS, has_role
 

@@ -65,7 +65,7 @@ from approvals.selectors.preflight import Preflight, gate_preflight
 from approvals.services import notifications
 from approvals.services.lifecycle import apply_stage
 from inventory.models import Release, UseCase
-from inventory.services import release_freeze
+from inventory.services.catalog import release_freeze
 from portal import audit
 from portal.choices import AuditActionChoices
 from portal.dates import add_business_days

@@ -2,7 +2,7 @@
 
 A use case's stage changes in exactly three places:
 
-* at filing, to the intake stage (``inventory.services.usecase_submit``);
+* at filing, to the intake stage (``inventory.services.usecases.usecase_submit``);
 * when a gate request is approved (``approvals.services.gates.approval_request_decide`` → :func:`apply_stage`,
   in the same transaction as the deciding vote);
 * by :func:`lifecycle_move`, for transitions that need no gate (e.g. → on hold).
@@ -21,7 +21,7 @@ from django.utils import timezone
 from approvals.choices import ApprovalStatusChoices, StageKindChoices
 from approvals.models import ApprovalRequest, LifecycleStage, LifecycleTransition
 from inventory.models import UseCase
-from inventory.services import INTAKE_STAGE_KEY
+from inventory.services.usecases import INTAKE_STAGE_KEY
 from portal.templatetags.portal_tags import BADGE_COLOURS
 
 STAGE_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,39}$")

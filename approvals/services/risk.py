@@ -13,7 +13,7 @@ from approvals.catalogs import risk as risk_catalog
 from approvals.choices import RiskEntryStatusChoices
 from approvals.models import RiskAssessment, RiskRegisterEntry
 from inventory.models import UseCase
-from inventory.services import usecase_set_risk_tier
+from inventory.services.usecases import usecase_set_risk_tier
 
 #
 # Risk classification

@@ -33,7 +33,7 @@ from approvals.selectors.lifecycle import gated_moves
 from approvals.selectors.preflight import gate_preflight
 from approvals.services import gate_policies, gates, lifecycle
 from inventory.choices import RiskTierChoices
-from inventory.selectors import use_case_for
+from inventory.selectors.usecases import use_case_for
 from portal.forms import add_service_errors
 from portal.permissions import Action, can_add, get_restricted_object_or_404, restrict
 from portal.views.generic import object_to_edit, service_delete_view, service_edit_view, service_error_message

@@ -15,7 +15,7 @@ from approvals.models import MaturityEvidence
 from approvals.policies import may_maintain_maturity
 from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
-from inventory.selectors import use_case_for
+from inventory.selectors.usecases import use_case_for
 from portal.permissions import Action, get_restricted_object_or_404
 from portal.views.generic import service_edit_view, service_error_message
 

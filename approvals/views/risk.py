@@ -10,7 +10,7 @@ from approvals.policies import may_assess_risk
 from approvals.selectors.risk import risk_assessments_for
 from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
-from inventory.selectors import use_case_for
+from inventory.selectors.usecases import use_case_for
 from portal.views.generic import object_to_edit, service_delete_view, service_edit_view
 
 

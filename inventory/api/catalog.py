@@ -1,4 +1,4 @@
-"""API for use cases and what they are built from. Writes go through inventory.services."""
+"""API for use cases and what they are built from. Writes go through inventory.services.usecases."""
 
 from pathlib import PurePath
 
@@ -10,7 +10,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from inventory import duplicates, services
 from inventory.api.serializers import (
     ComponentSerializer,
     DatasetSerializer,
@@ -38,19 +37,7 @@ from inventory.api.transfer import (
     import_report,
 )
 from inventory.choices import AssetKindChoices
-from inventory.descriptors import descriptor_filename, dump_descriptor
-from inventory.exporting import EXPORT_FORMATS, XLSX_CONTENT_TYPE, export_use_cases
 from inventory.filtersets import UseCaseFilterSet
-from inventory.importing import (
-    MAX_IMPORT_BYTES,
-    ImportFileError,
-    ImportLimits,
-    ImportTooLarge,
-    commit_import,
-    may_import,
-    parse_upload,
-    validate_rows,
-)
 from inventory.models import (
     Component,
     Dataset,
@@ -67,8 +54,23 @@ from inventory.models import (
     UseCase,
 )
 from inventory.policies import may_file_for_team
-from inventory.selectors import use_case_for
-from inventory.services import OPTIONAL_PEOPLE_FIELDS
+from inventory.selectors import duplicates
+from inventory.selectors.exporting import EXPORT_FORMATS, XLSX_CONTENT_TYPE, export_use_cases
+from inventory.selectors.usecases import use_case_for
+from inventory.services import catalog as catalog_services
+from inventory.services import usecases as services
+from inventory.services.descriptors import descriptor_filename, dump_descriptor
+from inventory.services.importing import (
+    MAX_IMPORT_BYTES,
+    ImportFileError,
+    ImportLimits,
+    ImportTooLarge,
+    commit_import,
+    may_import,
+    parse_upload,
+    validate_rows,
+)
+from inventory.services.usecases import OPTIONAL_PEOPLE_FIELDS
 from inventory.tasks import check_use_case_import, import_use_cases, store_upload
 from portal import jobs
 from portal.api import parsers as api_parsers
@@ -334,7 +336,7 @@ class TeamOwnedViewSet(RestrictedModelViewSet):
     search_fields = ["name", "description", "slug"]
     ordering_fields = ["name", "created_at"]
 
-    kind: str = ""  # an AssetKindChoices value: which asset inventory.services registers
+    kind: str = ""  # an AssetKindChoices value: which asset inventory.services.usecases registers
 
     def _check_team(self, team) -> None:
         if not may_file_for_team(self.request.user, team):
@@ -344,13 +346,13 @@ class TeamOwnedViewSet(RestrictedModelViewSet):
         self.check_add_permission()
         self._check_team(serializer.validated_data["owning_team"])
         data = dict(serializer.validated_data)
-        serializer.instance = services.asset_create(actor=self.request.user, kind=self.kind, **data)
+        serializer.instance = catalog_services.asset_create(actor=self.request.user, kind=self.kind, **data)
 
     def perform_update(self, serializer):
         if "owning_team" in serializer.validated_data:
             self._check_team(serializer.validated_data["owning_team"])
         data = dict(serializer.validated_data)
-        serializer.instance = services.asset_update(
+        serializer.instance = catalog_services.asset_update(
             actor=self.request.user, asset=serializer.instance, **data
         )
 
@@ -422,7 +424,7 @@ class ChildViewSet(RestrictedModelViewSet):
 
 
 class VersionViewSet(ChildViewSet):
-    """Versions are created and corrected through inventory.services (digests normalised, a
+    """Versions are created and corrected through inventory.services.usecases (digests normalised, a
     version a frozen release pins stays as it was)."""
 
     create_service = None
@@ -441,7 +443,7 @@ class VersionViewSet(ChildViewSet):
         ):
             raise exceptions.ValidationError({self.parent_field: ["A version cannot move to another asset."]})
         data.pop(self.parent_field, None)
-        serializer.instance = services.version_update(
+        serializer.instance = catalog_services.version_update(
             actor=self.request.user, item=serializer.instance, **data
         )
 
@@ -450,7 +452,7 @@ class ModelVersionViewSet(VersionViewSet):
     queryset = ModelVersion.objects.select_related("model")
     serializer_class = ModelVersionSerializer
     parent_field = "model"
-    create_service = staticmethod(services.model_version_create)
+    create_service = staticmethod(catalog_services.model_version_create)
     filterset_fields = {"model__slug": ["exact"]}
 
 
@@ -458,7 +460,7 @@ class PromptVersionViewSet(VersionViewSet):
     queryset = PromptVersion.objects.select_related("template")
     serializer_class = PromptVersionSerializer
     parent_field = "template"
-    create_service = staticmethod(services.prompt_version_create)
+    create_service = staticmethod(catalog_services.prompt_version_create)
     filterset_fields = {"template__slug": ["exact"]}
 
 
@@ -466,7 +468,7 @@ class DatasetVersionViewSet(VersionViewSet):
     queryset = DatasetVersion.objects.select_related("dataset").prefetch_related("derived_from")
     serializer_class = DatasetVersionSerializer
     parent_field = "dataset"
-    create_service = staticmethod(services.dataset_version_create)
+    create_service = staticmethod(catalog_services.dataset_version_create)
     filterset_fields = {"dataset__slug": ["exact"]}
 
 
@@ -483,13 +485,13 @@ class ReleaseViewSet(ChildViewSet):
 
     def create_child(self, serializer):
         data = dict(serializer.validated_data)
-        serializer.instance = services.release_create(actor=self.request.user, **data)
+        serializer.instance = catalog_services.release_create(actor=self.request.user, **data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         if "use_case" in data and data.pop("use_case") != serializer.instance.use_case:
             raise exceptions.ValidationError({"use_case": ["A release cannot move to another use case."]})
-        serializer.instance = services.release_update(
+        serializer.instance = catalog_services.release_update(
             release=serializer.instance, actor=self.request.user, **data
         )
 

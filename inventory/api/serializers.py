@@ -183,7 +183,7 @@ class DatasetSerializer(TeamOwnedSerializer):
 
 class ModelVersionSerializer(serializers.ModelSerializer):
     model = serializers.SlugRelatedField(slug_field="slug", queryset=Model.objects.all())
-    # Checked and normalised by inventory.services (a "sha256:" prefix and capitals are accepted).
+    # Checked and normalised by inventory.services.usecases (a "sha256:" prefix and capitals are accepted).
     sha256 = serializers.CharField(required=False, allow_blank=True, max_length=71)
 
     class Meta:
@@ -203,7 +203,7 @@ class PromptVersionSerializer(serializers.ModelSerializer):
 
 class DatasetVersionSerializer(serializers.ModelSerializer):
     dataset = serializers.SlugRelatedField(slug_field="slug", queryset=Dataset.objects.all())
-    # Checked and normalised by inventory.services (a "sha256:" prefix and capitals are accepted).
+    # Checked and normalised by inventory.services.usecases (a "sha256:" prefix and capitals are accepted).
     sha256 = serializers.CharField(required=False, allow_blank=True, max_length=71)
 
     class Meta:

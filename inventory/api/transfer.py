@@ -4,8 +4,8 @@ import json
 
 from rest_framework import renderers, serializers
 
-from inventory import duplicates
-from inventory.exporting import XLSX_CONTENT_TYPE
+from inventory.selectors import duplicates
+from inventory.selectors.exporting import XLSX_CONTENT_TYPE
 
 
 class SimilarQuerySerializer(serializers.Serializer):

@@ -1,7 +1,7 @@
-from inventory import services
 from inventory.api.serializers import BusinessUnitSerializer, TeamLeadSerializer, TeamSerializer
 from inventory.models import BusinessUnit, Team
 from inventory.policies import may_configure_teams
+from inventory.services import organisation as organisation_services
 from portal.api.views import RestrictedModelViewSet
 
 
@@ -17,15 +17,15 @@ class BusinessUnitViewSet(RestrictedModelViewSet):
 
     def perform_create(self, serializer):
         self.check_add_permission()
-        serializer.instance = services.business_unit_create(**serializer.validated_data)
+        serializer.instance = organisation_services.business_unit_create(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        serializer.instance = services.business_unit_update(
+        serializer.instance = organisation_services.business_unit_update(
             unit=serializer.instance, **serializer.validated_data
         )
 
     def perform_destroy(self, instance):
-        services.business_unit_delete(unit=instance)
+        organisation_services.business_unit_delete(unit=instance)
 
 
 class TeamViewSet(RestrictedModelViewSet):
@@ -46,12 +46,14 @@ class TeamViewSet(RestrictedModelViewSet):
     def perform_create(self, serializer):
         self.check_add_permission()
         data = dict(serializer.validated_data)
-        serializer.instance = services.team_create(**data)
+        serializer.instance = organisation_services.team_create(**data)
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         members = data.pop("members", None)
-        serializer.instance = services.team_update(team=serializer.instance, members=members, **data)
+        serializer.instance = organisation_services.team_update(
+            team=serializer.instance, members=members, **data
+        )
 
     def perform_destroy(self, instance):
-        services.team_delete(team=instance)
+        organisation_services.team_delete(team=instance)

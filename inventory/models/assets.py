@@ -14,7 +14,7 @@ from inventory.choices import DataSensitivityChoices, EnvironmentKindChoices, Mo
 from inventory.models.organisation import validate_unreserved_slug
 from portal.querysets import AuditedQuerySet
 
-# It checks the stored, normalised form (lowercase, no prefix: inventory.services._digest), but
+# It checks the stored, normalised form (lowercase, no prefix: inventory.services.catalog._digest), but
 # the message is read by people who typed the digest, so it says what they may type.
 sha256_validator = RegexValidator(
     r"^[0-9a-f]{64}$",

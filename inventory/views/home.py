@@ -2,7 +2,7 @@
 the "File a use case" button, the portfolio in numbers, and your teams' use cases."""
 
 from inventory.models import Team, UseCase
-from inventory.selectors import portfolio_counts, use_cases_visible_to
+from inventory.selectors.usecases import portfolio_counts, use_cases_visible_to
 from portal import home
 from portal.permissions import can_add, restrict
 

@@ -4,10 +4,10 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.shortcuts import render
 
-from inventory import services
 from inventory.forms import BusinessUnitForm, TeamForm
 from inventory.models import BusinessUnit, Component, Dataset, DataSource, Model, PromptTemplate, Team
-from inventory.selectors import use_cases_visible_to
+from inventory.selectors.usecases import use_cases_visible_to
+from inventory.services import organisation as organisation_services
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404, restrict
 from portal.views.generic import object_to_edit, service_delete_view, service_edit_view
 
@@ -55,8 +55,8 @@ def business_unit_edit(request, slug: str | None = None):
 
     def save(data):
         if unit is None:
-            return services.business_unit_create(**data)
-        return services.business_unit_update(unit=unit, **data)
+            return organisation_services.business_unit_create(**data)
+        return organisation_services.business_unit_update(unit=unit, **data)
 
     return service_edit_view(
         request,
@@ -77,7 +77,7 @@ def business_unit_delete(request, slug: str):
         request,
         BusinessUnit.objects.all(),
         slug=slug,
-        delete=lambda unit: services.business_unit_delete(unit=unit),
+        delete=lambda unit: organisation_services.business_unit_delete(unit=unit),
         success_url="inventory:business-unit-list",
         success_message=lambda unit: f"Business unit “{unit.name}” deleted.",
         failure_url=lambda unit: unit,
@@ -140,8 +140,8 @@ def team_edit(request, slug: str | None = None):
     def save(data):
         members = data.pop("members", None)
         if team is None:
-            return services.team_create(**data, members=members or [])
-        return services.team_update(team=team, members=members, **data)
+            return organisation_services.team_create(**data, members=members or [])
+        return organisation_services.team_update(team=team, members=members, **data)
 
     return service_edit_view(
         request,
@@ -160,7 +160,7 @@ def team_delete(request, slug: str):
         request,
         Team.objects.all(),
         slug=slug,
-        delete=lambda team: services.team_delete(team=team),
+        delete=lambda team: organisation_services.team_delete(team=team),
         success_url="inventory:team-list",
         success_message=lambda team: f"Team “{team.name}” deleted.",
         failure_url=lambda team: team,

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.shortcuts import render
 
 from inventory.choices import OWNERSHIP_ROLES
-from inventory.selectors import use_cases_visible_to
+from inventory.selectors.usecases import use_cases_visible_to
 from portal.permissions import get_restricted_object_or_404, restrict
 from portal.roles import ROLE_LABELS, roles_of
 

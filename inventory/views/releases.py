@@ -7,11 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.urls import reverse
 
-from inventory import services
 from inventory.choices import AssetKindChoices
 from inventory.forms import AssetForm, ReleaseForm, VersionForm
 from inventory.models import Release
-from inventory.selectors import use_case_for
+from inventory.selectors.usecases import use_case_for
+from inventory.services import catalog as catalog_services
 from portal.permissions import Action, get_restricted_object_or_404
 from portal.views.generic import service_edit_view
 
@@ -53,7 +53,7 @@ def asset_new(request, key: str, kind: str):
 
     def save(data):
         sources = data.pop("sources", None)
-        return services.asset_create(
+        return catalog_services.asset_create(
             actor=request.user, kind=kind, sources=sources, use_case=use_case, **data
         )
 
@@ -77,16 +77,16 @@ def version_new(request, key: str, kind: str, slug: str):
     use_case = use_case_for(user=request.user, key=key, action=Action.CHANGE)
     kind = _kind(kind, versioned=True)
     asset = get_restricted_object_or_404(
-        services.asset_model(kind).objects.select_related("owning_team"),
+        catalog_services.asset_model(kind).objects.select_related("owning_team"),
         request.user,
         Action.CHANGE,
         slug=slug,
     )
     form = VersionForm(request.POST or None, kind=kind, asset=asset, user=request.user)
     create = {
-        AssetKindChoices.MODEL: lambda data: services.model_version_create(actor=request.user, model=asset, **data),
-        AssetKindChoices.PROMPT: lambda data: services.prompt_version_create(actor=request.user, template=asset, **data),
-        AssetKindChoices.DATASET: lambda data: services.dataset_version_create(actor=request.user, dataset=asset, **data),
+        AssetKindChoices.MODEL: lambda data: catalog_services.model_version_create(actor=request.user, model=asset, **data),
+        AssetKindChoices.PROMPT: lambda data: catalog_services.prompt_version_create(actor=request.user, template=asset, **data),
+        AssetKindChoices.DATASET: lambda data: catalog_services.dataset_version_create(actor=request.user, dataset=asset, **data),
     }[kind]  # fmt: skip
     return _form_page(
         request, use_case=use_case, form=form, save=create,
@@ -111,7 +111,7 @@ def release_new(request, key: str):
     form = ReleaseForm(request.POST or None, user=request.user, initial=_previous_pins(use_case))
     return _form_page(
         request, use_case=use_case, form=form,
-        save=lambda data: services.release_create(use_case=use_case, actor=request.user, **data),
+        save=lambda data: catalog_services.release_create(use_case=use_case, actor=request.user, **data),
         success_url=lambda release: release,
         success_message=lambda release: f"Release {release.version} assembled. Ask for a gate when it is ready.",
         title="Assemble a release",
@@ -137,7 +137,7 @@ def release_edit(request, key: str, pk: int):
     form = ReleaseForm(request.POST or None, user=request.user, initial=initial)
     return _form_page(
         request, use_case=use_case, form=form,
-        save=lambda data: services.release_update(release=release, actor=request.user, **data),
+        save=lambda data: catalog_services.release_update(release=release, actor=request.user, **data),
         success_url=lambda saved: saved, success_message=lambda saved: f"Release {saved.version} saved.",
         title=f"Change release {release.version}",
         intro="Open releases can change; once a gate request or a deployment uses one, it is frozen.",

@@ -10,9 +10,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from inventory.descriptors import descriptor_filename, dump_descriptor
-from inventory.exporting import EXPORT_FORMATS, export_use_cases
-from inventory.importing import (
+from inventory.selectors.exporting import EXPORT_FORMATS, export_use_cases
+from inventory.selectors.usecases import use_case_for, use_case_list
+from inventory.services.descriptors import descriptor_filename, dump_descriptor
+from inventory.services.importing import (
     IMPORT_COLUMNS,
     MAX_IMPORT_BYTES,
     MAX_IMPORT_ROWS,
@@ -26,7 +27,6 @@ from inventory.importing import (
     parse_upload,
     validate_rows,
 )
-from inventory.selectors import use_case_for, use_case_list
 from inventory.tasks import check_use_case_import, import_use_cases, is_stored_upload, store_upload
 from portal import jobs
 from portal.choices import ChannelChoices, JobStatusChoices

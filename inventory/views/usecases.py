@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.utils.html import format_html_join
 from django.views.decorators.http import require_http_methods, require_POST
 
-from inventory import services, usecase_tabs
+from inventory import usecase_tabs
 from inventory.choices import (
     OWNERSHIP_ROLES,
     AIKindChoices,
@@ -16,11 +16,11 @@ from inventory.choices import (
     DataSensitivityChoices,
     RiskTierChoices,
 )
-from inventory.duplicates import QUERY_MAX_CHARS, duplicate_clusters, similar_use_cases
 from inventory.forms import ReassignOwnersForm, UseCaseForm
 from inventory.models import BusinessUnit, NotDuplicate, Team, UseCase, lifecycle_stage_model
 from inventory.policies import may_reassign_owners, may_view_orphaned_use_cases
-from inventory.selectors import (
+from inventory.selectors.duplicates import QUERY_MAX_CHARS, duplicate_clusters, similar_use_cases
+from inventory.selectors.usecases import (
     attach_ownership_health,
     built_from,
     releases_with_changes,
@@ -28,6 +28,7 @@ from inventory.selectors import (
     use_case_list,
     use_cases_visible_to,
 )
+from inventory.services import usecases as services
 from portal.audit_display import readable_changes
 from portal.models import AuditEntry
 from portal.permissions import Action, can, can_add, restrict

@@ -10,8 +10,8 @@ from approvals.choices import AssessmentTriggerChoices, CheckStatusChoices
 from approvals.models import LifecycleStage, MaturityAssessment
 from approvals.services import maturity
 from approvals.services import risk as services
-from inventory import services as inventory_services
 from inventory.models import Model, ModelVersion
+from inventory.services import catalog as catalog_services
 from portal.roles import Role
 
 TIER_ANSWERS = {
@@ -67,7 +67,7 @@ def pinned_release(use_case, version="1.0", *, model_version="1", digest="a" * 6
     pinned, _ = ModelVersion.objects.get_or_create(
         model=model, version=model_version, defaults={"sha256": digest}
     )
-    return inventory_services.release_create(
+    return catalog_services.release_create(
         use_case=use_case, actor=use_case.accountable_owner, version=version, code_ref=code_ref,
         model_versions=[pinned],
     )  # fmt: skip

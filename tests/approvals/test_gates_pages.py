@@ -282,7 +282,7 @@ def test_history_shows_people_stages_and_titles_by_name_and_exports_stay_raw(
 ):
     """Issue 10, item 20: history showed `accountable_owner: 9`, `lifecycle_stage: 1 → 2`, raw
     dicts and internal model names; the gate page showed `data_lineage`."""
-    from inventory import services as inventory_services
+    from inventory.services import usecases as inventory_services
 
     use_case, release = ready_use_case("minimal")
     newcomer = make_user("nora", Role.TEAM_MEMBER, first_name="Nora", last_name="North")

@@ -7,9 +7,9 @@ from rest_framework.test import APIClient
 
 from approvals.models import LifecycleStage, LifecycleTransition
 from approvals.services import gates, lifecycle
-from inventory import services as inventory_services
-from inventory.descriptors import apply_descriptors
-from inventory.importing import commit_import, parse_upload, validate_rows
+from inventory.services import usecases as inventory_services
+from inventory.services.descriptors import apply_descriptors
+from inventory.services.importing import commit_import, parse_upload, validate_rows
 from portal.models import AuditEntry
 from tests.approvals.gate_fixtures import move_to
 from tests.inventory.test_importing import HEADER, csv_bytes, row

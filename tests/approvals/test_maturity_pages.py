@@ -7,8 +7,8 @@ from django.urls import reverse
 from approvals.choices import AssessmentTriggerChoices
 from approvals.models import MaturityAssessment, MaturityEvidence
 from approvals.services import maturity
-from inventory import services as inventory_services
 from inventory.choices import VisibilityChoices
+from inventory.services import usecases as inventory_services
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,10 @@ from approvals.models import MaturityAssessment, MaturityEvidence
 from approvals.selectors import maturity as maturity_selectors
 from approvals.services import maturity
 from approvals.services.risk import risk_assessment_record
-from inventory import services as inventory_services
 from inventory.choices import DataSensitivityChoices, ModelProviderChoices
 from inventory.models import Dataset, DatasetVersion, DataSource, Kpi, Model, ModelVersion
+from inventory.services import catalog as catalog_services
+from inventory.services import usecases as inventory_services
 from portal.choices import AuditActionChoices
 from portal.models import AppendOnlyError, AuditEntry
 
@@ -55,7 +56,7 @@ def build_assets(team, *, with_digest=True, lineage="Tickets 2025, PII redacted.
 
 
 def release(use_case, version, model_version, dataset_version):
-    return inventory_services.release_create(
+    return catalog_services.release_create(
         use_case=use_case, actor=None, version=version, code_ref=f"git:{version}",
         model_versions=[model_version], dataset_versions=[dataset_version],
     )  # fmt: skip

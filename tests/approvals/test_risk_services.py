@@ -9,7 +9,7 @@ from approvals.choices import RiskLevelChoices
 from approvals.models import RiskAssessment, RiskRegisterEntry
 from approvals.services import risk as services
 from inventory.choices import RiskTierChoices
-from inventory.services import usecase_set_risk_tier
+from inventory.services.usecases import usecase_set_risk_tier
 from portal.choices import AuditActionChoices
 from portal.models import AppendOnlyError, AuditEntry
 

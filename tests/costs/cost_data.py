@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from costs.services.imports import cost_import_run
 from costs.services.sources import cost_source_create
-from inventory.services import usecase_create
+from inventory.services.usecases import usecase_create
 from inventory.testing import TeamFactory
 from portal.dates import next_month
 from portal.testing.factories import UserFactory

@@ -1,7 +1,7 @@
 import pytest
 
-from inventory import services
 from inventory.choices import AIKindChoices, DataSensitivityChoices
+from inventory.services import usecases as services
 from inventory.testing import TeamFactory
 from portal.roles import Role
 

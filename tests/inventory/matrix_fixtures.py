@@ -1,7 +1,7 @@
 """What every app's permission matrix builds on: contexts whose teams are made by the
 inventory's factory, and use cases filed for the acting persona's team."""
 
-from inventory import services
+from inventory.services import usecases as services
 from inventory.testing import TeamFactory
 from portal.testing import permission_matrix
 from portal.testing.permission_matrix import ALLOW, HIDE, expect, unique

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
-from inventory import services
 from inventory.models import UseCase
+from inventory.services import catalog as catalog_services
 
 pytestmark = pytest.mark.django_db
 
@@ -78,10 +78,10 @@ def test_orphaned_is_reported_and_filterable(api, support_team, file_use_case, e
 
 def test_a_frozen_release_answers_403_to_changes(api, support_team, file_use_case):
     use_case = file_use_case(support_team)
-    release = services.release_create(
+    release = catalog_services.release_create(
         use_case=use_case, actor=support_team.lead, version="1", code_ref="git:a"
     )
-    services.release_freeze(release=release, reason="approval #3")
+    catalog_services.release_freeze(release=release, reason="approval #3")
     api.force_authenticate(support_team.lead)
     assert api.patch(f"/api/releases/{release.pk}/", {"notes": "x"}, format="json").status_code == 403
     assert api.get(f"/api/releases/{release.pk}/").json()["frozen_reason"] == "approval #3"

@@ -9,7 +9,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import CommandError, call_command
 
 from approvals.models import LifecycleStage
-from inventory.descriptors import (
+from inventory.models import UseCase
+from inventory.services.descriptors import (
     DescriptorError,
     apply_descriptors,
     descriptor_filename,
@@ -17,8 +18,7 @@ from inventory.descriptors import (
     parse_descriptor,
     use_case_to_descriptor,
 )
-from inventory.models import UseCase
-from inventory.services import usecase_create
+from inventory.services.usecases import usecase_create
 from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry

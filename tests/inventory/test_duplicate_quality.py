@@ -6,9 +6,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
-from inventory import duplicates
 from inventory.choices import AIKindChoices, DataSensitivityChoices
-from inventory.duplicates import DEFAULT_THRESHOLD, current_index, similar_use_cases
 from inventory.management.commands.duplicate_quality import (
     DEFAULT_LABELS,
     LabelError,
@@ -17,7 +15,10 @@ from inventory.management.commands.duplicate_quality import (
     score_labels,
 )
 from inventory.models import Dataset, DatasetVersion, DataSource
-from inventory.services import release_create, usecase_create
+from inventory.selectors import duplicates
+from inventory.selectors.duplicates import DEFAULT_THRESHOLD, current_index, similar_use_cases
+from inventory.services.catalog import release_create
+from inventory.services.usecases import usecase_create
 from inventory.testing import TeamFactory
 from portal.roles import Role
 

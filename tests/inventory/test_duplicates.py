@@ -7,9 +7,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from inventory import duplicates
 from inventory.choices import AIKindChoices, DataSensitivityChoices, VisibilityChoices
-from inventory.duplicates import (
+from inventory.selectors import duplicates
+from inventory.selectors.duplicates import (
     DEFAULT_THRESHOLD,
     DuplicateIndex,
     current_index,
@@ -17,7 +17,7 @@ from inventory.duplicates import (
     similar_use_cases,
     terms,
 )
-from inventory.services import mark_not_duplicate, usecase_create, usecase_update
+from inventory.services.usecases import mark_not_duplicate, usecase_create, usecase_update
 from inventory.testing import TeamFactory
 from portal.roles import Role
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 # A realistic portfolio: three teams each filed "search over our internal documents" in their
 # own words, two finance teams both capture supplier invoices, and the rest are unrelated,
 # including near misses (a customer chatbot that also answers questions, two summarisers, two
-# predictors, two things about invoices). The threshold in inventory/duplicates.py was measured
+# predictors, two things about invoices). The threshold in inventory/selectors/duplicates.py was measured
 # on exactly this set.
 PORTFOLIO = {
     "knowledge-assistant": ("Knowledge assistant", "Answer employee questions from Confluence and the policy wiki, with links to the source pages.", ["knowledge", "llm"]),

@@ -12,10 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from approvals.models import LifecycleStage
-from inventory.exporting import EXPORT_COLUMNS, export_use_cases
-from inventory.importing import IMPORT_COLUMNS, commit_import, parse_upload, validate_rows
 from inventory.models import UseCase
-from inventory.services import usecase_create
+from inventory.selectors.exporting import EXPORT_COLUMNS, export_use_cases
+from inventory.services.importing import IMPORT_COLUMNS, commit_import, parse_upload, validate_rows
+from inventory.services.usecases import usecase_create
 from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry

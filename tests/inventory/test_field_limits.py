@@ -5,10 +5,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from inventory.descriptors import parse_descriptor
-from inventory.importing import Lookups, parse_upload, plan_intent, validate_rows
 from inventory.models import UseCase
 from inventory.models.usecases import MAX_TAGS, PURPOSE_MAX_LENGTH, TAG_MAX_LENGTH
+from inventory.services.descriptors import parse_descriptor
+from inventory.services.importing import Lookups, parse_upload, plan_intent, validate_rows
 
 pytestmark = pytest.mark.django_db
 

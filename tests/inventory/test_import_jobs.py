@@ -5,8 +5,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from inventory import importing
 from inventory.models import UseCase
+from inventory.services import importing
 from portal.choices import JobStatusChoices
 from portal.models import JobRun
 

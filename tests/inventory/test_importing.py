@@ -11,10 +11,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from inventory import importing
-from inventory.importing import ImportFileError, commit_import, parse_upload, validate_rows
 from inventory.models import KeySequence, UseCase
-from inventory.services import team_set_members, usecase_create
+from inventory.services import importing
+from inventory.services.importing import ImportFileError, commit_import, parse_upload, validate_rows
+from inventory.services.organisation import team_set_members
+from inventory.services.usecases import usecase_create
 from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry

@@ -11,8 +11,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from inventory.choices import VisibilityChoices
-from inventory.importing import Lookups, parse_upload, plan_intent, validate_rows
 from inventory.models import KeySequence
+from inventory.services.importing import Lookups, parse_upload, plan_intent, validate_rows
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,8 @@ their stage, by an administrator or CoE lead, attested in the trail; a team lead
 import pytest
 from django.urls import reverse
 
-from inventory.importing import commit_import, parse_upload, validate_rows
 from inventory.models import UseCase
+from inventory.services.importing import commit_import, parse_upload, validate_rows
 from portal.models import AuditEntry
 from portal.roles import Role
 

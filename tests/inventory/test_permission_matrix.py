@@ -4,7 +4,6 @@ releases), through the UI and the API
 
 import pytest
 
-from inventory import services
 from inventory.models import (
     Component,
     Dataset,
@@ -17,6 +16,7 @@ from inventory.models import (
     PromptTemplate,
     PromptVersion,
 )
+from inventory.services import catalog as catalog_services
 from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal.testing.permission_matrix import (
     ADMIN_ONLY,
@@ -239,7 +239,7 @@ def test_restricted_use_cases():
 def test_releases():
     def make_release(context):
         use_case = file_for_own_team(context)
-        return services.release_create(use_case=use_case, actor=context.users["team-lead"], version=unique("v"),
+        return catalog_services.release_create(use_case=use_case, actor=context.users["team-lead"], version=unique("v"),
                                        code_ref="git:abc")  # fmt: skip
 
     def release_data(context, obj):

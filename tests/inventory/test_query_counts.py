@@ -8,9 +8,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from inventory import services
 from inventory.choices import AssetKindChoices, KpiDirectionChoices, VisibilityChoices
 from inventory.models import Kpi
+from inventory.services import catalog as catalog_services
+from inventory.services import usecases as services
 from inventory.testing import TeamFactory
 from portal.testing.queries import assert_queries_do_not_grow
 
@@ -28,18 +29,18 @@ def assemble(use_case, index: int):
     team, lead = use_case.owning_team, use_case.owning_team.lead
 
     def asset(kind, **fields):
-        return services.asset_create(actor=lead, kind=kind, owning_team=team, name=f"{kind} {use_case.pk}-{index}",
+        return catalog_services.asset_create(actor=lead, kind=kind, owning_team=team, name=f"{kind} {use_case.pk}-{index}",
                                      **fields)  # fmt: skip
 
     source = asset(AssetKindChoices.DATA_SOURCE, system=f"CRM {index}: Case", sensitivity="pii")
     dataset = asset(AssetKindChoices.DATASET, sources=[source], sensitivity="pii")
-    model = services.model_version_create(actor=lead, model=asset(AssetKindChoices.MODEL, provider="in_house"),
+    model = catalog_services.model_version_create(actor=lead, model=asset(AssetKindChoices.MODEL, provider="in_house"),
                                           version=f"{index}.0", sha256="c" * 64)  # fmt: skip
-    prompt = services.prompt_version_create(actor=lead, template=asset(AssetKindChoices.PROMPT), version="1",
+    prompt = catalog_services.prompt_version_create(actor=lead, template=asset(AssetKindChoices.PROMPT), version="1",
                                             content=f"Answer politely ({index}).")  # fmt: skip
-    services.dataset_version_create(actor=lead, dataset=dataset, version=f"{index}", sha256="d" * 64)
+    catalog_services.dataset_version_create(actor=lead, dataset=dataset, version=f"{index}", sha256="d" * 64)
     asset(AssetKindChoices.COMPONENT, use_case=use_case)
-    services.release_create(
+    catalog_services.release_create(
         use_case=use_case, actor=lead, version=f"{index}.0.0", code_ref=f"git:{index:07x}",
         model_versions=[model], prompt_versions=[prompt], dataset_versions=[dataset.versions.get()],
     )  # fmt: skip

@@ -8,10 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from inventory import services
 from inventory.choices import AssetKindChoices
 from inventory.models import Model, ModelVersion, Release
 from inventory.models.assets import ReleaseFrozen
+from inventory.services import catalog as catalog_services
 from portal.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -25,13 +25,13 @@ def chatbot(support_team, file_use_case):
 
 
 def _model(team, slug="support-llm", name="Support LLM"):
-    return services.asset_create(
+    return catalog_services.asset_create(
         actor=team.lead, kind=AssetKindChoices.MODEL, owning_team=team, name=name, slug=slug, provider="api"
     )
 
 
 def test_an_empty_release_does_not_claim_to_pin_digests(chatbot, support_team):
-    release = services.release_create(
+    release = catalog_services.release_create(
         use_case=chatbot, actor=support_team.lead, version="0.1", code_ref="git:a"
     )
     assert release.pins_digests is False
@@ -39,8 +39,10 @@ def test_an_empty_release_does_not_claim_to_pin_digests(chatbot, support_team):
     api.force_authenticate(support_team.lead)
     assert api.get(f"/api/releases/{release.pk}/").json()["pins_digests"] is False
     model = _model(support_team)
-    pinned = services.model_version_create(actor=support_team.lead, model=model, version="1", sha256=DIGEST)
-    services.release_update(release=release, actor=support_team.lead, model_versions=[pinned])
+    pinned = catalog_services.model_version_create(
+        actor=support_team.lead, model=model, version="1", sha256=DIGEST
+    )
+    catalog_services.release_update(release=release, actor=support_team.lead, model_versions=[pinned])
     assert Release.objects.get(pk=release.pk).pins_digests is True
 
 
@@ -107,13 +109,19 @@ def test_bad_input_is_shown_on_the_field(client, chatbot, support_team):
     assert "64 hexadecimal characters (0-9 and a-f, capitals accepted)" in page
     assert "prefixed with “sha256:”" in page and "lowercase hexadecimal" not in page
     with pytest.raises(ValidationError) as error:
-        services.model_version_create(actor=support_team.lead, model=model, version="x", sha256="sha256:ABC")
+        catalog_services.model_version_create(
+            actor=support_team.lead, model=model, version="x", sha256="sha256:ABC"
+        )
     assert error.value.message_dict["sha256"] == [
         "A SHA-256 digest is 64 hexadecimal characters (0-9 and a-f, capitals accepted), optionally "
         "prefixed with “sha256:”."
     ]
-    one = services.model_version_create(actor=support_team.lead, model=model, version="1", sha256=DIGEST)
-    two = services.model_version_create(actor=support_team.lead, model=model, version="2", sha256=DIGEST)
+    one = catalog_services.model_version_create(
+        actor=support_team.lead, model=model, version="1", sha256=DIGEST
+    )
+    two = catalog_services.model_version_create(
+        actor=support_team.lead, model=model, version="2", sha256=DIGEST
+    )
     response = client.post(reverse("inventory:release-add", args=[chatbot.key]),
                            {"version": "1", "code_ref": "git:a", "model_versions": [one.pk, two.pk]})  # fmt: skip
     assert "A release pins one version of each model" in response.content.decode()
@@ -134,11 +142,13 @@ def test_only_the_owning_team_writes(client, chatbot, support_team, legal_team, 
     client.force_login(auditor)
     assert client.get(reverse("inventory:release-add", args=[chatbot.key])).status_code == 403
     with pytest.raises(PermissionDenied):
-        services.release_create(use_case=chatbot, actor=other, version="1", code_ref="git:a")
+        catalog_services.release_create(use_case=chatbot, actor=other, version="1", code_ref="git:a")
     with pytest.raises(PermissionDenied):
-        services.model_version_create(actor=other, model=model, version="9")
+        catalog_services.model_version_create(actor=other, model=model, version="9")
     with pytest.raises(PermissionDenied):
-        services.asset_create(actor=other, kind="model", owning_team=support_team, name="X", provider="api")
+        catalog_services.asset_create(
+            actor=other, kind="model", owning_team=support_team, name="X", provider="api"
+        )
     assert not chatbot.releases.exists() and not model.versions.exists()
 
 
@@ -150,8 +160,10 @@ def test_a_restricted_use_case_answers_404_to_other_teams(client, support_team, 
 
 def test_a_frozen_release_cannot_be_edited(client, chatbot, support_team):
     model = _model(support_team)
-    pinned = services.model_version_create(actor=support_team.lead, model=model, version="1", sha256=DIGEST)
-    release = services.release_create(use_case=chatbot, actor=support_team.lead, version="1", code_ref="git:a",
+    pinned = catalog_services.model_version_create(
+        actor=support_team.lead, model=model, version="1", sha256=DIGEST
+    )
+    release = catalog_services.release_create(use_case=chatbot, actor=support_team.lead, version="1", code_ref="git:a",
                                       model_versions=[pinned])  # fmt: skip
     client.force_login(support_team.lead)
     edit = reverse("inventory:release-edit", args=[chatbot.key, release.pk])
@@ -159,13 +171,13 @@ def test_a_frozen_release_cannot_be_edited(client, chatbot, support_team):
         client.post(edit, {"version": "1", "code_ref": "git:b", "model_versions": [pinned.pk]}).status_code
         == 302
     )
-    services.release_freeze(release=release, reason="gate request #1")
+    catalog_services.release_freeze(release=release, reason="gate request #1")
     assert client.get(edit).status_code == 403
     assert client.post(edit, {"version": "1", "code_ref": "git:c"}).status_code == 403
     with pytest.raises(ReleaseFrozen):
-        services.release_update(release=release, actor=support_team.lead, notes="sneaky")
+        catalog_services.release_update(release=release, actor=support_team.lead, notes="sneaky")
     with pytest.raises(ReleaseFrozen):  # what an approval covered keeps its digest
-        services.version_update(actor=support_team.lead, item=pinned, sha256="cd" * 32)
+        catalog_services.version_update(actor=support_team.lead, item=pinned, sha256="cd" * 32)
     release.refresh_from_db()
     assert (release.code_ref, release.notes, list(release.model_versions.all())) == ("git:b", "", [pinned])
     tab = client.get(
@@ -199,7 +211,7 @@ def test_the_api_uses_the_same_services(chatbot, support_team, legal_team, make_
     response = api.post("/api/releases/", {"use_case": chatbot.key, "version": "1", "code_ref": "git:a",
                                            "model_versions": [version.pk]}, format="json")  # fmt: skip
     assert response.status_code == 201 and response.json()["pins_digests"] is True
-    services.release_freeze(release=Release.objects.get(pk=response.json()["id"]), reason="gate")
+    catalog_services.release_freeze(release=Release.objects.get(pk=response.json()["id"]), reason="gate")
     response = api.patch(f"/api/model-versions/{version.pk}/", {"sha256": "cd" * 32}, format="json")
     assert response.status_code == 400 and "frozen release" in str(response.json())
     api.force_authenticate(legal_team.lead)
@@ -217,18 +229,20 @@ def test_a_member_of_the_owning_team_may_too(client, chatbot, support_team, make
     )
     assert response.status_code == 302
     with pytest.raises(ValidationError):
-        services.asset_create(actor=member, kind="nonsense", owning_team=support_team, name="X")
+        catalog_services.asset_create(actor=member, kind="nonsense", owning_team=support_team, name="X")
 
 
 def test_the_admin_shows_a_frozen_release_read_only(client, chatbot, support_team, admin_user):
     model = _model(support_team)
-    pinned = services.model_version_create(actor=support_team.lead, model=model, version="1", sha256=DIGEST)
-    release = services.release_create(use_case=chatbot, actor=support_team.lead, version="1", code_ref="git:a",
+    pinned = catalog_services.model_version_create(
+        actor=support_team.lead, model=model, version="1", sha256=DIGEST
+    )
+    release = catalog_services.release_create(use_case=chatbot, actor=support_team.lead, version="1", code_ref="git:a",
                                       model_versions=[pinned])  # fmt: skip
     client.force_login(admin_user)
     change = reverse("admin:inventory_release_change", args=[release.pk])
     assert 'name="_save"' in client.get(change).content.decode()
-    services.release_freeze(release=release, reason="gate request #1")
+    catalog_services.release_freeze(release=release, reason="gate request #1")
     page = client.get(change)
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()
     assert client.post(change, {"version": "2", "code_ref": "git:b"}).status_code == 403
@@ -253,8 +267,10 @@ def test_the_releases_tab_costs_the_same_queries_however_many_releases(client, c
     def add_releases(count):
         for _ in range(count):
             number = chatbot.releases.count() + 1
-            pinned = services.model_version_create(actor=support_team.lead, model=model, version=str(number))
-            services.release_create(use_case=chatbot, actor=support_team.lead, version=str(number),
+            pinned = catalog_services.model_version_create(
+                actor=support_team.lead, model=model, version=str(number)
+            )
+            catalog_services.release_create(use_case=chatbot, actor=support_team.lead, version=str(number),
                                     code_ref=f"git:{number}", model_versions=[pinned])  # fmt: skip
 
     def queries():

@@ -5,7 +5,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from inventory.models import BusinessUnit, Team
-from inventory.services import team_update
+from inventory.services.organisation import team_update
 from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal.permissions import Action, can
 from portal.roles import Role

@@ -11,9 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from rest_framework.test import APIClient
 
-from inventory import services
 from inventory.choices import RiskTierChoices, VisibilityChoices
 from inventory.models import KeySequence, NotDuplicate, UseCase
+from inventory.services import usecases as services
 from inventory.testing import TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry

@@ -4,10 +4,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from inventory import services
 from inventory.choices import VisibilityChoices
 from inventory.models import UseCase
 from inventory.models.assets import ReleaseFrozen
+from inventory.services import catalog as catalog_services
+from inventory.services import organisation as organisation_services
+from inventory.services import usecases as services
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
 from portal.roles import Role
@@ -170,7 +172,9 @@ def test_a_departed_owner_or_one_who_left_the_team_orphans_the_use_case(
     assert not UseCase.objects.orphaned().exists()
     member.is_active = False
     member.save()
-    services.team_update(team=support_team, members=[])  # the lead stays: a lead is always a member
+    organisation_services.team_update(
+        team=support_team, members=[]
+    )  # the lead stays: a lead is always a member
     assert list(UseCase.objects.orphaned().values_list("key", flat=True)) == [owned_by_member.key]
     page = login(reviewer).get(reverse("inventory:usecase-orphaned"))
     assert [uc.key for uc in page.context["use_cases"]] == [owned_by_member.key]
@@ -239,12 +243,12 @@ def test_the_service_refuses_to_delete_a_submitted_use_case(support_team, file_u
 
 def test_a_frozen_release_never_changes(support_team, file_use_case):
     use_case = file_use_case(support_team)
-    release = services.release_create(
+    release = catalog_services.release_create(
         use_case=use_case, actor=support_team.lead, version="1.0", code_ref="git:abc"
     )
     release.notes = "still open"
     release.save()
-    services.release_freeze(release=release, reason="approval #7")
+    catalog_services.release_freeze(release=release, reason="approval #7")
     release.refresh_from_db()
     release.code_ref = "git:def"
     with pytest.raises(ReleaseFrozen, match="approval #7"):

@@ -16,7 +16,7 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from inventory.models import BusinessUnit, Team
-from inventory.services import business_unit_update, team_update
+from inventory.services.organisation import business_unit_update, team_update
 from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal import audit
 from portal.audit import audit_context, verify_chain
@@ -180,7 +180,7 @@ def test_the_propylon_cli_attributes_changes_to_the_command(tmp_path):
     run = [sys.executable, "-m", "portal.cli"]
     subprocess.run([*run, "migrate", "-v0"], cwd=REPO_ROOT, env=env, check=True, timeout=180)
     script = (
-        "from inventory.services import business_unit_create as c; c(name='From the shell');"
+        "from inventory.services.organisation import business_unit_create as c; c(name='From the shell');"
         "from portal.models import AuditEntry as A; e=A.objects.get(object_repr='From the shell');"
         "print(e.channel, e.actor_kind, e.actor_label)"
     )

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
-from inventory.services import business_unit_update
+from inventory.services.organisation import business_unit_update
 from inventory.testing import BusinessUnitFactory, TeamFactory
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry

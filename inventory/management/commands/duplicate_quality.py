@@ -18,7 +18,7 @@ import yaml
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory import duplicates
+from inventory.selectors import duplicates
 
 DEFAULT_LABELS = Path(settings.BASE_DIR) / "tests" / "inventory" / "duplicate_pairs.yaml"
 LABELS = ("same", "related", "unrelated")

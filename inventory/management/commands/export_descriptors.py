@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.descriptors import write_descriptors
 from inventory.management.commands.sync_descriptors import acting_context, acting_user
 from inventory.models import Team, UseCase
+from inventory.services.descriptors import write_descriptors
 from portal import audit
 from portal.permissions import Action, restrict
 

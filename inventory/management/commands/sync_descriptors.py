@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from inventory.descriptors import apply_descriptors, first_admin
+from inventory.services.descriptors import apply_descriptors, first_admin
 from portal.audit import audit_context, current_actor
 from portal.choices import ChannelChoices
 

@@ -20,7 +20,7 @@ front of a formula character is the spreadsheet-injection guard our own exports 
 (portal.exports.safe_cell); it is removed so an export re-imports unchanged.
 
 The planning core (resolving teams, people and choices, permission checks, the create/update
-plan and applying it) is shared with the YAML descriptors in ``inventory.descriptors``.
+plan and applying it) is shared with the YAML descriptors in ``inventory.services.descriptors``.
 """
 
 import contextlib
@@ -51,7 +51,7 @@ from inventory.choices import (
 )
 from inventory.models import KeySequence, Team, UseCase
 from inventory.models.usecases import KEY_PREFIX, lifecycle_stage_model
-from inventory.services import (
+from inventory.services.usecases import (
     INTAKE_STAGE_KEY,
     ONBOARDING_ROLES,
     USE_CASE_OPTIONAL_FIELDS,

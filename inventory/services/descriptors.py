@@ -25,7 +25,7 @@ link or the tags. Risk tier is not part of a descriptor: the risk classification
 
 :func:`apply_descriptors` syncs a folder of descriptors: it validates every file first and then
 writes in one transaction, so one bad file means nothing is written. Writes go through the
-same services as the UI (``inventory.importing`` holds the shared planning core), and an
+same services as the UI (``inventory.services.importing`` holds the shared planning core), and an
 unchanged descriptor writes nothing at all: syncing the same folder twice is a no-op.
 """
 
@@ -40,7 +40,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.text import slugify
 
-from inventory.importing import (
+from inventory.models import UseCase
+from inventory.services.importing import (
     ApplyFailed,
     Lookups,
     apply_plans,
@@ -49,7 +50,6 @@ from inventory.importing import (
     plan_intent,
     shorten,
 )
-from inventory.models import UseCase
 from portal import audit
 from portal.roles import Role
 

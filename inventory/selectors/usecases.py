@@ -5,7 +5,7 @@ from django.db.models import Count, Q, QuerySet
 from inventory.choices import AssetKindChoices
 from inventory.filtersets import UseCaseFilterSet
 from inventory.models import Component, Dataset, DataSource, Model, PromptTemplate, UseCase
-from inventory.services import OPTIONAL_PEOPLE_FIELDS
+from inventory.services.usecases import OPTIONAL_PEOPLE_FIELDS
 from portal.permissions import Action, get_restricted_object_or_404, restrict
 
 

@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
-from inventory.importing import IMPORT_COLUMNS, PEOPLE_FIELDS
+from inventory.services.importing import IMPORT_COLUMNS, PEOPLE_FIELDS
 from portal import audit
 from portal.exports import csv_response, json_response, safe_cell
 

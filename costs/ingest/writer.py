@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from costs.choices import CostImportStatusChoices, ImportFormatChoices
 from costs.ingest.errors import CostImportError
-from costs.ingest.normalize import money_text, normalized_tags_checked
+from costs.ingest.normalize import LINE_ITEM_FIELDS, money_text, normalized_tags_checked
 from costs.ingest.plan import ImportUnit, Progress
 from costs.models import CostImport, CostLineItem, CostSource
 from portal import audit
@@ -72,29 +72,10 @@ class ImportOutcome:
         }
 
 
-# The normalised row's fields (costs.ingest.normalize.LINE_ITEM_FIELDS less the period, which
-# the writer sets) in the order the writer buffers them, after the import, source and period.
+# The normalised row's fields (LINE_ITEM_FIELDS less the period, which the writer sets, plus the
+# normalised tags) in the order the writer buffers them, after the import, source and period.
 ROW_FIELDS = (
-    "charge_period_start",
-    "charge_period_end",
-    "provider",
-    "billing_account_id",
-    "sub_account_id",
-    "service_name",
-    "service_category",
-    "resource_id",
-    "region",
-    "sku_id",
-    "charge_category",
-    "charge_class",
-    "provider_charge_type",
-    "usage_quantity",
-    "usage_unit",
-    "billed_cost",
-    "effective_cost",
-    "list_cost",
-    "billing_currency",
-    "tags",
+    *(name for name in LINE_ITEM_FIELDS if name not in ("billing_period_start", "billing_period_end")),
     "tags_normalized",
 )
 COPY_COLUMNS = ("cost_import_id", "source_id", "billing_period_start", *ROW_FIELDS)

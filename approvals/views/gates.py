@@ -396,7 +396,7 @@ def stage_delete(request, key: str):
         delete=lambda stage: lifecycle.stage_delete(stage=stage, actor=request.user),
         success_url="approvals:lifecycle",
         success_message=lambda stage: f"Stage “{stage.label}” deleted.",
-        cancel_url="/lifecycle/",
+        cancel_url="approvals:lifecycle",
     )
 
 
@@ -443,5 +443,5 @@ def transition_delete(request, pk: int):
         delete=lambda transition: lifecycle.transition_delete(transition=transition, actor=request.user),
         success_url="approvals:lifecycle",
         success_message=lambda transition: f"Transition {transition} deleted.",
-        cancel_url="/lifecycle/",
+        cancel_url="approvals:lifecycle",
     )

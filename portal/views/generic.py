@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect, render, resolve_url
 
 from portal.forms import add_service_errors
 from portal.permissions import Action, can_add, get_restricted_object_or_404
@@ -93,5 +93,6 @@ def service_delete_view(
             return redirect(_resolve(success_url if failure_url is None else failure_url, obj))
         messages.success(request, _resolve(success_message, obj))
         return redirect(_resolve(success_url, obj))
-    cancel = obj.get_absolute_url() if cancel_url is None else _resolve(cancel_url, obj)
+    # Like success_url: a URL name, a path or an object (resolve_url), fixed or from the object.
+    cancel = obj.get_absolute_url() if cancel_url is None else resolve_url(_resolve(cancel_url, obj))
     return render(request, "portal/confirm_delete.html", {"object": obj, "cancel_url": cancel})

@@ -253,3 +253,66 @@ class ApprovalEventChoices(ChoiceSet):
         (REVOKED, "Revoked", "red"),
         (RECERTIFIED, "Re-certified", "green"),
     ]
+
+
+#
+# Audits and findings
+#
+
+
+class FindingStatusChoices(ChoiceSet):
+    """Where a finding stands. Open and acknowledged are live; resolved and risk-accepted are not,
+    until the condition comes back (a resolved finding reopens) or the acceptance expires."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    RISK_ACCEPTED = "risk_accepted"
+
+    CHOICES = [
+        (OPEN, "Open", "red"),
+        (ACKNOWLEDGED, "Acknowledged", "amber"),
+        (RESOLVED, "Resolved", "green"),
+        (RISK_ACCEPTED, "Risk accepted", "violet"),
+    ]
+
+    LIVE = frozenset({OPEN, ACKNOWLEDGED})
+
+    # Finding.move_to() refuses any other move. An audit run reopens a resolved finding whose
+    # condition holds again, and an expired risk acceptance, by the same table.
+    TRANSITIONS = {
+        OPEN: frozenset({ACKNOWLEDGED, RESOLVED, RISK_ACCEPTED}),
+        ACKNOWLEDGED: frozenset({OPEN, RESOLVED, RISK_ACCEPTED}),
+        RESOLVED: frozenset({OPEN}),
+        RISK_ACCEPTED: frozenset({OPEN, RESOLVED}),
+    }
+
+    @classmethod
+    def may_move(cls, source: str, target: str) -> bool:
+        return target in cls.TRANSITIONS.get(source, ())
+
+
+class FindingEventKindChoices(ChoiceSet):
+    """What happened to a finding (its append-only history)."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    CLEARED = "cleared"
+    RISK_ACCEPTED = "risk_accepted"
+    ACCEPTANCE_EXPIRED = "acceptance_expired"
+    ESCALATED = "escalated"
+    COMMENTED = "commented"
+
+    CHOICES = [
+        (OPENED, "Opened by an audit", "red"),
+        (REOPENED, "Reopened: the condition is back", "red"),
+        (ACKNOWLEDGED, "Acknowledged", "amber"),
+        (RESOLVED, "Resolved by hand", "green"),
+        (CLEARED, "Resolved: the condition cleared", "green"),
+        (RISK_ACCEPTED, "Risk accepted", "violet"),
+        (ACCEPTANCE_EXPIRED, "Risk acceptance expired", "amber"),
+        (ESCALATED, "Escalated to the CoE (overdue)", "red"),
+        (COMMENTED, "Comment", "grey"),
+    ]

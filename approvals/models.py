@@ -20,12 +20,15 @@ from approvals.choices import (
     AssessmentTriggerChoices,
     DecisionChoices,
     EvidenceKindChoices,
+    FindingEventKindChoices,
+    FindingStatusChoices,
     RiskCategoryChoices,
     RiskEntryStatusChoices,
     RiskLevelChoices,
     StageKindChoices,
 )
 from inventory.choices import RiskTierChoices
+from portal.choices import ChannelChoices, JobStatusChoices, SeverityChoices
 from portal.models import AppendOnlyError, AppendOnlyModel
 from portal.querysets import AuditedQuerySet
 from portal.roles import ROLE_LABELS, Role
@@ -752,3 +755,187 @@ class ApprovalEvent(AppendOnlyModel):
     @property
     def kind_colour(self) -> str:
         return ApprovalEventChoices.colour(self.kind)
+
+
+#
+# Audits and findings
+#
+
+
+class AuditRun(models.Model):
+    """One execution of the registered audit checks (portal.auditing) over the portfolio or one
+    use case. Its JobRun shows progress and log; the run keeps what it did."""
+
+    job_run = models.OneToOneField(
+        "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_run"
+    )
+    use_case = models.ForeignKey(
+        "inventory.UseCase",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="audit_runs",
+        help_text="Empty: the whole portfolio.",
+    )
+    status = models.CharField(
+        max_length=JobStatusChoices.max_length(), choices=JobStatusChoices, default=JobStatusChoices.RUNNING
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    channel = models.CharField(
+        max_length=ChannelChoices.max_length(), choices=ChannelChoices, default=ChannelChoices.SYSTEM
+    )
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    checks_run = models.JSONField(default=list, blank=True, help_text="Ids of the checks this run executed.")
+    # {"observed": n, "opened": n, "reopened": n, "updated": n, "cleared": n, "per_check": {...}}
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+        indexes = [models.Index(fields=["use_case", "-started_at"], name="audit_run_scope_started")]
+
+    def __str__(self) -> str:
+        scope = self.use_case.key if self.use_case_id else "portfolio"
+        return f"Audit #{self.pk} ({scope})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("approvals:audit-run-detail", args=[self.pk])
+
+
+class Finding(models.Model):
+    """What an audit check found about one subject, kept under a stable key.
+
+    ``key`` is ``"<check id>:<subject key>"``: a re-run updates ``last_seen_at`` instead of adding a
+    row, and a finding whose condition no longer holds resolves itself (``cleared``). Status
+    changes go through ``approvals.services.findings``; its history is :class:`FindingEvent`.
+    """
+
+    key = models.CharField(max_length=255, unique=True)
+    check_id = models.CharField(max_length=80)
+    subject_key = models.CharField(max_length=200)
+    use_case = models.ForeignKey(
+        "inventory.UseCase", null=True, blank=True, on_delete=models.CASCADE, related_name="findings"
+    )
+    title = models.CharField(max_length=300)
+    detail = models.TextField(blank=True)
+    link = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    severity = models.CharField(max_length=SeverityChoices.max_length(), choices=SeverityChoices)
+    status = models.CharField(
+        max_length=FindingStatusChoices.max_length(),
+        choices=FindingStatusChoices,
+        default=FindingStatusChoices.OPEN,
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_findings",
+        help_text="Who must act: the use case's accountable owner. Empty: the CoE.",
+    )
+    owned_by_coe = models.BooleanField(
+        default=False, help_text="The CoE owns it (an orphaned use case, a portfolio-wide finding)."
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    last_run = models.ForeignKey(
+        AuditRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="findings_seen"
+    )
+    due_at = models.DateTimeField(help_text="First sighting plus the severity's remediation days.")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    risk_accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    risk_accepted_until = models.DateTimeField(null=True, blank=True)
+    risk_acceptance_reason = models.TextField(blank=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_seen_at", "-pk"]
+        indexes = [
+            models.Index(fields=["status", "severity"], name="finding_status_severity"),
+            models.Index(fields=["check_id", "status"], name="finding_check_status"),
+            models.Index(fields=["use_case", "status"], name="finding_uc_status"),
+            models.Index(fields=["owner", "status"], name="finding_owner_status"),
+            models.Index(fields=["status", "due_at"], name="finding_status_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Finding #{self.pk}: {self.title}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("approvals:finding-detail", args=[self.pk])
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in FindingStatusChoices.LIVE
+
+    @property
+    def status_label(self) -> str:
+        return FindingStatusChoices.label(self.status)
+
+    @property
+    def status_colour(self) -> str:
+        return FindingStatusChoices.colour(self.status)
+
+    @property
+    def severity_label(self) -> str:
+        return SeverityChoices.label(self.severity)
+
+    @property
+    def severity_colour(self) -> str:
+        return SeverityChoices.colour(self.severity)
+
+    def move_to(self, status: str) -> None:
+        """Set the status if the table in FindingStatusChoices allows the move (callers save)."""
+        if not FindingStatusChoices.may_move(self.status, status):
+            raise ValidationError(
+                f"A finding that is {FindingStatusChoices.label(self.status).lower()} cannot become "
+                f"{FindingStatusChoices.label(status).lower()}."
+            )
+        self.status = status
+
+
+class FindingEvent(AppendOnlyModel):
+    """The append-only history of a finding: audits opening, reopening and clearing it, and what
+    people did (acknowledge, resolve, accept the risk, comment)."""
+
+    append_only_message = "Finding events are never changed."
+
+    finding = models.ForeignKey(Finding, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=FindingEventKindChoices.max_length(), choices=FindingEventKindChoices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    audit_run = models.ForeignKey(
+        AuditRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    message = models.TextField(blank=True)
+
+    objects = AuditedQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["finding", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.finding} {FindingEventKindChoices.label(self.kind)}"
+
+    @property
+    def kind_label(self) -> str:
+        return FindingEventKindChoices.label(self.kind)
+
+    @property
+    def kind_colour(self) -> str:
+        return FindingEventKindChoices.colour(self.kind)

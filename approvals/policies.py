@@ -6,7 +6,7 @@ follow their use case, through the inventory's helpers.
 
 from django.db.models import Q, QuerySet
 
-from approvals.models import ApprovalRequest, MaturityEvidence, RiskAssessment
+from approvals.models import ApprovalRequest, Finding, MaturityEvidence, RiskAssessment
 from inventory.policies import (
     assessable_use_cases,
     changeable_use_cases,
@@ -156,6 +156,71 @@ def _follows_request(queryset: QuerySet, user, action: str) -> QuerySet:
 
 for _label in ("approvals.approvaldecision", "approvals.approvalcomment", "approvals.approvalevent"):
     policy(_label)(_follows_request)
+
+
+#
+# Audits and findings: whoever sees the use case sees its findings; portfolio-wide findings (no use
+# case) are for the people who oversee the portfolio. The owner, the owning team and the CoE work
+# them; accepting a risk is an approver's decision.
+#
+
+PORTFOLIO_OVERSIGHT_ROLES = (Role.COE_REVIEWER, Role.COE_LEAD, Role.EXECUTIVE, Role.AUDITOR, Role.ADMIN)
+COE_ROLES = (Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN)
+
+
+def may_run_audits(user) -> bool:
+    """The CoE and admins audit the portfolio; a team re-checks its own use case (the run's
+    use case is then checked against what the person may change)."""
+    return is_usable(user) and not is_read_only(user) and (has_role(user, *COE_ROLES) or may_file(user))
+
+
+def _oversees_portfolio(user) -> bool:
+    return is_usable(user) and has_role(user, *PORTFOLIO_OVERSIGHT_ROLES)
+
+
+@policy("approvals.auditrun", add=may_run_audits)
+def _audit_runs(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Runs over the portfolio are for its overseers; a run over one use case is read by whoever
+    reads that use case. Runs are written by the audit service only."""
+    if action != Action.VIEW:
+        return queryset.none()
+    if _oversees_portfolio(user):
+        return queryset
+    return queryset.filter(use_case__in=visible_use_cases(user).values("pk"))
+
+
+@policy("approvals.finding")
+def _findings(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Findings are raised by audits (nobody adds or deletes one). Readers of the use case read
+    its findings; the portfolio's overseers read all. The owner, the owning team and the CoE
+    acknowledge, resolve and comment; CoE approvers accept a risk."""
+    if _oversees_portfolio(user):
+        visible = queryset
+    else:
+        visible = queryset.filter(Q(use_case__in=visible_use_cases(user).values("pk")) | Q(owner=user))
+    if action == Action.VIEW:
+        return visible
+    if is_read_only(user):
+        return queryset.none()
+    if action in ("custom:acknowledge", "custom:resolve", "custom:comment"):
+        if has_role(user, *COE_ROLES):
+            return visible
+        return visible.filter(Q(owner=user) | Q(use_case__in=changeable_use_cases(user).values("pk")))
+    if action == "custom:accept_risk":
+        return visible if has_role(user, *COE_ROLES) else queryset.none()
+    return queryset.none()
+
+
+@policy("approvals.findingevent")
+def _finding_events(queryset: QuerySet, user, action: str) -> QuerySet:
+    """Read with their finding; written only through the finding's actions (append-only)."""
+    if action != Action.VIEW:
+        return queryset.none()
+    return queryset.filter(finding__in=restrict(Finding.objects.all(), user).values("pk"))
+
+
+def may_accept_finding_risk(user) -> bool:
+    return is_usable(user) and not is_read_only(user) and has_role(user, *COE_ROLES)
 
 
 #

@@ -141,3 +141,25 @@ class NotificationChannelChoices(ChoiceSet):
         (SLACK, "Slack webhook", "violet"),
         (TEAMS, "Microsoft Teams webhook", "teal"),
     ]
+
+
+class SeverityChoices(ChoiceSet):
+    """How bad an audit finding is; it sets the finding's due date (``DUE_DAYS``)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+    CHOICES = [
+        (CRITICAL, "Critical", "red"),
+        (HIGH, "High", "amber"),
+        (MEDIUM, "Medium", "blue"),
+        (LOW, "Low", "grey"),
+    ]
+
+    # Days from a finding's first sighting to its due date: the CoE's remediation targets.
+    DUE_DAYS = {CRITICAL: 3, HIGH: 14, MEDIUM: 30, LOW: 90}
+
+    # Most severe first, for sorting lists and picking a worst case.
+    RANK = {CRITICAL: 0, HIGH: 1, MEDIUM: 2, LOW: 3}

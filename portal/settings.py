@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "inventory.apps.InventoryConfig",
     "approvals.apps.ApprovalsConfig",
     "costs.apps.CostsConfig",
+    "operations.apps.OperationsConfig",
 ]
 
 MIDDLEWARE = [

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-LAYER = {"portal": 0, "inventory": 1, "approvals": 2, "costs": 2}
+LAYER = {"portal": 0, "inventory": 1, "approvals": 2, "costs": 2, "operations": 3}
 
 # Imports inside a function that are fine, by rule:
 # - inside AppConfig.ready() (an app's apps.py): where it registers what it contributes, once

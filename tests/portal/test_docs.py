@@ -37,7 +37,7 @@ def test_the_architecture_lists_every_portal_choice_set_and_app_folder():
         if isinstance(value, type) and issubclass(value, ChoiceSet) and value is not ChoiceSet
     ]
     assert [name for name in choice_sets if f"`{name}`" not in ARCHITECTURE] == []
-    for app in ("portal", "inventory", "approvals", "costs"):
+    for app in ("portal", "inventory", "approvals", "costs", "operations"):
         assert f"`tests/{app}/`" in ARCHITECTURE
         assert (REPO_ROOT / "templates" / app).is_dir() and f"`{app}/`" in ARCHITECTURE
     for folder in (REPO_ROOT / "static").iterdir():

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    """Running AI systems: deployment targets, deployments and health signals.
+
+    The layer above approvals: a production deployment asks approvals for the covering approval
+    (invariant 1), and the operations audit checks register with portal.auditing.
+    """
+
+    name = "operations"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from operations import policies  # noqa: F401  (registers the operations permission policies)
+        from operations.models import Deployment, DeploymentTarget, HealthThreshold
+        from portal import audit
+
+        # The secret is write-only: the trail records that it changed, never its ciphertext.
+        audit.register(DeploymentTarget, exclude={"updated_at", "secret_encrypted"})
+        audit.register(Deployment, exclude={"updated_at"})
+        audit.register(HealthThreshold)

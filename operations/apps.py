@@ -17,6 +17,8 @@ class OperationsConfig(AppConfig):
         from portal import audit
 
         # The secret is write-only: the trail records that it changed, never its ciphertext.
-        audit.register(DeploymentTarget, exclude={"updated_at", "secret_encrypted"})
+        audit.register(
+            DeploymentTarget, exclude={"updated_at", "secret_encrypted", "callback_secret_encrypted"}
+        )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)

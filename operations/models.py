@@ -52,6 +52,8 @@ class DeploymentTarget(models.Model):
     options = models.JSONField(default=dict, blank=True)
     secret_encrypted = models.TextField(blank=True, editable=False)
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Signs status callbacks from the pipeline (the webhook kind signs both ways with ``secret``).
+    callback_secret_encrypted = models.TextField(blank=True, editable=False)
     timeout_seconds = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(120)]
     )

@@ -478,3 +478,9 @@ PROPYLON_COST_IMPORT_ABANDONED_MINUTES = env.int("PROPYLON_COST_IMPORT_ABANDONED
 # Value (KPI readings) is in this currency and ROI compares it with cost billed in it; other
 # currencies are never converted (docs/costs.md, "Value and ROI").
 PROPYLON_REPORTING_CURRENCY = env.str("PROPYLON_REPORTING_CURRENCY", default="USD").upper()
+
+# Secrets Propylon keeps for outgoing calls (deployment targets' tokens and signing secrets) are
+# encrypted at rest with Fernet. The first key encrypts, every key decrypts: to rotate, put a new
+# key first, run `propylon rotate_secrets`, then drop the old key (docs/deployments.md). Without
+# keys the one key is derived from SECRET_KEY (fine for the quick start, not for production).
+PROPYLON_SECRET_KEYS = env.list("PROPYLON_SECRET_KEYS", default=[])

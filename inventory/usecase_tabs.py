@@ -2,7 +2,8 @@
 
 An app adds a tab from its ``AppConfig.ready()`` with ``register(key, label, order=...,
 template=..., context=...)``: ``context(request, use_case)`` returns what its template needs, and
-runs only when that tab is open. ``register_facts(provider)`` adds values every tab's header may
+runs only when that tab is open. ``fill(key, template=..., context=...)`` gives a tab inventory
+declares (deployments, findings) the content an app above it owns. ``register_facts(provider)`` adds values every tab's header may
 show (``provider(request, use_case) -> dict``), such as a badge another app owns.
 """
 
@@ -35,6 +36,15 @@ def register(
     if key in _TABS:
         raise ValueError(f"A use-case tab “{key}” is already registered.")
     _TABS[key] = UseCaseTab(key=key, label=label, order=order, template=template, context=context)
+
+
+def fill(key: str, *, template: str, context: TabContext | None = None) -> None:
+    """Give a tab inventory declares (its place and label: "deployments", "findings") the template
+    and context of the app above that owns its content."""
+    tab = _TABS[key]
+    if tab.template:
+        raise ValueError(f"The use-case tab “{key}” is already filled by {tab.template}.")
+    _TABS[key] = UseCaseTab(key=key, label=tab.label, order=tab.order, template=template, context=context)
 
 
 def register_facts(provider: TabContext) -> None:

@@ -22,3 +22,14 @@ class OperationsConfig(AppConfig):
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)
+
+        from operations.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from operations.views import signals as signal_views
+
+        signal_views.register()
+
+        from operations import signal_checks  # noqa: F401  (registers the health audit checks)

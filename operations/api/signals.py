@@ -92,7 +92,8 @@ class HealthSignalViewSet(RestrictedReadOnlyViewSet):
     serializer_class = HealthSignalSerializer
     filterset_class = HealthSignalFilterSet
     ordering_fields = ["observed_at", "received_at"]
-    permission_classes = [*RestrictedReadOnlyViewSet.permission_classes, SignalIngestPermission]
+    # First, so a token without the scope hears which scope posting needs.
+    permission_classes = [SignalIngestPermission, *RestrictedReadOnlyViewSet.permission_classes]
     required_scope = None
 
     def get_permissions(self):

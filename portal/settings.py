@@ -350,6 +350,7 @@ SPECTACULAR_SETTINGS = {
         "NotificationChannelEnum": "portal.choices.NotificationChannelChoices.pairs",
         "ChannelEnum": "portal.choices.ChannelChoices.pairs",
         "ApprovalStatusEnum": "approvals.choices.ApprovalStatusChoices.pairs",
+        "HealthMetricEnum": "operations.choices.HealthMetricChoices.pairs",
     },
 }
 

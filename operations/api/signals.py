@@ -53,7 +53,7 @@ class SignalPointSerializer(serializers.Serializer):
 
     use_case = serializers.CharField(help_text="Use case key, e.g. UC-0001.")
     environment = serializers.CharField(help_text="Environment slug, e.g. production.")
-    metric = serializers.ChoiceField(choices=HealthMetricChoices.values())
+    metric = serializers.ChoiceField(choices=HealthMetricChoices.pairs())
     value = serializers.DecimalField(max_digits=20, decimal_places=6, coerce_to_string=False)
     observed_at = serializers.DateTimeField(required=False, help_text="Aware ISO 8601; default now.")
 

@@ -3,7 +3,7 @@ Health tab of a use case. A series is one (use case, environment, metric); every
 fixed number of queries, whatever the number of series or points."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db.models import F, QuerySet, Window
@@ -144,7 +144,8 @@ def use_case_health(*, user, use_case, now: datetime | None = None) -> dict:
             {
                 "element": row.chart_id,
                 "metric": row.metric_label,
-                "x": [point.observed_at.isoformat() for point in row.points],
+                # UTC without an offset: Plotly's date axis does not read time zones.
+                "x": [f"{point.observed_at.astimezone(UTC):%Y-%m-%d %H:%M:%S}" for point in row.points],
                 "y": [_number(point.value) for point in row.points],
                 "minimum": _number(row.threshold.minimum) if row.threshold else "",
                 "maximum": _number(row.threshold.maximum) if row.threshold else "",

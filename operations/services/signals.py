@@ -70,7 +70,10 @@ def _value(raw) -> Decimal:
 def _observed_at(raw, now: datetime) -> datetime:
     if raw is None or raw == "":
         return now
-    moment = raw if isinstance(raw, datetime) else parse_datetime(raw) if isinstance(raw, str) else None
+    try:
+        moment = raw if isinstance(raw, datetime) else parse_datetime(raw) if isinstance(raw, str) else None
+    except ValueError:  # well formed, but no such date or time (2026-13-01)
+        moment = None
     if moment is None:
         raise ValueError("an ISO 8601 date and time is required, e.g. 2026-12-01T10:00:00Z")
     if timezone.is_naive(moment):

@@ -97,6 +97,7 @@ def test_the_same_point_twice_in_one_batch_with_two_values_is_refused(lead_clien
         ({"environment": "moon"}, "environment", "No environment"),
         ({"observed_at": "2026-12-01T10:00:00"}, "observed_at", "time zone"),
         ({"observed_at": "yesterday"}, "observed_at", "ISO 8601"),
+        ({"observed_at": "2026-13-01T10:00:00Z"}, "observed_at", "ISO 8601"),
         ({"value": "NaN"}, "value", "finite"),
         ({"value": "Infinity"}, "value", "finite"),
         ({"value": "-inf"}, "value", "finite"),

@@ -3,169 +3,467 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import inventory.models.organisation
 from django.conf import settings
 from django.db import migrations, models
 
+import inventory.models.organisation
+
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('approvals', '0007_audit_runs_and_findings'),
-        ('inventory', '0006_digest_message_says_what_is_accepted'),
-        ('portal', '0011_checkpoint_audit_trail_schedule'),
+        ("approvals", "0007_audit_runs_and_findings"),
+        ("inventory", "0006_digest_message_says_what_is_accepted"),
+        ("portal", "0011_checkpoint_audit_trail_schedule"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Deployment',
+            name="Deployment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('dispatched', 'Dispatched to the target'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], default='queued', max_length=11)),
-                ('is_current', models.BooleanField(default=False)),
-                ('requested_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('dispatch_started_at', models.DateTimeField(blank=True, null=True)),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('external_id', models.CharField(blank=True, help_text="The run's id at the target.", max_length=200)),
-                ('external_url', models.URLField(blank=True, max_length=500)),
-                ('message', models.TextField(blank=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('approval', models.ForeignKey(blank=True, help_text='The approval that covered the release (production environments).', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='approvals.approvalrequest')),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='inventory.environment')),
-                ('job_run', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='portal.jobrun')),
-                ('release', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployments', to='inventory.release')),
-                ('requested_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('rollback_of', models.ForeignKey(blank=True, help_text='The deployment this one rolls back.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollbacks', to='operations.deployment')),
-                ('use_case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deployments', to='inventory.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("dispatched", "Dispatched to the target"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        default="queued",
+                        max_length=11,
+                    ),
+                ),
+                ("is_current", models.BooleanField(default=False)),
+                ("requested_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("dispatch_started_at", models.DateTimeField(blank=True, null=True)),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "external_id",
+                    models.CharField(blank=True, help_text="The run's id at the target.", max_length=200),
+                ),
+                ("external_url", models.URLField(blank=True, max_length=500)),
+                ("message", models.TextField(blank=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "approval",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The approval that covered the release (production environments).",
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="approvals.approvalrequest",
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="inventory.environment",
+                    ),
+                ),
+                (
+                    "job_run",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="portal.jobrun",
+                    ),
+                ),
+                (
+                    "release",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployments",
+                        to="inventory.release",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "rollback_of",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="The deployment this one rolls back.",
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="rollbacks",
+                        to="operations.deployment",
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployments",
+                        to="inventory.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-requested_at', '-pk'],
+                "ordering": ["-requested_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='DeploymentEvent',
+            name="DeploymentEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('requested', 'Requested'), ('dispatch_started', 'Dispatch started'), ('dispatched', 'Dispatched'), ('retry', 'Transient failure, will retry'), ('callback', "Status from the target's callback"), ('poll', 'Status from polling the target'), ('refused', 'Refused'), ('failed', 'Failed'), ('superseded', 'Replaced by a rollback')], max_length=16)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('dispatched', 'Dispatched to the target'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed'), ('rolled_back', 'Rolled back')], max_length=11)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('message', models.TextField(blank=True)),
-                ('data', models.JSONField(blank=True, default=dict)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('deployment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='operations.deployment')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("requested", "Requested"),
+                            ("dispatch_started", "Dispatch started"),
+                            ("dispatched", "Dispatched"),
+                            ("retry", "Transient failure, will retry"),
+                            ("callback", "Status from the target's callback"),
+                            ("poll", "Status from polling the target"),
+                            ("refused", "Refused"),
+                            ("failed", "Failed"),
+                            ("superseded", "Replaced by a rollback"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("dispatched", "Dispatched to the target"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                            ("rolled_back", "Rolled back"),
+                        ],
+                        max_length=11,
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("message", models.TextField(blank=True)),
+                ("data", models.JSONField(blank=True, default=dict)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "deployment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="operations.deployment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['deployment', 'at', 'pk'],
+                "ordering": ["deployment", "at", "pk"],
             },
         ),
         migrations.CreateModel(
-            name='DeploymentTarget',
+            name="DeploymentTarget",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=120, unique=True)),
-                ('slug', models.SlugField(max_length=60, unique=True, validators=[inventory.models.organisation.validate_unreserved_slug])),
-                ('kind', models.CharField(choices=[('webhook', 'Generic webhook (HMAC-signed JSON)'), ('github_actions', 'GitHub Actions workflow_dispatch'), ('gitlab_pipeline', 'GitLab pipeline trigger'), ('argocd', 'Argo CD application sync')], max_length=15)),
-                ('url', models.URLField(help_text='Webhook URL, or the API base URL of GitHub, GitLab or the Argo CD server.', max_length=500)),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('secret_encrypted', models.TextField(blank=True, editable=False)),
-                ('secret_set_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('callback_secret_encrypted', models.TextField(blank=True, editable=False)),
-                ('timeout_seconds', models.PositiveSmallIntegerField(default=10, validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(120)])),
-                ('enabled', models.BooleanField(default=True)),
-                ('last_test_at', models.DateTimeField(blank=True, null=True)),
-                ('last_test_result', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='deployment_targets', to='inventory.environment')),
-                ('use_case', models.ForeignKey(blank=True, help_text="Empty: the environment's default target for every use case.", null=True, on_delete=django.db.models.deletion.CASCADE, related_name='deployment_targets', to='inventory.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, unique=True)),
+                (
+                    "slug",
+                    models.SlugField(
+                        max_length=60,
+                        unique=True,
+                        validators=[inventory.models.organisation.validate_unreserved_slug],
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("webhook", "Generic webhook (HMAC-signed JSON)"),
+                            ("github_actions", "GitHub Actions workflow_dispatch"),
+                            ("gitlab_pipeline", "GitLab pipeline trigger"),
+                            ("argocd", "Argo CD application sync"),
+                        ],
+                        max_length=15,
+                    ),
+                ),
+                (
+                    "url",
+                    models.URLField(
+                        help_text="Webhook URL, or the API base URL of GitHub, GitLab or the Argo CD server.",
+                        max_length=500,
+                    ),
+                ),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("secret_encrypted", models.TextField(blank=True, editable=False)),
+                ("secret_set_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("callback_secret_encrypted", models.TextField(blank=True, editable=False)),
+                (
+                    "timeout_seconds",
+                    models.PositiveSmallIntegerField(
+                        default=10,
+                        validators=[
+                            django.core.validators.MinValueValidator(1),
+                            django.core.validators.MaxValueValidator(120),
+                        ],
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                ("last_test_at", models.DateTimeField(blank=True, null=True)),
+                ("last_test_result", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="deployment_targets",
+                        to="inventory.environment",
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: the environment's default target for every use case.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deployment_targets",
+                        to="inventory.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['environment', 'name'],
+                "ordering": ["environment", "name"],
             },
         ),
         migrations.AddField(
-            model_name='deployment',
-            name='target',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='deployments', to='operations.deploymenttarget'),
+            model_name="deployment",
+            name="target",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="deployments",
+                to="operations.deploymenttarget",
+            ),
         ),
         migrations.CreateModel(
-            name='HealthSignal',
+            name="HealthSignal",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('accuracy', 'Accuracy'), ('latency_p95_ms', 'Latency p95 (ms)'), ('drift_score', 'Drift score'), ('error_rate', 'Error rate'), ('cost_per_request', 'Cost per request (USD)')], max_length=16)),
-                ('value', models.DecimalField(decimal_places=6, max_digits=20)),
-                ('observed_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('environment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_signals', to='inventory.environment')),
-                ('token', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='portal.apitoken')),
-                ('use_case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_signals', to='inventory.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("accuracy", "Accuracy"),
+                            ("latency_p95_ms", "Latency p95 (ms)"),
+                            ("drift_score", "Drift score"),
+                            ("error_rate", "Error rate"),
+                            ("cost_per_request", "Cost per request (USD)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("value", models.DecimalField(decimal_places=6, max_digits=20)),
+                ("observed_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_signals",
+                        to="inventory.environment",
+                    ),
+                ),
+                (
+                    "token",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="portal.apitoken",
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_signals",
+                        to="inventory.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-observed_at', '-pk'],
+                "ordering": ["-observed_at", "-pk"],
             },
         ),
         migrations.CreateModel(
-            name='HealthThreshold',
+            name="HealthThreshold",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('metric', models.CharField(choices=[('accuracy', 'Accuracy'), ('latency_p95_ms', 'Latency p95 (ms)'), ('drift_score', 'Drift score'), ('error_rate', 'Error rate'), ('cost_per_request', 'Cost per request (USD)')], max_length=16)),
-                ('minimum', models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True)),
-                ('maximum', models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True)),
-                ('stale_after_hours', models.PositiveIntegerField(default=24, help_text='A signal older than this counts as missing.')),
-                ('environment', models.ForeignKey(blank=True, help_text='Empty: every environment.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='inventory.environment')),
-                ('use_case', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='health_thresholds', to='inventory.usecase')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "metric",
+                    models.CharField(
+                        choices=[
+                            ("accuracy", "Accuracy"),
+                            ("latency_p95_ms", "Latency p95 (ms)"),
+                            ("drift_score", "Drift score"),
+                            ("error_rate", "Error rate"),
+                            ("cost_per_request", "Cost per request (USD)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("minimum", models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True)),
+                ("maximum", models.DecimalField(blank=True, decimal_places=6, max_digits=20, null=True)),
+                (
+                    "stale_after_hours",
+                    models.PositiveIntegerField(
+                        default=24, help_text="A signal older than this counts as missing."
+                    ),
+                ),
+                (
+                    "environment",
+                    models.ForeignKey(
+                        blank=True,
+                        help_text="Empty: every environment.",
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="inventory.environment",
+                    ),
+                ),
+                (
+                    "use_case",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="health_thresholds",
+                        to="inventory.usecase",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['use_case', 'metric'],
+                "ordering": ["use_case", "metric"],
             },
         ),
         migrations.AddConstraint(
-            model_name='deploymenttarget',
-            constraint=models.UniqueConstraint(condition=models.Q(('enabled', True), ('use_case__isnull', True)), fields=('environment',), name='deployment_target_one_default'),
+            model_name="deploymenttarget",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("enabled", True), ("use_case__isnull", True)),
+                fields=("environment",),
+                name="deployment_target_one_default",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='deploymenttarget',
-            constraint=models.UniqueConstraint(condition=models.Q(('enabled', True), ('use_case__isnull', False)), fields=('environment', 'use_case'), name='deployment_target_one_per_use_case'),
+            model_name="deploymenttarget",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("enabled", True), ("use_case__isnull", False)),
+                fields=("environment", "use_case"),
+                name="deployment_target_one_per_use_case",
+            ),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['use_case', 'environment', '-requested_at'], name='deployment_uc_env'),
+            model_name="deployment",
+            index=models.Index(fields=["use_case", "environment", "-requested_at"], name="deployment_uc_env"),
         ),
         migrations.AddIndex(
-            model_name='deployment',
-            index=models.Index(fields=['status', 'requested_at'], name='deployment_status'),
+            model_name="deployment",
+            index=models.Index(fields=["status", "requested_at"], name="deployment_status"),
         ),
         migrations.AddConstraint(
-            model_name='deployment',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_current', True)), fields=('use_case', 'environment'), name='deployment_one_current_per_environment'),
+            model_name="deployment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_current", True)),
+                fields=("use_case", "environment"),
+                name="deployment_one_current_per_environment",
+            ),
         ),
         migrations.AddIndex(
-            model_name='healthsignal',
-            index=models.Index(fields=['use_case', 'environment', 'metric', '-observed_at'], name='health_signal_series'),
+            model_name="healthsignal",
+            index=models.Index(
+                fields=["use_case", "environment", "metric", "-observed_at"], name="health_signal_series"
+            ),
         ),
         migrations.AddIndex(
-            model_name='healthsignal',
-            index=models.Index(fields=['-observed_at'], name='health_signal_observed'),
+            model_name="healthsignal",
+            index=models.Index(fields=["-observed_at"], name="health_signal_observed"),
         ),
         migrations.AddConstraint(
-            model_name='healthsignal',
-            constraint=models.UniqueConstraint(fields=('use_case', 'environment', 'metric', 'observed_at'), name='health_signal_point_unique'),
+            model_name="healthsignal",
+            constraint=models.UniqueConstraint(
+                fields=("use_case", "environment", "metric", "observed_at"), name="health_signal_point_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='healththreshold',
-            constraint=models.UniqueConstraint(condition=models.Q(('environment__isnull', True)), fields=('use_case', 'metric'), name='health_threshold_unique_everywhere'),
+            model_name="healththreshold",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("environment__isnull", True)),
+                fields=("use_case", "metric"),
+                name="health_threshold_unique_everywhere",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='healththreshold',
-            constraint=models.UniqueConstraint(condition=models.Q(('environment__isnull', False)), fields=('use_case', 'environment', 'metric'), name='health_threshold_unique_per_environment'),
+            model_name="healththreshold",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("environment__isnull", False)),
+                fields=("use_case", "environment", "metric"),
+                name="health_threshold_unique_per_environment",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='healththreshold',
-            constraint=models.CheckConstraint(condition=models.Q(('minimum__isnull', False), ('maximum__isnull', False), _connector='OR'), name='health_threshold_has_a_bound'),
+            model_name="healththreshold",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("minimum__isnull", False), ("maximum__isnull", False), _connector="OR"),
+                name="health_threshold_has_a_bound",
+            ),
         ),
     ]

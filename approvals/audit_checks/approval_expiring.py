@@ -6,7 +6,12 @@ from datetime import timedelta
 
 from django.conf import settings
 
-from approvals.audit_checks.common import governed_use_cases, now_of, production_approval_states, use_case_link
+from approvals.audit_checks.common import (
+    governed_use_cases,
+    now_of,
+    production_approval_states,
+    use_case_link,
+)
 from approvals.choices import ApprovalStatusChoices, StageKindChoices
 from approvals.models import ApprovalRequest
 from portal.auditing import AuditScope, Observation, register_check
@@ -53,5 +58,9 @@ def approval_expiring(scope: AuditScope) -> Iterator[Observation]:
             ),
             use_case_id=row["pk"],
             link=use_case_link(row["key"], "approvals"),
-            data={"approval": approval["pk"], "expires_at": expires_at.isoformat(), "days_left": max((expires_at - now).days, 0)},
+            data={
+                "approval": approval["pk"],
+                "expires_at": expires_at.isoformat(),
+                "days_left": max((expires_at - now).days, 0),
+            },
         )

@@ -69,14 +69,20 @@ class ProductionApprovalState:
         return self.latest is not None and self.latest["lapsed"]
 
 
-def production_approval_states(use_case_ids: Iterable[int] | QuerySet, *, now: datetime) -> dict[int, ProductionApprovalState]:
+def production_approval_states(
+    use_case_ids: Iterable[int] | QuerySet, *, now: datetime
+) -> dict[int, ProductionApprovalState]:
     """Use case id → its :class:`ProductionApprovalState`, in one query whatever the number of
     use cases (``use_case_ids`` may be a queryset of ids: it stays a subquery)."""
     rows = (
         ApprovalRequest.objects.filter(
             use_case_id__in=use_case_ids,
             to_stage__kind=StageKindChoices.PRODUCTION,
-            status__in=(ApprovalStatusChoices.APPROVED, ApprovalStatusChoices.EXPIRED, ApprovalStatusChoices.REVOKED),
+            status__in=(
+                ApprovalStatusChoices.APPROVED,
+                ApprovalStatusChoices.EXPIRED,
+                ApprovalStatusChoices.REVOKED,
+            ),
             decided_at__isnull=False,
         )
         .order_by("use_case_id", "decided_at", "pk")

@@ -49,5 +49,8 @@ def orphaned_owner(scope: AuditScope) -> Iterator[Observation]:
             # The owner cannot act on their own absence: the CoE sees that someone is reassigned.
             owned_by_coe=True,
             link=use_case_link(row["key"], "ownership"),
-            data={"owner": row["accountable_owner__username"], "owner_active": row["accountable_owner__is_active"]},
+            data={
+                "owner": row["accountable_owner__username"],
+                "owner_active": row["accountable_owner__is_active"],
+            },
         )

@@ -68,5 +68,9 @@ def pilot_stalled(scope: AuditScope) -> Iterator[Observation]:
             ),
             use_case_id=row["pk"],
             link=use_case_link(row["key"], "approvals"),
-            data={"stage": row["lifecycle_stage__key"], "entered_at": entered_at.isoformat(), "days": (now - entered_at).days},
+            data={
+                "stage": row["lifecycle_stage__key"],
+                "entered_at": entered_at.isoformat(),
+                "days": (now - entered_at).days,
+            },
         )

@@ -51,11 +51,17 @@ def duplicate_efforts(scope: AuditScope) -> Iterator[Observation]:
         if first is None or second is None:
             continue
         first, second = sorted((first, second), key=lambda row: row["key"])
+        teams = sorted({first["owning_team__name"], second["owning_team__name"]})
+        who = (
+            f"{teams[0]} and {teams[1]} describe"
+            if len(teams) == 2
+            else f"{teams[0]} describes two efforts with"
+        )
         yield Observation(
             subject_key=f"{first['key']}+{second['key']}",
             title=f"{first['key']} {first['name']} and {second['key']} {second['name']} look like one effort",
             detail=(
-                f"{first['owning_team__name']} and {second['owning_team__name']} describe similar work "
+                f"{who} similar work "
                 f"(similarity {score:.2f}; shared: {', '.join(index.shared_terms(first_pk, second_pk))}). "
                 "Talk, then merge the efforts or mark the pair as not duplicates."
             ),

@@ -55,7 +55,7 @@ def duplicate_efforts(scope: AuditScope) -> Iterator[Observation]:
         who = (
             f"{teams[0]} and {teams[1]} describe"
             if len(teams) == 2
-            else f"{teams[0]} describes two efforts with"
+            else f"{teams[0]} describes twice"
         )
         yield Observation(
             subject_key=f"{first['key']}+{second['key']}",

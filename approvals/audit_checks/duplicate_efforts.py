@@ -52,11 +52,7 @@ def duplicate_efforts(scope: AuditScope) -> Iterator[Observation]:
             continue
         first, second = sorted((first, second), key=lambda row: row["key"])
         teams = sorted({first["owning_team__name"], second["owning_team__name"]})
-        who = (
-            f"{teams[0]} and {teams[1]} describe"
-            if len(teams) == 2
-            else f"{teams[0]} describes twice"
-        )
+        who = f"{teams[0]} and {teams[1]} describe" if len(teams) == 2 else f"{teams[0]} describes twice"
         yield Observation(
             subject_key=f"{first['key']}+{second['key']}",
             title=f"{first['key']} {first['name']} and {second['key']} {second['name']} look like one effort",

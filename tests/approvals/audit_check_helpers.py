@@ -3,8 +3,11 @@
 Shared by tests/approvals, tests/costs and tests/operations test_audit_checks.py: a check is a
 function of an AuditScope; these call it through the registry (so an unregistered check fails)."""
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from approvals.choices import ApprovalStatusChoices, DecisionChoices
+from approvals.services import gates
 from portal import auditing
 from portal.auditing import AuditScope, Observation
 from portal.testing.queries import assert_queries_do_not_grow
@@ -50,3 +53,24 @@ def assert_check_queries_do_not_grow(
     assert_queries_do_not_grow(runner, check_id, grow)
     assert len(runner.observed) > len(before), f"{check_id}: grow() added nothing the check reports"
     return runner.observed
+
+
+def approve_to_production(use_case, release, reviewers):
+    """Take the use case (at pilot) through the production gate with as many reviewers as its
+    policy's quorum needs."""
+    request = gates.approval_request_submit(
+        use_case=use_case, release=release, to_stage="production", actor=use_case.owning_team.lead
+    )
+    for person in reviewers.values():
+        request.refresh_from_db()
+        if request.status != ApprovalStatusChoices.PENDING:
+            break
+        try:
+            gates.approval_request_decide(request=request, actor=person, decision=DecisionChoices.APPROVE)
+        except ValidationError:  # a reviewer whose role the quorum does not need
+            continue
+    request.refresh_from_db()
+    assert request.status == ApprovalStatusChoices.APPROVED
+    use_case.refresh_from_db()
+    assert use_case.lifecycle_stage.kind == "production"
+    return request

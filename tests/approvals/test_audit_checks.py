@@ -17,7 +17,11 @@ from inventory.models import UseCase
 from inventory.selectors import duplicates
 from inventory.services import usecases as usecase_services
 from portal import auditing
-from tests.approvals.audit_check_helpers import assert_check_queries_do_not_grow, observe
+from tests.approvals.audit_check_helpers import (
+    approve_to_production,
+    assert_check_queries_do_not_grow,
+    observe,
+)
 from tests.approvals.gate_fixtures import move_to, record_maturity
 
 pytestmark = pytest.mark.django_db
@@ -90,27 +94,6 @@ def test_orphaned_owner_queries_do_not_grow(support_team, file_use_case, make_us
 #
 # approval-expired, approval-expiring
 #
-
-
-def approve_to_production(use_case, release, reviewers):
-    """Take the use case (at pilot) through the production gate with as many reviewers as its
-    policy's quorum needs."""
-    request = gates.approval_request_submit(
-        use_case=use_case, release=release, to_stage="production", actor=use_case.owning_team.lead
-    )
-    for person in reviewers.values():
-        request.refresh_from_db()
-        if request.status != ApprovalStatusChoices.PENDING:
-            break
-        try:
-            gates.approval_request_decide(request=request, actor=person, decision=DecisionChoices.APPROVE)
-        except ValidationError:  # a reviewer whose role the quorum does not need
-            continue
-    request.refresh_from_db()
-    assert request.status == ApprovalStatusChoices.APPROVED
-    use_case.refresh_from_db()
-    assert use_case.lifecycle_stage.kind == "production"
-    return request
 
 
 @pytest.fixture

@@ -275,6 +275,20 @@ def test_duplicate_efforts_one_observation_per_pair_not_per_chain(doc_search, su
     assert set(observe("duplicate-efforts")) == pairs - {f"{first.key}+{second.key}"}
 
 
+def test_duplicate_efforts_reports_each_use_cases_closest_partners_not_every_pair(
+    support_team, file_use_case
+):
+    name, purpose, tags = DOC_SEARCH[0]
+    alike = [
+        file_use_case(support_team, submit=True, name=f"{name} {n}", purpose=purpose, tags=tags)
+        for n in range(6)
+    ]
+    found = observe("duplicate-efforts")
+    # Six look-alikes are 15 pairs; each use case keeps its closest few, and none is left out.
+    assert 3 < len(found) < 15
+    assert {key for subject in found for key in subject.split("+")} == {use_case.key for use_case in alike}
+
+
 def test_duplicate_efforts_queries_do_not_grow(doc_search):
     doc_search(count=2)
     # Every run rebuilds the index (the worst case): a cached index would hide nothing either.

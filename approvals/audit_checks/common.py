@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -44,12 +44,6 @@ def use_case_link(key: str, tab: str = "") -> str:
 #
 # Production approvals: one rule for "approval expired" and "in production without approval"
 #
-
-
-def _valid_at(now: datetime) -> Q:
-    # approval_covering()'s rule: approved and not past its expiry, whether or not the gate scan
-    # has marked it expired yet.
-    return Q(status=ApprovalStatusChoices.APPROVED) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
 @dataclass(frozen=True)

@@ -57,11 +57,15 @@ def test_orphaned_owner_reports_a_departed_owner_for_the_coe(support_team, file_
     kept = file_use_case(support_team, submit=True, name="Kept")
     departed_owner = support_team.members.get(username="priya")
     orphaned = file_use_case(support_team, owner=departed_owner, submit=True, name="Orphaned")
+    draft = file_use_case(support_team, owner=departed_owner, name="A draft of theirs")
+    retired = file_use_case(support_team, owner=departed_owner, submit=True, name="Retired")
+    move_to(retired, "retired")
     departed_owner.is_active = False
     departed_owner.save()
 
     found = observe("orphaned-owner")
-    assert set(found) == {orphaned.key}
+    # Drafts count (someone must finish or drop them); retired use cases no longer do.
+    assert set(found) == {orphaned.key, draft.key}
     observation = found[orphaned.key]
     assert observation.owned_by_coe and observation.use_case_id == orphaned.pk
     assert "no longer active" in observation.detail

@@ -22,3 +22,5 @@ class OperationsConfig(AppConfig):
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)
+
+        from operations import audit_checks  # noqa: F401  (registers production-without-approval)

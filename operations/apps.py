@@ -18,7 +18,8 @@ class OperationsConfig(AppConfig):
 
         # The secret is write-only: the trail records that it changed, never its ciphertext.
         audit.register(
-            DeploymentTarget, exclude={"updated_at", "secret_encrypted", "callback_secret_encrypted"}
+            DeploymentTarget,
+            exclude={"updated_at", "secret_encrypted", "callback_secret_encrypted", "read_token_encrypted"},
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)

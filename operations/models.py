@@ -54,6 +54,9 @@ class DeploymentTarget(models.Model):
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Signs status callbacks from the pipeline (the webhook kind signs both ways with ``secret``).
     callback_secret_encrypted = models.TextField(blank=True, editable=False)
+    # A read-only API token for polling where the dispatch credential cannot read (a GitLab
+    # trigger token starts pipelines but cannot see them).
+    read_token_encrypted = models.TextField(blank=True, editable=False)
     timeout_seconds = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(120)]
     )
@@ -91,6 +94,14 @@ class DeploymentTarget(models.Model):
     @property
     def has_secret(self) -> bool:
         return bool(self.secret_encrypted)
+
+    @property
+    def has_callback_secret(self) -> bool:
+        return bool(self.callback_secret_encrypted)
+
+    @property
+    def has_read_token(self) -> bool:
+        return bool(self.read_token_encrypted)
 
     @property
     def kind_label(self) -> str:

@@ -12,14 +12,27 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
+        from django.core import checks
+
         from operations import policies  # noqa: F401  (registers the operations permission policies)
+        from operations.checks import secret_keys
         from operations.models import Deployment, DeploymentTarget, HealthThreshold
         from portal import audit
 
         # The secret is write-only: the trail records that it changed, never its ciphertext.
         audit.register(
             DeploymentTarget,
-            exclude={"updated_at", "secret_encrypted", "callback_secret_encrypted", "read_token_encrypted"},
+            exclude={
+                "updated_at",
+                "secret_encrypted",
+                "callback_secret_encrypted",
+                "read_token_encrypted",
+                # Bookkeeping of the test button: the test itself is a typed entry (target_send_test).
+                "last_test_at",
+                "last_test_result",
+            },
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)
+
+        checks.register(secret_keys, checks.Tags.security, deploy=True)

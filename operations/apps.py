@@ -17,7 +17,8 @@ class OperationsConfig(AppConfig):
         from operations import policies  # noqa: F401  (registers the operations permission policies)
         from operations.checks import secret_keys
         from operations.models import Deployment, DeploymentTarget, HealthThreshold
-        from portal import audit
+        from operations.policies import may_view_targets
+        from portal import audit, context_processors
 
         # The secret is write-only: the trail records that it changed, never its ciphertext.
         audit.register(
@@ -36,3 +37,9 @@ class OperationsConfig(AppConfig):
         audit.register(HealthThreshold)
 
         checks.register(secret_keys, checks.Tags.security, deploy=True)
+        context_processors.register(
+            label="Deployment targets",
+            url_name="operations:target-list",
+            section="deployment-targets",
+            visible=may_view_targets,
+        )

@@ -107,6 +107,10 @@ class DeploymentTarget(models.Model):
     def kind_label(self) -> str:
         return DeploymentTargetKindChoices.label(self.kind)
 
+    @property
+    def kind_colour(self) -> str:
+        return DeploymentTargetKindChoices.colour(self.kind)
+
 
 class Deployment(models.Model):
     """One request to run one release of a use case in one environment, through a target.

@@ -17,7 +17,8 @@ from django.utils import timezone
 from operations import secrets
 from operations.choices import DeploymentTargetKindChoices as Kind
 from operations.models import DeploymentTarget
-from operations.targets import TargetError, client_for
+from operations.targets import client_for
+from operations.targets.base import TargetError
 from portal import audit
 from portal.choices import AuditActionChoices
 

@@ -15,10 +15,12 @@ class OperationsConfig(AppConfig):
         from django.core import checks
 
         from operations import policies  # noqa: F401  (registers the operations permission policies)
+        from operations.api import urls as api_urls
         from operations.checks import secret_keys
         from operations.models import Deployment, DeploymentTarget, HealthThreshold
         from operations.policies import may_view_targets
         from portal import audit, context_processors
+        from portal.api import routes
 
         # The secret is write-only: the trail records that it changed, never its ciphertext.
         audit.register(
@@ -43,3 +45,4 @@ class OperationsConfig(AppConfig):
             section="deployment-targets",
             visible=may_view_targets,
         )
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)

@@ -29,6 +29,12 @@ SECRET_FIELDS = {
 
 
 class DeploymentTargetForm(forms.ModelForm):
+    url = forms.URLField(
+        label="URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Webhook URL, or the API base URL of GitHub (https://api.github.com), GitLab or the Argo CD server.",
+    )
     options = forms.JSONField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
@@ -50,7 +56,7 @@ class DeploymentTargetForm(forms.ModelForm):
             "timeout_seconds",
             "enabled",
         ]
-        labels = {"url": "URL", "use_case": "Use case", "timeout_seconds": "Timeout (seconds)"}
+        labels = {"use_case": "Use case", "timeout_seconds": "Timeout (seconds)"}
         help_texts = {
             "slug": "The target's key in URLs and the API.",
             "enabled": "Deployments go only through enabled targets; one enabled target per environment and use "

@@ -22,7 +22,9 @@ OPTIONS = {
 }
 
 
-def make_target(kind: str, url: str, *, secret: str = TOKEN, read_token: str = "", timeout: int = 5, **options):
+def make_target(
+    kind: str, url: str, *, secret: str = TOKEN, read_token: str = "", timeout: int = 5, **options
+):
     return DeploymentTarget(
         name=f"{kind} target",
         slug=f"{kind}-target",
@@ -65,7 +67,9 @@ def deployment(external_id: str = "", code_ref: str = "v2.3.1"):
 
 def test_github_dispatch_sends_workflow_dispatch_with_string_inputs_and_reads_the_run():
     with FakeTarget() as fake:
-        fake.respond(200, {"workflow_run_id": 9911, "run_url": "x", "html_url": "https://github.com/acme/r/9911"})
+        fake.respond(
+            200, {"workflow_run_id": 9911, "run_url": "x", "html_url": "https://github.com/acme/r/9911"}
+        )
         result = client_for(make_target("github_actions", fake.url + "/api")).dispatch(dispatch_request())
     (sent,) = fake.requests
     assert sent.method == "POST"
@@ -172,7 +176,9 @@ def test_gitlab_dispatch_triggers_a_pipeline_with_form_fields():
 def test_gitlab_poll_reads_the_pipeline_with_the_read_token(pipeline_status, status):
     with FakeTarget() as fake:
         fake.respond(200, {"id": 5120, "status": pipeline_status})
-        report = client_for(make_target("gitlab_pipeline", fake.url, read_token=READ_TOKEN)).poll(deployment("5120"))
+        report = client_for(make_target("gitlab_pipeline", fake.url, read_token=READ_TOKEN)).poll(
+            deployment("5120")
+        )
     (sent,) = fake.requests
     assert sent.path == "/api/v4/projects/acme%2Fplatform%2Ffraud/pipelines/5120"
     assert header(sent, "Private-Token") == READ_TOKEN
@@ -192,7 +198,9 @@ def test_gitlab_without_a_read_token_waits_for_the_callback():
 def test_gitlab_test_event_reads_the_project():
     with FakeTarget() as fake:
         fake.respond(200, {"path_with_namespace": "acme/platform/fraud"})
-        message = client_for(make_target("gitlab_pipeline", fake.url, read_token=READ_TOKEN)).send_test_event()
+        message = client_for(
+            make_target("gitlab_pipeline", fake.url, read_token=READ_TOKEN)
+        ).send_test_event()
     assert fake.requests[0].path == "/api/v4/projects/acme%2Fplatform%2Ffraud"
     assert message == "GitLab project acme/platform/fraud is reachable with the read token."
 
@@ -215,7 +223,9 @@ def test_argocd_dispatch_syncs_the_application_to_the_code_ref():
 
 def _application(phase, health="Healthy", revision="v2.3.1", message=""):
     operation = {"phase": phase, "message": message, "operation": {"sync": {"revision": revision}}}
-    return {"status": {"operationState": operation, "health": {"status": health}, "sync": {"status": "Synced"}}}
+    return {
+        "status": {"operationState": operation, "health": {"status": health}, "sync": {"status": "Synced"}}
+    }
 
 
 @pytest.mark.parametrize(

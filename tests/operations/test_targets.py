@@ -364,3 +364,11 @@ def test_admins_manage_environments_on_pages(admin_user, team_member, client):
         ).status_code
         == 403
     )
+
+
+def test_a_production_environment_stays_production(admin_user, client):
+    Environment.objects.create(slug="prod", name="Production", kind="production")
+    client.force_login(admin_user)
+    page = client.post("/environments/prod/edit/", {"name": "Production", "slug": "prod", "kind": "staging"})
+    assert "is a production environment and stays one" in page.content.decode()
+    assert Environment.objects.get(slug="prod").kind == "production"

@@ -111,8 +111,16 @@ def options_errors(kind: str, options) -> list[str]:
 
 def _validate(target: DeploymentTarget) -> None:
     errors: dict[str, list[str]] = {}
-    if target.url and urlsplit(target.url).scheme not in ("http", "https"):
-        errors["url"] = ["A deployment target's URL must start with http:// or https://."]
+    if target.url:
+        parts = urlsplit(target.url)
+        if parts.scheme not in ("http", "https"):
+            errors["url"] = ["A deployment target's URL must start with http:// or https://."]
+        elif parts.username or parts.password or parts.query:
+            # The URL is shown on pages and kept in the audit trail: credentials belong in the
+            # write-only secret fields.
+            errors["url"] = [
+                "Leave credentials and query parameters out of the URL: put the token in the secret field."
+            ]
     if problems := options_errors(target.kind, target.options):
         errors["options"] = problems
     if target.enabled and not target.secret_encrypted:

@@ -13,7 +13,13 @@ from operations.forms.targets import DeploymentTargetForm
 from operations.models import DeploymentTarget
 from operations.policies import may_view_targets
 from operations.selectors.targets import targets_visible_to
-from operations.services.targets import target_create, target_delete, target_send_test, target_update
+from operations.services.targets import (
+    target_create,
+    target_delete,
+    target_send_test,
+    target_set_enabled,
+    target_update,
+)
 from portal.permissions import Action, can, can_add, get_restricted_object_or_404
 from portal.views.generic import object_to_edit, service_delete_view, service_edit_view, service_error_message
 
@@ -105,7 +111,7 @@ def target_toggle(request, slug: str):
         DeploymentTarget.objects.all(), request.user, Action.CHANGE, slug=slug
     )
     try:
-        saved = target_update(target=target, enabled=not target.enabled)
+        saved = target_set_enabled(target=target, enabled=not target.enabled)
     except ValidationError as exc:
         messages.error(request, service_error_message(exc))
         return redirect(target)

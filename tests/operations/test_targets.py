@@ -101,6 +101,16 @@ def test_the_url_must_be_http_or_https(environment):
     assert "http:// or https://" in " ".join(raised.value.message_dict["url"])
 
 
+@pytest.mark.parametrize(
+    "url", ["https://bot:ghp-token@api.github.com", "https://gitlab.example.com/?private_token=x"]
+)
+def test_credentials_stay_out_of_the_url(environment, url):
+    with pytest.raises(ValidationError) as raised:
+        make_target(environment, url=url)
+    assert "put the token in the secret field" in " ".join(raised.value.message_dict["url"])
+    assert not AuditEntry.objects.filter(message__contains="ghp-token").exists()
+
+
 def test_an_enabled_target_needs_its_secret(environment):
     with pytest.raises(ValidationError) as raised:
         make_target(environment, kind="gitlab_pipeline", secret="", url="https://gitlab.example.com")

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("operations", "0001_deployments_and_health_signals"),
+        ("operations", "0002_poll_deployments_schedule"),
     ]
 
     operations = [

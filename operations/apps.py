@@ -22,18 +22,16 @@ class OperationsConfig(AppConfig):
         from portal import audit, context_processors
         from portal.api import routes
 
-        # The secret is write-only: the trail records that it changed, never its ciphertext.
+        # Secrets are write-only: the trail records that one changed, never its value or ciphertext.
         audit.register(
             DeploymentTarget,
             exclude={
                 "updated_at",
-                "secret_encrypted",
-                "callback_secret_encrypted",
-                "read_token_encrypted",
                 # Bookkeeping of the test button: the test itself is a typed entry (target_send_test).
                 "last_test_at",
                 "last_test_result",
             },
+            secret={"secret_encrypted", "callback_secret_encrypted", "read_token_encrypted"},
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)

@@ -75,6 +75,11 @@ def test_a_secret_left_out_is_kept_an_empty_one_removed(environment):
     target = target_update(target=target, secret="new-one", enabled=True)
     assert secrets.decrypt(target.secret_encrypted) == "new-one"
     assert_nowhere(SECRET, "new-one", "callback-secret", stored, target.secret_encrypted)
+    # The trail says the secret changed, without its value.
+    changes = [
+        entry.changes for entry in AuditEntry.objects.filter(object_id=str(target.pk), action="update")
+    ]
+    assert any("secret_encrypted" in change for change in changes)
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from approvals.catalogs import maturity as maturity_catalog
+from inventory.models import UseCase
 from operations.models import Deployment
 from operations.services.signals import health_threshold_save
 from portal.auditing import AuditScope, check_for
 from portal.choices import SeverityChoices
+from portal.demo import load_demo_portfolio
 from tests.approvals.conftest import file_use_case, legal_team, support_team  # noqa: F401
 from tests.approvals.gate_fixtures import move_to, pinned_release
 from tests.operations.signal_fixtures import add_signal, environments, use_case  # noqa: F401
@@ -44,10 +47,13 @@ def now():
     return timezone.now()
 
 
-def test_both_checks_are_registered_with_their_severity():
+def test_both_checks_are_registered_with_their_severity_and_real_controls():
     assert check_for("health-signal-missing").severity == SeverityChoices.MEDIUM
     assert check_for("health-threshold-breach").severity == SeverityChoices.HIGH
-    assert check_for("health-threshold-breach").controls == ("monitoring_drift.drift_thresholds",)
+    for check_id in ("health-signal-missing", "health-threshold-breach"):
+        check = check_for(check_id)
+        assert check.title and check.description and check.per_use_case
+        assert check.controls and all(control in maturity_catalog.CHECKS for control in check.controls)
 
 
 def test_a_use_case_not_in_production_is_not_asked_for_signals(use_case, environments, now):
@@ -195,3 +201,16 @@ def test_query_counts_do_not_grow_with_the_portfolio(
     assert before == {"health-signal-missing": 5, "health-threshold-breach": 2}
     assert len(missing(AuditScope(now=now))) == 16  # two stale thresholds per use case
     assert len(breaches(AuditScope(now=now))) == 8
+
+
+def test_on_the_demo_portfolio_production_use_cases_report_no_signals(now):
+    load_demo_portfolio()
+    found = missing(AuditScope(now=now))
+    # UC-0009 runs in production (without approval: another check's finding) and monitoring
+    # posts nothing for it yet.
+    assert "UC-0009" in found
+    in_production = set(
+        UseCase.objects.filter(lifecycle_stage__kind="production").values_list("key", flat=True)
+    )
+    assert set(found) >= in_production
+    assert breaches(AuditScope(now=now)) == {}

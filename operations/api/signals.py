@@ -7,7 +7,6 @@ for people: the signals of the use cases they see, filtered and paginated.
 """
 
 import django_filters
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import BasePermission
@@ -19,7 +18,6 @@ from operations.choices import HealthMetricChoices
 from operations.models import HealthSignal, HealthThreshold
 from operations.policies import may_set_thresholds
 from operations.services.signals import health_threshold_delete, health_threshold_save, signals_ingest
-from portal.api.exceptions import api_error
 from portal.api.views import RestrictedModelViewSet, RestrictedReadOnlyViewSet
 from portal.models import ApiToken, TokenScope
 from portal.permissions import restrict
@@ -129,16 +127,9 @@ class HealthSignalViewSet(RestrictedReadOnlyViewSet):
         data = request.data
         single = isinstance(data, dict) and "signals" not in data
         points = [data] if single else data.get("signals") if isinstance(data, dict) else data
-        try:
-            result = signals_ingest(
-                points=points, use_cases=changeable_use_cases(request.user), token=request.auth
-            )
-        except DjangoValidationError as exc:
-            if single and hasattr(exc, "error_dict"):
-                exc = DjangoValidationError(
-                    {name.removeprefix("signals[0]."): errors for name, errors in exc.message_dict.items()}
-                )
-            raise api_error(exc) from None
+        result = signals_ingest(
+            points=points, use_cases=changeable_use_cases(request.user), token=request.auth, batch=not single
+        )
         answer = {
             "received": result.received,
             "created": result.created,

@@ -91,12 +91,13 @@ def _text(raw, what: str) -> str:
 
 
 def signals_ingest(
-    *, points: list, use_cases: QuerySet, token=None, now: datetime | None = None
+    *, points: list, use_cases: QuerySet, token=None, batch: bool = True, now: datetime | None = None
 ) -> IngestResult:
     """Store a batch of points, or none of them (a ValidationError naming each bad point).
 
     ``use_cases`` are those the caller may post for (see the module docstring); ``token`` is the
-    API token that posted them, kept on each point."""
+    API token that posted them, kept on each point. Errors name ``signals[i].field`` in a
+    ``batch``, the bare field when one point was posted on its own."""
     now = now or timezone.now()
     if not isinstance(points, list) or not points:
         raise ValidationError({"signals": ["Send one point or a list of 1 to 1,000 points."]})
@@ -120,9 +121,10 @@ def signals_ingest(
     errors: dict[str, list[str]] = {}
     parsed: dict[tuple, tuple[int, Decimal]] = {}
     for index, point in enumerate(points):
+        failures_before = len(errors)
 
         def fail(field: str, message: str, index=index) -> None:
-            errors.setdefault(f"signals[{index}].{field}", []).append(message)
+            errors.setdefault(f"signals[{index}].{field}" if batch else field, []).append(message)
 
         if not isinstance(point, dict):
             fail(
@@ -161,7 +163,7 @@ def signals_ingest(
         except ValueError as exc:
             fail("observed_at", f"The time {exc}.")
             observed_at = None
-        if any(name.startswith(f"signals[{index}].") for name in errors):
+        if len(errors) > failures_before:
             continue
         identity = (use_case_id, environment_id, metric, observed_at)
         if identity in parsed and parsed[identity][1] != value:

@@ -67,3 +67,7 @@ class ApprovalsConfig(AppConfig):
         from approvals.views import usecase_tabs
 
         usecase_tabs.register()
+
+        from approvals.views import findings as finding_views
+
+        finding_views.register()

@@ -125,7 +125,9 @@ class FindingViewSet(RestrictedReadOnlyViewSet):
         finding = self.get_object()
         payload = FindingResolveSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        services.finding_resolve(actor=request.user, finding=finding, comment=payload.validated_data["comment"])
+        services.finding_resolve(
+            actor=request.user, finding=finding, comment=payload.validated_data["comment"]
+        )
         return self._answer(finding)
 
     @extend_schema(request=FindingAcceptRiskSerializer, responses={200: FindingSerializer})
@@ -146,7 +148,9 @@ class FindingViewSet(RestrictedReadOnlyViewSet):
         finding = self.get_object()
         payload = FindingNoteSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        event = services.finding_comment(actor=request.user, finding=finding, body=payload.validated_data["body"])
+        event = services.finding_comment(
+            actor=request.user, finding=finding, body=payload.validated_data["body"]
+        )
         return Response(FindingEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: FindingEventSerializer(many=True)})

@@ -50,5 +50,8 @@ class AcceptRiskForm(forms.Form):
 
 class FindingCommentForm(forms.Form):
     body = forms.CharField(
-        required=False, max_length=COMMENT_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2}), label="Comment"
+        required=False,
+        max_length=COMMENT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Comment",
     )

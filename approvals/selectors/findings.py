@@ -21,7 +21,11 @@ from portal.roles import has_role
 FINDING_RELATED = ("use_case", "use_case__owning_team", "owner")
 
 # "live" (open or acknowledged: what still needs someone) is the list's default.
-STATUS_CHOICES = [("live", "Live (open or acknowledged)"), ("all", "Any status"), *FindingStatusChoices.pairs()]
+STATUS_CHOICES = [
+    ("live", "Live (open or acknowledged)"),
+    ("all", "Any status"),
+    *FindingStatusChoices.pairs(),
+]
 OWNER_CHOICES = [("me", "Mine"), ("coe", "The CoE")]
 SORTS = {
     "severity": ("severity_rank", "due_at", "pk"),
@@ -125,7 +129,12 @@ def severity_counts(*, user, params, request=None) -> list[dict]:
     _filterset, queryset = finding_list(user=user, params=others, request=request)
     found = dict(queryset.order_by().values_list("severity").annotate(n=Count("pk")))
     return [
-        {"value": value, "label": label, "colour": SeverityChoices.colour(value), "count": found.get(value, 0)}
+        {
+            "value": value,
+            "label": label,
+            "colour": SeverityChoices.colour(value),
+            "count": found.get(value, 0),
+        }
         for value, label in SeverityChoices.pairs()
     ]
 
@@ -179,7 +188,9 @@ def finding_actions(user, finding: Finding) -> FindingActions:
 
 
 def finding_events(finding: Finding) -> QuerySet:
-    return FindingEvent.objects.filter(finding=finding).select_related("actor", "audit_run").order_by("at", "pk")
+    return (
+        FindingEvent.objects.filter(finding=finding).select_related("actor", "audit_run").order_by("at", "pk")
+    )
 
 
 def finding_context(*, user, finding: Finding) -> dict:

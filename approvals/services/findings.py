@@ -266,7 +266,9 @@ def findings_scan(now: datetime | None = None) -> dict:
     now = now or timezone.now()
     coe = coe_people()
     overdue = (
-        Finding.objects.filter(status__in=FindingStatusChoices.LIVE, escalated_at__isnull=True, due_at__lte=now)
+        Finding.objects.filter(
+            status__in=FindingStatusChoices.LIVE, escalated_at__isnull=True, due_at__lte=now
+        )
         .order_by("due_at", "pk")
         .values_list("pk", flat=True)[:SCAN_BATCH]
     )

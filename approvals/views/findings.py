@@ -189,5 +189,9 @@ def register() -> None:
     """The use case's Findings tab (declared by inventory) and the home page's card."""
     usecase_tabs.fill("findings", template="approvals/_findings_tab.html", context=findings_tab)
     home.register(
-        "findings", slot="cards", template="approvals/_home_findings.html", context=home_findings_card, order=30
+        "findings",
+        slot="cards",
+        template="approvals/_home_findings.html",
+        context=home_findings_card,
+        order=30,
     )

@@ -88,7 +88,9 @@ def test_every_move_follows_the_table(use_case, reviewer, before, action, after)
 
 def test_the_table_allows_exactly_these_moves():
     """The table the tests above walk through is the one in choices.py."""
-    allowed = {(source, target) for source, targets in FindingStatusChoices.TRANSITIONS.items() for target in targets}
+    allowed = {
+        (source, target) for source, targets in FindingStatusChoices.TRANSITIONS.items() for target in targets
+    }
     assert allowed == {
         (OPEN, ACK), (OPEN, RESOLVED), (OPEN, ACCEPTED), (ACK, OPEN), (ACK, RESOLVED), (ACK, ACCEPTED),
         (RESOLVED, OPEN), (ACCEPTED, OPEN), (ACCEPTED, RESOLVED),
@@ -188,7 +190,9 @@ def test_the_longest_acceptance_is_a_setting(use_case, reviewer, settings):
 def test_a_coe_finding_is_accepted_by_a_coe_approver(reviewer):
     finding = make_finding(None, check_id="unallocated-spend")
     assert finding.owned_by_coe and finding.owner is None
-    services.finding_accept_risk(actor=reviewer, finding=finding, reason="Tagging next quarter", until=_in(90))
+    services.finding_accept_risk(
+        actor=reviewer, finding=finding, reason="Tagging next quarter", until=_in(90)
+    )
     assert finding.status == ACCEPTED
 
 
@@ -212,8 +216,15 @@ def test_escalation_happens_once_and_notifies_the_coe_and_the_owner(
         finding.refresh_from_db()
         assert finding.escalated_at is not None
         assert finding.events.filter(kind=FindingEventKindChoices.ESCALATED).count() == 1
-        keys = set(Notification.objects.filter(key__startswith=f"finding-escalated:{finding.pk}:").values_list("key", flat=True))
-        assert keys == {f"finding-escalated:{finding.pk}:email:{person.pk}" for person in (reviewer, lead_of_coe, support_team.lead)}
+        keys = set(
+            Notification.objects.filter(key__startswith=f"finding-escalated:{finding.pk}:").values_list(
+                "key", flat=True
+            )
+        )
+        assert keys == {
+            f"finding-escalated:{finding.pk}:email:{person.pk}"
+            for person in (reviewer, lead_of_coe, support_team.lead)
+        }
     assert sorted({address for message in mailoutbox for address in message.to}) == [
         "cora@example.com", "lena@example.com", "ravi@example.com"
     ]  # fmt: skip

@@ -733,7 +733,10 @@ def finding_for_own_team(context):
 
 
 def accept_risk_form(context, obj):
-    return {"reason": "Compensating control", "until": (timezone.now() + timedelta(days=30)).date().isoformat()}
+    return {
+        "reason": "Compensating control",
+        "until": (timezone.now() + timedelta(days=30)).date().isoformat(),
+    }
 
 
 def accept_risk_api(context, obj):
@@ -756,27 +759,37 @@ def test_findings():
             make_object=finding_for_own_team,
             ui={
                 "view": Endpoint("get", lambda f: f"/findings/{f.pk}/"),
-                "custom:acknowledge": Endpoint("post", lambda f: url.format(pk=f.pk, verb="acknowledge"),
-                                               lambda c, o: {"comment": ""}),
-                "custom:resolve": Endpoint("post", lambda f: url.format(pk=f.pk, verb="resolve"),
-                                           lambda c, o: {"comment": "Fixed"}),
-                "custom:accept_risk": Endpoint("post", lambda f: url.format(pk=f.pk, verb="accept-risk"),
-                                               accept_risk_form),
-                "custom:comment": Endpoint("post", lambda f: url.format(pk=f.pk, verb="comment"),
-                                           lambda c, o: {"body": "Note"}),
-            },  # fmt: skip
+                "custom:acknowledge": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="acknowledge"), lambda c, o: {"comment": ""}
+                ),
+                "custom:resolve": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="resolve"), lambda c, o: {"comment": "Fixed"}
+                ),
+                "custom:accept_risk": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="accept-risk"), accept_risk_form
+                ),
+                "custom:comment": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="comment"), lambda c, o: {"body": "Note"}
+                ),
+            },
             api={
                 "view": Endpoint("get", lambda f: f"/api/findings/{f.pk}/"),
                 "events": Endpoint("get", lambda f: api_url.format(pk=f.pk, verb="events")),
-                "custom:acknowledge": Endpoint("post", lambda f: api_url.format(pk=f.pk, verb="acknowledge"),
-                                               lambda c, o: {}),
-                "custom:resolve": Endpoint("post", lambda f: api_url.format(pk=f.pk, verb="resolve"),
-                                           lambda c, o: {"comment": "Fixed"}),
-                "custom:accept_risk": Endpoint("post", lambda f: api_url.format(pk=f.pk, verb="accept-risk"),
-                                               accept_risk_api),
-                "custom:comment": Endpoint("post", lambda f: api_url.format(pk=f.pk, verb="comment"),
-                                           lambda c, o: {"body": "Note"}),
-            },  # fmt: skip
+                "custom:acknowledge": Endpoint(
+                    "post", lambda f: api_url.format(pk=f.pk, verb="acknowledge"), lambda c, o: {}
+                ),
+                "custom:resolve": Endpoint(
+                    "post",
+                    lambda f: api_url.format(pk=f.pk, verb="resolve"),
+                    lambda c, o: {"comment": "Fixed"},
+                ),
+                "custom:accept_risk": Endpoint(
+                    "post", lambda f: api_url.format(pk=f.pk, verb="accept-risk"), accept_risk_api
+                ),
+                "custom:comment": Endpoint(
+                    "post", lambda f: api_url.format(pk=f.pk, verb="comment"), lambda c, o: {"body": "Note"}
+                ),
+            },
             expected=table(
                 view=ROLE_HOLDERS_SEE,
                 events=ROLE_HOLDERS_SEE,
@@ -795,7 +808,13 @@ def test_findings():
 
 
 def test_portfolio_findings_are_for_the_portfolio_overseers():
-    overseers = {"admin": ALLOW, "coe_lead": ALLOW, "coe_reviewer": ALLOW, "executive": ALLOW, "auditor": ALLOW}
+    overseers = {
+        "admin": ALLOW,
+        "coe_lead": ALLOW,
+        "coe_reviewer": ALLOW,
+        "executive": ALLOW,
+        "auditor": ALLOW,
+    }
     check_matrix(
         ModelMatrix(
             name="portfolio finding",
@@ -839,7 +858,13 @@ def test_restricted_findings_follow_their_use_case_but_reach_their_owner():
             api={"view": Endpoint("get", lambda f: f"/api/findings/{f.pk}/")},
             expected=table(
                 view=expect(ALLOW, **{**hidden, "other_team_member": ALLOW}),
-                **{"custom:acknowledge": {**FINDING_WORKERS, "other-team-member": ALLOW, "other-team-lead": HIDE}},
+                **{
+                    "custom:acknowledge": {
+                        **FINDING_WORKERS,
+                        "other-team-member": ALLOW,
+                        "other-team-lead": HIDE,
+                    }
+                },
             ),
             api_list="/api/findings/",
         )
@@ -855,7 +880,11 @@ def test_finding_events_are_read_with_their_finding_and_written_by_its_actions()
     finding_services.finding_comment(actor=context.users["coe-lead"], finding=portfolio, body="Tagging")
     overseers = {"admin", "coe-lead", "coe-reviewer", "executive", "auditor"}
     for persona, user in context.users.items():
-        assert restrict(FindingEvent.objects.filter(finding=finding), user).exists() == (persona != "no-role"), persona
-        assert restrict(FindingEvent.objects.filter(finding=portfolio), user).exists() == (persona in overseers), persona
+        assert restrict(FindingEvent.objects.filter(finding=finding), user).exists() == (
+            persona != "no-role"
+        ), persona
+        assert restrict(FindingEvent.objects.filter(finding=portfolio), user).exists() == (
+            persona in overseers
+        ), persona
         for action in ("add", "change", "delete"):
             assert not restrict(FindingEvent.objects.all(), user, action).exists(), (persona, action)

@@ -98,6 +98,13 @@ class FindingViewSet(RestrictedReadOnlyViewSet):
     def get_queryset(self):
         return with_severity_rank(super().get_queryset())
 
+    def filter_queryset(self, queryset):
+        # The list's filters (and its "live" default) choose what is listed; one finding is
+        # found by its id whatever its status.
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "now": timezone.now()}
 

@@ -40,7 +40,7 @@ FINDING_RELATED = ("use_case", "use_case__owning_team", "owner")
 
 
 def max_acceptance_days() -> int:
-    return int(getattr(settings, "PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS", 365))
+    return settings.PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS
 
 
 def finding_event(

@@ -34,7 +34,9 @@ def test_an_owner_filters_their_findings_and_acknowledges_one(page):
         purpose="Answers customers' questions about orders.", ai_kind=AIKindChoices.GENERATIVE,
         data_sensitivity=DataSensitivityChoices.PII,
     )  # fmt: skip
-    critical = make_finding(use_case, severity=SeverityChoices.CRITICAL, title="In production without approval")
+    critical = make_finding(
+        use_case, severity=SeverityChoices.CRITICAL, title="In production without approval"
+    )
     make_finding(use_case, severity=SeverityChoices.LOW, title="Stale maturity assessment", due_in_days=-1)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -46,12 +48,10 @@ def test_an_owner_filters_their_findings_and_acknowledges_one(page):
     page.get_by_label("Severity", exact=True).select_option("critical")
     page.wait_for_url("**severity=critical**")
     page.get_by_role("link", name="Stale maturity assessment").wait_for(state="detached")
-    page.screenshot(path="/tmp/findings-list.png", full_page=True)
     page.get_by_role("link", name="In production without approval").click()
     assert page.get_by_role("heading", level=1).inner_text() == "In production without approval"
     page.get_by_label("Comment").first.fill("Asking for the production gate today")
     page.get_by_role("button", name="Acknowledge").click()
     page.get_by_text("Finding acknowledged.").wait_for()
-    page.screenshot(path="/tmp/findings-detail.png", full_page=True)
     assert Finding.objects.get(pk=critical.pk).status == FindingStatusChoices.ACKNOWLEDGED
     assert errors == []

@@ -5,13 +5,14 @@ page's figures. Every query starts from ``restrict()``."""
 from dataclasses import dataclass
 
 import django_filters
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from approvals.choices import FindingStatusChoices
 from approvals.models import Finding, FindingEvent
 from approvals.policies import COE_ROLES, may_accept_finding_risk
-from approvals.services.findings import max_acceptance_days, risk_acceptance_conflict
+from inventory.choices import OWNERSHIP_ROLES
 from inventory.models import Team
 from portal import auditing
 from portal.choices import SeverityChoices
@@ -157,6 +158,32 @@ def team_choices(user) -> list[tuple[str, str]]:
 def finding_for(*, user, pk: int, action: str = Action.VIEW) -> Finding:
     """One finding: 404 unless the person sees it, 403 unless they may ``action`` it."""
     return get_restricted_object_or_404(Finding.objects.select_related(*FINDING_RELATED), user, action, pk=pk)
+
+
+def max_acceptance_days() -> int:
+    return settings.PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS
+
+
+def risk_acceptance_conflict(finding: Finding, user) -> str:
+    """Why this person may not accept this finding's risk (empty when they may): only the CoE's
+    approvers accept a risk, and never the finding's owner, the use case's owners or a member of
+    its owning team (segregation of duties, as for gate decisions)."""
+    if not has_role(user, *COE_ROLES):
+        return "Only a CoE reviewer, the CoE lead or an admin accepts a finding's risk."
+    if finding.owner_id == user.pk:
+        return "You own this finding; someone else must accept its risk."
+    use_case = finding.use_case
+    if use_case is None:
+        return ""
+    for field_name, label, _help in OWNERSHIP_ROLES:
+        if getattr(use_case, f"{field_name}_id") == user.pk:
+            return f"You are the {label.lower()} of {use_case.key}; owners never accept their own use case's risk."
+    if use_case.owning_team.members.filter(pk=user.pk).exists():
+        return (
+            f"You are a member of {use_case.owning_team.name}, which owns {use_case.key}; "
+            "the owning team never accepts its own risk."
+        )
+    return ""
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ team's (segregation of duties, as for gates), and it is bounded in time.
 
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -22,25 +21,19 @@ from django.utils import timezone
 
 from approvals.choices import FindingEventKindChoices, FindingStatusChoices
 from approvals.models import Finding, FindingEvent
-from inventory.choices import OWNERSHIP_ROLES
+from approvals.selectors.findings import max_acceptance_days, risk_acceptance_conflict
 from portal import audit
 from portal.choices import AuditActionChoices
 from portal.notifications import notify
-from portal.roles import Role, has_role
+from portal.roles import Role
 
 COMMENT_MAX_LENGTH = 10_000
-# Who may accept a finding's risk: the CoE's approvers (and admins), as ``may_accept_finding_risk``.
-RISK_APPROVER_ROLES = (Role.COE_REVIEWER, Role.COE_LEAD, Role.ADMIN)
 # Who hears about an overdue finding besides its owner: the people who run the CoE.
 ESCALATION_ROLES = (Role.COE_REVIEWER, Role.COE_LEAD)
 # One scan handles at most this many findings per kind; the next daily run picks up the rest.
 SCAN_BATCH = 1_000
 
 FINDING_RELATED = ("use_case", "use_case__owning_team", "owner")
-
-
-def max_acceptance_days() -> int:
-    return settings.PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS
 
 
 def finding_event(
@@ -121,28 +114,6 @@ def finding_resolve(*, actor, finding: Finding, comment: str) -> Finding:
     finding_event(locked, FindingEventKindChoices.RESOLVED, actor, comment)
     _refresh(finding, locked)
     return locked
-
-
-def risk_acceptance_conflict(finding: Finding, user) -> str:
-    """Why this person may not accept this finding's risk (empty when they may): only the CoE's
-    approvers accept a risk, and never the finding's owner, the use case's owners or a member of
-    its owning team (segregation of duties, as for gate decisions)."""
-    if not has_role(user, *RISK_APPROVER_ROLES):
-        return "Only a CoE reviewer, the CoE lead or an admin accepts a finding's risk."
-    if finding.owner_id == user.pk:
-        return "You own this finding; someone else must accept its risk."
-    use_case = finding.use_case
-    if use_case is None:
-        return ""
-    for field_name, label, _help in OWNERSHIP_ROLES:
-        if getattr(use_case, f"{field_name}_id") == user.pk:
-            return f"You are the {label.lower()} of {use_case.key}; owners never accept their own use case's risk."
-    if use_case.owning_team.members.filter(pk=user.pk).exists():
-        return (
-            f"You are a member of {use_case.owning_team.name}, which owns {use_case.key}; "
-            "the owning team never accepts its own risk."
-        )
-    return ""
 
 
 @transaction.atomic

@@ -30,6 +30,7 @@ from inventory import usecase_tabs
 from portal import home
 from portal.choices import SeverityChoices
 from portal.forms import add_service_errors
+from portal.jobs import JOB_REGISTRY
 from portal.views.generic import service_error_message
 
 FINDINGS_PER_PAGE = 50
@@ -84,6 +85,7 @@ def finding_list_view(request):
         "status": request.GET.get("status") or "live",
         "is_filtered": any(request.GET.get(key) for key in (*FILTER_KEYS, "status")),
         "now": timezone.now(),
+        "may_escalate": JOB_REGISTRY["approvals.escalate_findings"].may_start(request.user),
     }
     if getattr(request, "htmx", False) and request.htmx.target == "finding-results":
         return render(request, "approvals/finding_list_results.html", context)

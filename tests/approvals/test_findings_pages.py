@@ -288,3 +288,17 @@ def test_the_list_detail_tab_and_home_do_not_query_per_finding(
         "/",
     ]
     assert_queries_do_not_grow(login(reviewer), urls, grow)
+
+
+def test_admins_and_the_coe_lead_start_the_escalation_from_the_list(login, admin_user, reviewer, make_user, use_case,
+                                                                   django_capture_on_commit_callbacks):  # fmt: skip
+    overdue = make_finding(use_case, due_in_days=-1)
+    assert "Escalate overdue findings now" not in _page(login(reviewer), "/findings/")
+    coe_lead = make_user("cora", Role.COE_LEAD)
+    client = login(coe_lead)
+    assert "Escalate overdue findings now" in _page(client, "/findings/")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/jobs/start/", {"task": "approvals.escalate_findings"})
+    assert response.status_code == 302
+    overdue.refresh_from_db()
+    assert overdue.escalated_at is not None

@@ -209,7 +209,8 @@ def finding_expire_acceptance(*, finding: Finding, now: datetime | None = None) 
     )  # fmt: skip
     notify(
         key=f"finding-acceptance-expired:{locked.pk}:{until:%Y%m%d%H%M%S}",
-        recipients=[locked.owner],
+        # A finding nobody on a team owns is the CoE's: its people hear instead.
+        recipients=[locked.owner] if locked.owner_id else coe_people(),
         subject=f"Risk acceptance expired, the finding is open again: {locked.title}",
         body=(
             f"The risk of finding #{locked.pk} was accepted until {until:%Y-%m-%d} UTC. Resolve it, or ask "

@@ -270,3 +270,13 @@ def test_the_job_runs_daily_and_admins_or_the_coe_lead_start_it(use_case, run_jo
     run = run_job(escalate_findings)
     assert run.status == "succeeded" and run.result == {"escalated": 1, "acceptances_expired": 0}
     assert run_job(escalate_findings).result == {"escalated": 0, "acceptances_expired": 0}
+
+
+def test_an_expired_acceptance_of_a_coe_finding_tells_the_coe(
+    reviewer, mailoutbox, django_capture_on_commit_callbacks
+):
+    finding = make_finding(None, check_id="unallocated-spend")
+    services.finding_accept_risk(actor=reviewer, finding=finding, reason="Tagging next quarter", until=_in(5))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.findings_scan(now=_in(6))["acceptances_expired"] == 1
+    assert [message.to for message in mailoutbox] == [["ravi@example.com"]]

@@ -30,7 +30,7 @@ from portal.roles import Role
 COMMENT_MAX_LENGTH = 10_000
 # Who hears about an overdue finding besides its owner: the people who run the CoE.
 ESCALATION_ROLES = (Role.COE_REVIEWER, Role.COE_LEAD)
-# One scan handles at most this many findings per kind; the next daily run picks up the rest.
+# The scan reads the findings due in batches of this many ids.
 SCAN_BATCH = 1_000
 
 FINDING_RELATED = ("use_case", "use_case__owning_team", "owner")
@@ -231,24 +231,36 @@ def coe_people() -> list:
     )
 
 
+def _in_batches(queryset, handle) -> int:
+    """Handle the ids ``queryset`` yields, ``SCAN_BATCH`` at a time: memory stays bounded however
+    many are due. Handled rows leave the queryset; a batch that changes nothing (another scan
+    got there first) ends the loop."""
+    done = 0
+    while True:
+        batch = list(queryset.values_list("pk", flat=True)[:SCAN_BATCH])
+        changed = sum(handle(Finding(pk=pk)) for pk in batch)
+        done += changed
+        if len(batch) < SCAN_BATCH or not changed:
+            return done
+
+
 def findings_scan(now: datetime | None = None) -> dict:
-    """Escalate live findings past their due date and reopen expired risk acceptances. Bounded
-    (``SCAN_BATCH`` of each per run) and idempotent: an escalated finding is never escalated
-    again, and each notification has its own key."""
+    """Escalate live findings past their due date and reopen expired risk acceptances. Safe to
+    run any number of times: an escalated finding is never escalated again, and each
+    notification has its own key."""
     now = now or timezone.now()
     coe = coe_people()
-    overdue = (
-        Finding.objects.filter(
-            status__in=FindingStatusChoices.LIVE, escalated_at__isnull=True, due_at__lte=now
-        )
-        .order_by("due_at", "pk")
-        .values_list("pk", flat=True)[:SCAN_BATCH]
-    )
-    escalated = sum(finding_escalate(finding=Finding(pk=pk), coe=coe, now=now) for pk in list(overdue))
-    lapsed = (
-        Finding.objects.filter(status=FindingStatusChoices.RISK_ACCEPTED, risk_accepted_until__lte=now)
-        .order_by("risk_accepted_until", "pk")
-        .values_list("pk", flat=True)[:SCAN_BATCH]
-    )
-    reopened = sum(finding_expire_acceptance(finding=Finding(pk=pk), now=now) for pk in list(lapsed))
-    return {"escalated": escalated, "acceptances_expired": reopened}
+    overdue = Finding.objects.filter(
+        status__in=FindingStatusChoices.LIVE, escalated_at__isnull=True, due_at__lte=now
+    ).order_by("due_at", "pk")
+    lapsed = Finding.objects.filter(
+        status=FindingStatusChoices.RISK_ACCEPTED, risk_accepted_until__lte=now
+    ).order_by("risk_accepted_until", "pk")
+    return {
+        "escalated": _in_batches(
+            overdue, lambda finding: finding_escalate(finding=finding, coe=coe, now=now)
+        ),
+        "acceptances_expired": _in_batches(
+            lapsed, lambda finding: finding_expire_acceptance(finding=finding, now=now)
+        ),
+    }

@@ -280,3 +280,10 @@ def test_an_expired_acceptance_of_a_coe_finding_tells_the_coe(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.findings_scan(now=_in(6))["acceptances_expired"] == 1
     assert [message.to for message in mailoutbox] == [["ravi@example.com"]]
+
+
+def test_the_scan_works_through_every_batch(use_case, monkeypatch):
+    monkeypatch.setattr(services, "SCAN_BATCH", 2)
+    overdue = [make_finding(use_case, due_in_days=-1) for _ in range(5)]
+    assert services.findings_scan()["escalated"] == 5
+    assert all(Finding.objects.get(pk=finding.pk).escalated_at for finding in overdue)

@@ -71,3 +71,5 @@ class ApprovalsConfig(AppConfig):
         from approvals.views import findings as finding_views
 
         finding_views.register()
+
+        from approvals import audit_checks  # noqa: F401  (registers approvals' audit checks)

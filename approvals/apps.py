@@ -68,4 +68,8 @@ class ApprovalsConfig(AppConfig):
 
         usecase_tabs.register()
 
+        from approvals.views import findings as finding_views
+
+        finding_views.register()
+
         from approvals import audit_checks  # noqa: F401  (registers approvals' audit checks)

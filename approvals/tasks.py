@@ -4,6 +4,7 @@ from celery import shared_task
 
 from approvals.choices import AssessmentTriggerChoices
 from approvals.selectors.maturity import latest_assessment
+from approvals.services.findings import findings_scan
 from approvals.services.gates import gates_scan
 from approvals.services.maturity import maturity_assess
 from inventory.models import UseCase
@@ -83,5 +84,28 @@ def scan_gates(run: JobContext) -> dict:
     run.log(
         f"{result['expired']} approval(s) expired; {result['overdue_notifications']} overdue and "
         f"{result['expiry_notifications']} expiry notification(s) recorded."
+    )
+    return result
+
+
+#
+# Findings: escalate overdue findings to the CoE and reopen expired risk acceptances
+# (approvals.services.findings.findings_scan). Celery beat runs it daily (data migration
+# approvals/0008); it is safe to run any number of times.
+#
+
+
+@job(
+    name="approvals.escalate_findings",
+    label="Escalate overdue findings",
+    description="Escalate live findings past their due date to the CoE and reopen findings whose risk acceptance ended.",
+    on_demand=True,
+    started_by=(Role.ADMIN, Role.COE_LEAD),
+)
+def escalate_findings(run: JobContext) -> dict:
+    result = findings_scan()
+    run.log(
+        f"{result['escalated']} finding(s) escalated; {result['acceptances_expired']} risk acceptance(s) "
+        "expired and reopened."
     )
     return result

@@ -487,6 +487,9 @@ PROPYLON_COST_IMPORT_ABANDONED_MINUTES = env.int("PROPYLON_COST_IMPORT_ABANDONED
 # Value (KPI readings) is in this currency and ROI compares it with cost billed in it; other
 # currencies are never converted (docs/costs.md, "Value and ROI").
 PROPYLON_REPORTING_CURRENCY = env.str("PROPYLON_REPORTING_CURRENCY", default="USD").upper()
+# Audit findings (approvals.services.findings): a finding's risk is accepted for at most this
+# many days; then the finding opens again and someone decides anew.
+PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS = env.int("PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS", default=365)
 
 # Secrets Propylon keeps for outgoing calls (deployment targets' tokens and signing secrets) are
 # encrypted at rest with Fernet. The first key encrypts, every key decrypts: to rotate, put a new

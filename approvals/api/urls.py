@@ -3,6 +3,7 @@
 from django.urls import path
 
 from approvals.api import maturity
+from approvals.api.findings import FindingViewSet
 from approvals.api.gates import (
     ApprovalEventViewSet,
     ApprovalRequestViewSet,
@@ -25,6 +26,7 @@ viewsets = (
     ("risk-register", RiskRegisterEntryViewSet),
     ("maturity-assessments", maturity.MaturityAssessmentViewSet),
     ("maturity-evidence", maturity.MaturityEvidenceViewSet),
+    ("findings", FindingViewSet),
 )
 
 urlpatterns = [

@@ -40,6 +40,12 @@ class ApprovalsConfig(AppConfig):
         audit.register(ApprovalComment)
         audit.register(ApprovalEvent)
 
+        from approvals.models import Finding
+
+        # Findings are created, changed and resolved by audit runs in bulk (AuditedQuerySet records
+        # each). When a run last saw one changes every night for every finding: not history.
+        audit.register(Finding, exclude={"last_seen_at", "last_run"})
+
         from approvals.catalogs import maturity as maturity_catalog
         from portal.audit_display import register_key_labels
 

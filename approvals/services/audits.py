@@ -148,7 +148,7 @@ def _report(job: JobContext | None, message: str, level: str = JobLogLevel.INFO)
     if job is not None:
         job.log(message, level)
     else:
-        logger.log(logging.ERROR if level == JobLogLevel.ERROR else logging.INFO, "audit: %s", message)
+        logger.log(logging.ERROR if level == JobLogLevel.ERROR else logging.DEBUG, "audit: %s", message)
 
 
 def _collect(run: AuditRun, scope: AuditScope, chosen: list[AuditCheck], job: JobContext | None):

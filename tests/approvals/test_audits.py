@@ -1,8 +1,12 @@
 """Audit runs (approvals.services.audits): findings kept under their keys, opened, seen again,
 cleared and reopened; scoped runs; broken checks; bounded queries; the job and its schedule."""
 
+import re
+from io import StringIO
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django_celery_beat.models import PeriodicTask
@@ -318,3 +322,32 @@ def test_a_job_that_breaks_marks_its_run_failed(audit_checks, two_use_cases, mon
 def test_the_nightly_schedule_runs_the_audit():
     task = PeriodicTask.objects.get(task="approvals.run_audit")
     assert task.enabled and task.crontab.hour == "2" and task.kwargs in ("{}", "")
+
+
+def test_the_command_runs_the_audit_and_prints_its_counts(audit_checks, two_use_cases):
+    chatbot, contracts = two_use_cases
+    audit_checks.owner.report(about(chatbot), about(contracts))
+    out = StringIO()
+
+    call_command("run_audit", "--use-case", chatbot.key.lower(), stdout=out)
+
+    assert f"of {chatbot.key}: 2 check(s)" in out.getvalue()
+    assert "Total: 1 observed, 1 opened" in out.getvalue()
+    run = AuditRun.objects.get()
+    assert (run.channel, run.use_case) == (ChannelChoices.COMMAND, chatbot)
+
+    call_command("run_audit", "--check", "test-signal", stdout=StringIO())
+    assert AuditRun.objects.first().checks_run == ["test-signal"]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--use-case", "UC-9999"], "No use case has the key 'UC-9999'"),
+        (["--check", "no-such-check"], "Unknown audit check: no-such-check (known: test-owner, test-signal"),
+    ],
+)
+def test_the_command_names_what_it_does_not_know(audit_checks, arguments, message):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        call_command("run_audit", *arguments, stdout=StringIO())
+    assert not AuditRun.objects.exists()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import gates, maturity, metrics, risk
+from approvals.views import audits, gates, maturity, metrics, risk
 
 app_name = "approvals"
 
@@ -63,3 +63,11 @@ urlpatterns += [
 # CoE metrics (approvals.views.metrics)
 
 urlpatterns += [path("gates/metrics/", metrics.coe_metrics, name="coe-metrics")]
+
+# Audit runs (approvals.views.audits)
+
+urlpatterns += [
+    path("audits/", audits.audit_runs, name="audit-run-list"),
+    path("audits/run/", audits.audit_run_now, name="audit-run-now"),
+    path("audits/<int:pk>/", audits.audit_run_detail, name="audit-run-detail"),
+]

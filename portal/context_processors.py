@@ -27,6 +27,7 @@ def navigation_for(user) -> list[NavItem]:
         NavItem("Gates", reverse("approvals:gate-queue"), "gates"),
         # Everyone with a role sees cost (a team its own); sources and imports hang off /costs/.
         *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if has_any_role(user) else []),
+        *([NavItem("Audits", reverse("approvals:audit-run-list"), "audits")] if has_any_role(user) else []),
         NavItem("Jobs", reverse("jobs:list"), "jobs"),
         *([NavItem("Audit log", reverse("portal:audit-log"), "audit")] if may_read_audit_log(user) else []),
         NavItem("API", reverse("api:docs"), "api"),

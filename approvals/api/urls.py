@@ -3,6 +3,7 @@
 from django.urls import path
 
 from approvals.api import maturity
+from approvals.api.audits import AuditCheckListView, AuditRunViewSet
 from approvals.api.gates import (
     ApprovalEventViewSet,
     ApprovalRequestViewSet,
@@ -25,6 +26,7 @@ viewsets = (
     ("risk-register", RiskRegisterEntryViewSet),
     ("maturity-assessments", maturity.MaturityAssessmentViewSet),
     ("maturity-evidence", maturity.MaturityEvidenceViewSet),
+    ("audit-runs", AuditRunViewSet),
 )
 
 urlpatterns = [
@@ -38,4 +40,5 @@ urlpatterns = [
         name="usecase-maturity-assess",
     ),
     path("maturity-rubric/", maturity.MaturityRubricView.as_view(), name="maturity-rubric"),
+    path("audit-checks/", AuditCheckListView.as_view(), name="audit-checks"),
 ]

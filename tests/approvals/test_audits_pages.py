@@ -62,9 +62,10 @@ def test_the_coe_sees_every_run_and_runs_the_portfolio_now(
 def test_filters(audit_checks, chatbot, contracts, login, reviewer):
     portfolio, scoped = finished_run(), finished_run(contracts)
     client = login(reviewer)
-    rows = lambda query: [
-        run.pk for run in client.get(reverse("approvals:audit-run-list") + query).context["page"]
-    ]  # noqa: E731
+
+    def rows(query):
+        return [run.pk for run in client.get(reverse("approvals:audit-run-list") + query).context["page"]]
+
     assert rows("?scope=portfolio") == [portfolio.pk]
     assert rows(f"?use_case={contracts.key.lower()}") == [scoped.pk]
     assert rows("?status=failed") == []

@@ -4,12 +4,12 @@ approvals.selectors.audits and approvals.services.audits."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from approvals.policies import may_audit_portfolio
+from approvals.policies import may_audit_portfolio, may_audit_use_case
 from approvals.selectors.audits import (
     SCOPES,
     audit_run_for,
@@ -74,6 +74,10 @@ def audit_run_now(request):
     else of the portfolio. The service says who may; its refusal comes back as a message."""
     key = request.POST.get("use_case") or request.GET.get("use_case") or ""
     use_case = use_case_for(user=request.user, key=key) if key else None  # 404 unless visible
+    if use_case is None and not may_audit_portfolio(request.user):
+        raise PermissionDenied("Only the CoE and admins run the audit over the whole portfolio.")
+    if use_case is not None and not may_audit_use_case(request.user, use_case):
+        raise PermissionDenied(f"The owning team, the CoE and admins run the audit of {use_case.key}.")
     back = use_case.get_absolute_url() + "?tab=findings" if use_case else None
     try:
         run = audit_run_start(actor=request.user, use_case=use_case, channel=ChannelChoices.UI)

@@ -85,10 +85,8 @@ def test_a_team_sees_the_runs_of_its_use_cases_and_audits_its_own(
     assert "Run audit now" not in client.get(reverse("approvals:audit-run-list")).content.decode()
     assert client.get(portfolio.get_absolute_url()).status_code == 404
 
-    refused = client.post(reverse("approvals:audit-run-now"), follow=True)
-    assert "Only the CoE and admins" in refused.content.decode()
-    refused = client.post(reverse("approvals:audit-run-now"), {"use_case": contracts.key}, follow=True)
-    assert f"You may not audit {contracts.key}" in refused.content.decode()
+    assert client.post(reverse("approvals:audit-run-now")).status_code == 403
+    assert client.post(reverse("approvals:audit-run-now"), {"use_case": contracts.key}).status_code == 403
 
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("approvals:audit-run-now") + f"?use_case={chatbot.key}")

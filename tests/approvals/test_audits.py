@@ -15,6 +15,7 @@ from approvals.choices import FindingEventKindChoices, FindingStatusChoices
 from approvals.models import AuditRun, Finding, FindingEvent
 from approvals.services import audits
 from approvals.tasks import run_audit
+from portal.audit import verify_chain
 from portal.auditing import register_check
 from portal.choices import ChannelChoices, JobStatusChoices, SeverityChoices
 from portal.models import AuditEntry, JobRun, Notification
@@ -351,3 +352,23 @@ def test_the_command_names_what_it_does_not_know(audit_checks, arguments, messag
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("run_audit", *arguments, stdout=StringIO())
     assert not AuditRun.objects.exists()
+
+
+def test_a_bulk_write_keeps_the_trail_verifiable(audit_checks, two_use_cases):
+    """The run's creations and status changes are appended in bulk (portal.audit._append): the
+    chain still verifies entry by entry."""
+    chatbot, contracts = two_use_cases
+    audit_checks.owner.report(about(chatbot), about(contracts))
+    audit_checks.signal.report(about(chatbot), about(contracts))
+    execute()
+    audit_checks.owner.report()
+    execute()
+
+    assert AuditEntry.objects.filter(content_type__model="finding").count() == 6  # 4 created, 2 resolved
+    verification = verify_chain()
+    assert verification.intact, verification.reason
+
+
+@pytest.mark.postgres
+def test_a_bulk_write_keeps_the_trail_verifiable_on_postgresql(audit_checks, two_use_cases):
+    test_a_bulk_write_keeps_the_trail_verifiable(audit_checks, two_use_cases)

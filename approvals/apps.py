@@ -73,3 +73,13 @@ class ApprovalsConfig(AppConfig):
         from approvals.views import usecase_tabs
 
         usecase_tabs.register()
+
+        from approvals import audit_checks  # noqa: F401  (registers approvals' audit checks)
+        from portal import context_processors
+        from portal.policies import has_any_role
+
+        # The audit runs page: everyone with a role (the CoE and overseers see every run, a team
+        # the runs of the use cases it reads).
+        context_processors.register(
+            label="Audits", url_name="approvals:audit-run-list", section="audits", visible=has_any_role
+        )

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from operations.views import targets
+
+app_name = "operations"
+
+urlpatterns = [
+    path("deployment-targets/", targets.target_list, name="target-list"),
+    path("deployment-targets/new/", targets.target_edit, name="target-add"),
+    path("deployment-targets/<slug:slug>/", targets.target_detail, name="target-detail"),
+    path("deployment-targets/<slug:slug>/edit/", targets.target_edit, name="target-edit"),
+    path("deployment-targets/<slug:slug>/test/", targets.target_test, name="target-test"),
+    path("deployment-targets/<slug:slug>/toggle/", targets.target_toggle, name="target-toggle"),
+    path("deployment-targets/<slug:slug>/delete/", targets.target_delete_view, name="target-delete"),
+]

@@ -60,6 +60,8 @@ class SizeResult:
     anchor_p50_ms: float
     anchor_queries: int
     runs: list[Measurement] = field(default_factory=list)
+    # check id → (queries, seconds) of one call over the portfolio, outside any run
+    checks: dict[str, tuple[int, float]] = field(default_factory=dict)
 
 
 def configure() -> None:
@@ -275,7 +277,30 @@ def measure_size() -> SizeResult:
     result.runs.append(run_audit_once("first run (opens)"))
     result.runs.append(run_audit_once("second run (sees again)"))
     result.findings_after = Finding.objects.count()
+    result.checks = measure_checks()
     return result
+
+
+def measure_checks() -> dict[str, tuple[int, float]]:
+    """Each registered check alone over the portfolio: its queries and seconds (what it costs a
+    run before the engine writes anything)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from portal.auditing import AuditScope, checks
+
+    scope = AuditScope(use_case_id=None, now=timezone.now())
+    measured = {}
+    for check in checks():
+        counter = QueryCounter()
+        started = time.perf_counter()
+        with connection.execute_wrapper(counter):
+            try:
+                list(check.run(scope))
+            except Exception as exc:  # reported, not fatal: the run reports it too
+                print(f"Check {check.id} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        measured[check.id] = (counter.queries, time.perf_counter() - started)
+    return measured
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -374,6 +374,13 @@ def report(small: SizeResult, large: SizeResult, *, real: list[str], stand_ins: 
                 f"{run.counts['observed']:,} | {run.counts['opened']:,} | {run.counts['updated']:,} | "
                 f"{size.anchor_p50_ms:.1f} | {size.anchor_queries} |"
             )
+    print()
+    print(f"| Check | Queries, {small.use_cases:,} | Queries, {large.use_cases:,} | Seconds, {small.use_cases:,} | "
+          f"Seconds, {large.use_cases:,} |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|")
+    for check_id, (queries, seconds) in large.checks.items():
+        before = small.checks.get(check_id, (0, 0.0))
+        print(f"| {check_id} | {before[0]} | {queries} | {before[1]:.2f} | {seconds:.2f} |")
     errors = {
         check: error
         for size in (small, large)

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from approvals.api import maturity
+from approvals.api.audits import AuditCheckListView, AuditRunViewSet
 from approvals.api.findings import FindingViewSet
 from approvals.api.gates import (
     ApprovalEventViewSet,
@@ -27,6 +28,7 @@ viewsets = (
     ("maturity-assessments", maturity.MaturityAssessmentViewSet),
     ("maturity-evidence", maturity.MaturityEvidenceViewSet),
     ("findings", FindingViewSet),
+    ("audit-runs", AuditRunViewSet),
 )
 
 urlpatterns = [
@@ -40,4 +42,5 @@ urlpatterns = [
         name="usecase-maturity-assess",
     ),
     path("maturity-rubric/", maturity.MaturityRubricView.as_view(), name="maturity-rubric"),
+    path("audit-checks/", AuditCheckListView.as_view(), name="audit-checks"),
 ]

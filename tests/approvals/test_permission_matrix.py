@@ -19,6 +19,7 @@ from approvals.models import (
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.services import audits as audit_services
 from approvals.services import findings as finding_services
 from approvals.services import gate_policies
 from approvals.services import gates as gate_services
@@ -888,3 +889,71 @@ def test_finding_events_are_read_with_their_finding_and_written_by_its_actions()
         ), persona
         for action in ("add", "change", "delete"):
             assert not restrict(FindingEvent.objects.all(), user, action).exists(), (persona, action)
+
+
+#
+# Audit runs: a use case's runs are read with the use case; the portfolio's by its overseers.
+# The owning team, the CoE and admins start a use case's run; only the CoE and admins the
+# portfolio's (approvals.policies.may_audit_use_case / may_audit_portfolio).
+#
+
+AUDIT_RUNNERS = expect(
+    DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, team_lead=ALLOW, team_member=ALLOW
+)
+PORTFOLIO_OVERSEERS = expect(
+    HIDE, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, executive=ALLOW, auditor=ALLOW
+)
+COE_AND_ADMIN = expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW)
+
+
+def audit_run_of(use_case):
+    return audit_services.audit_run_create(actor=None, use_case=use_case, channel="command")
+
+
+def test_audit_runs():
+    check_matrix(
+        ModelMatrix(
+            name="audit run",
+            model="approvals.auditrun",
+            make_object=lambda context: audit_run_of(file_for_own_team(context)),
+            ui={
+                "view": Endpoint("get", lambda run: f"/audits/{run.pk}/"),
+                "run-now": Endpoint("post", lambda run: f"/audits/run/?use_case={run.use_case.key}"),
+            },
+            api={
+                "view": Endpoint("get", lambda run: f"/api/audit-runs/{run.pk}/"),
+                "add": Endpoint(
+                    "post", lambda _: "/api/audit-runs/", lambda c, o: {"use_case": file_for_own_team(c).key}
+                ),
+            },
+            # Someone without a role cannot see the use case at all.
+            expected=table(
+                view=ROLE_HOLDERS_SEE, add=AUDIT_RUNNERS, **{"run-now": {**AUDIT_RUNNERS, "no-role": HIDE}}
+            ),
+            ui_list="/audits/",
+            api_list="/api/audit-runs/",
+            ui_identity=lambda run: f"Audit #{run.pk}</a>",
+        )
+    )
+
+
+def test_portfolio_audit_runs():
+    check_matrix(
+        ModelMatrix(
+            name="portfolio audit",
+            model="approvals.auditrun",
+            make_object=lambda context: audit_run_of(None),
+            ui={
+                "view": Endpoint("get", lambda run: f"/audits/{run.pk}/"),
+                "run-now": Endpoint("post", lambda run: "/audits/run/"),
+            },
+            api={
+                "view": Endpoint("get", lambda run: f"/api/audit-runs/{run.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/audit-runs/", lambda c, o: {"use_case": None}),
+            },
+            expected=table(view=PORTFOLIO_OVERSEERS, add=COE_AND_ADMIN, **{"run-now": COE_AND_ADMIN}),
+            ui_list="/audits/",
+            api_list="/api/audit-runs/",
+            ui_identity=lambda run: f"Audit #{run.pk}</a>",
+        )
+    )

@@ -22,7 +22,7 @@ def _exists(path: str) -> bool:
 def test_every_path_the_architecture_names_exists():
     paths = set(
         re.findall(
-            r"`((?:portal|inventory|approvals|costs|tests|templates|static|docs|bench)/[\w./-]*)`",
+            r"`((?:portal|inventory|approvals|costs|operations|tests|templates|static|docs|bench)/[\w./-]*)`",
             ARCHITECTURE,
         )
     )

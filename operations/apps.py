@@ -22,3 +22,16 @@ class OperationsConfig(AppConfig):
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)
+
+        from operations import tasks  # noqa: F401 - registers the deployment jobs with Celery and the jobs page
+        from operations.api import urls as api_urls
+        from portal.api import routes
+
+        routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from inventory import usecase_tabs
+        from operations.views.deployments import deployments_tab_context
+
+        usecase_tabs.fill(
+            "deployments", template="operations/_deployments_tab.html", context=deployments_tab_context
+        )

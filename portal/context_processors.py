@@ -25,6 +25,7 @@ def navigation_for(user) -> list[NavItem]:
         NavItem("Teams", reverse("inventory:team-list"), "teams"),
         NavItem("Business units", reverse("inventory:business-unit-list"), "business-units"),
         NavItem("Gates", reverse("approvals:gate-queue"), "gates"),
+        NavItem("Deployments", reverse("operations:deployment-list"), "deployments"),
         # Everyone with a role sees cost (a team its own); sources and imports hang off /costs/.
         *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if has_any_role(user) else []),
         NavItem("Jobs", reverse("jobs:list"), "jobs"),

@@ -45,6 +45,7 @@ urlpatterns = [
     path("", include("inventory.urls")),
     path("", include("approvals.urls")),
     path("", include("costs.urls")),
+    path("", include("operations.urls")),
     path("api/", include("portal.api_urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

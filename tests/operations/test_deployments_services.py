@@ -2,6 +2,8 @@
 invariant 1 (production needs a covering approval, at request and again at dispatch), retries,
 target failures, crash safety, one current release per environment, rollback, polling."""
 
+import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -15,7 +17,8 @@ from operations.models import Deployment, DeploymentEvent
 from operations.services import deployments as services
 from operations.targets import base as target_base
 from operations.targets.base import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, StatusReport, sign
-from operations.tasks import dispatch_deployment
+from operations.tasks import dispatch_deployment, poll_deployments
+from operations.testing import FakeTarget
 from portal.models import AuditEntry
 from tests.operations.deploy_fixtures import SECRET, approve_for_production, make_target
 
@@ -43,9 +46,6 @@ def deploy(django_capture_on_commit_callbacks):
 
 def report(deployment, status, message=""):
     """What a valid signed callback does (the API tests sign real requests)."""
-    import json
-    import time
-
     body = json.dumps({"status": status, "message": message}).encode()
     timestamp = str(int(time.time()))
     headers = {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(SECRET, timestamp, body)}
@@ -107,7 +107,7 @@ def test_production_without_an_approval_is_refused_naming_the_release(deploy_set
 
 def test_production_with_an_approval_of_another_release_is_refused(deploy_setup, deploy):
     approve_for_production(deploy_setup.use_case, deploy_setup.releases["2.0"])
-    with pytest.raises(ValidationError, match="release 1.0"):
+    with pytest.raises(ValidationError, match=r"release 1\.0"):
         deploy(deploy_setup, "1.0", deploy_setup.production)
 
 
@@ -154,8 +154,6 @@ def test_a_release_of_another_use_case_and_a_missing_target_are_refused(
 
 
 def test_a_use_case_target_wins_over_the_environment_default(deploy_setup, deploy, fake_target):
-    from operations.testing import FakeTarget
-
     with FakeTarget() as own:
         target = make_target(deploy_setup.staging, own.url, use_case=deploy_setup.use_case)
         deployment = deploy(deploy_setup, "1.0", deploy_setup.staging)
@@ -352,8 +350,6 @@ class _PollingClient(target_base.TargetClient):
 
 
 def test_polling_moves_deployments_of_targets_that_support_it(deploy_setup, deploy, run_job, monkeypatch):
-    from operations.tasks import poll_deployments
-
     deployment = deploy(deploy_setup, "1.0", deploy_setup.staging)
     monkeypatch.setitem(target_base._CLIENTS, "argocd", _PollingClient)
     deploy_setup.staging.deployment_targets.update(kind="argocd")
@@ -369,13 +365,16 @@ def test_polling_moves_deployments_of_targets_that_support_it(deploy_setup, depl
 #
 
 
-def test_rollback_redeploys_the_previous_approved_release_and_supersedes_the_current(deploy_setup, deploy):
+def test_rollback_redeploys_the_previous_approved_release_and_supersedes_the_current(
+    deploy_setup, deploy, django_capture_on_commit_callbacks
+):
     for version in ("1.0", "2.0"):
         approve_for_production(deploy_setup.use_case, deploy_setup.releases[version])
     old = report(deploy(deploy_setup, "1.0", deploy_setup.production), Status.SUCCEEDED)
     current = report(deploy(deploy_setup, "2.0", deploy_setup.production), Status.SUCCEEDED)
-    with django_capture(deploy) as run:
-        rollback = run(lambda: services.deployment_rollback(actor=deploy_setup.lead, deployment=current))
+    with django_capture_on_commit_callbacks(execute=True):
+        rollback = services.deployment_rollback(actor=deploy_setup.lead, deployment=current)
+    rollback.refresh_from_db()
     assert rollback.rollback_of == current and rollback.release == old.release
     assert deploy_setup.fake.requests[-1].json()["rollback_of"] == current.pk
     rollback = report(rollback, Status.SUCCEEDED)
@@ -401,27 +400,6 @@ def test_rollback_is_refused_when_the_previous_release_lost_its_approval(deploy_
     current = report(deploy(deploy_setup, "2.0", deploy_setup.production), Status.SUCCEEDED)
     earlier.expires_at = timezone.now() - timedelta(days=2)
     earlier.save()
-    with pytest.raises(ValidationError, match="release 1.0's production approval .* expired on"):
+    with pytest.raises(ValidationError, match=r"release 1\.0's production approval .* expired on"):
         services.deployment_rollback(actor=deploy_setup.lead, deployment=current)
     assert not Deployment.objects.filter(rollback_of=current).exists()
-
-
-class django_capture:
-    """Run a callable and the on-commit dispatch it enqueues."""
-
-    def __init__(self, deploy_fixture):
-        self.deploy = deploy_fixture
-
-    def __enter__(self):
-        from django.test import TestCase
-
-        def run(function):
-            with TestCase.captureOnCommitCallbacks(execute=True):
-                result = function()
-            result.refresh_from_db()
-            return result
-
-        return run
-
-    def __exit__(self, *exc_info):
-        return False

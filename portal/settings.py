@@ -350,6 +350,9 @@ SPECTACULAR_SETTINGS = {
         "NotificationChannelEnum": "portal.choices.NotificationChannelChoices.pairs",
         "ChannelEnum": "portal.choices.ChannelChoices.pairs",
         "ApprovalStatusEnum": "approvals.choices.ApprovalStatusChoices.pairs",
+        "DeploymentStatusEnum": "operations.choices.DeploymentStatusChoices.pairs",
+        "DeploymentReportedStatusEnum": ["running", "succeeded", "failed"],
+        "DeploymentEventKindEnum": "operations.choices.DeploymentEventKindChoices.pairs",
     },
 }
 

@@ -266,7 +266,8 @@ def _begin_attempt(deployment_id: int) -> _Step:
     """Lock, re-check, and commit the dispatch marker (or say why nothing is sent)."""
     with transaction.atomic():
         deployment = (
-            Deployment.objects.select_for_update()
+            # of=self: PostgreSQL locks no outer-joined (nullable) target row.
+            Deployment.objects.select_for_update(of=("self",))
             .select_related("use_case", "release", "environment", "target")
             .filter(pk=deployment_id)
             .first()
@@ -472,7 +473,9 @@ def deployment_callback(*, deployment_id: int, headers, body: bytes) -> Deployme
     now = timezone.now()
     with transaction.atomic():
         deployment = (
-            Deployment.objects.select_for_update().select_related("target", "release").get(pk=deployment_id)
+            Deployment.objects.select_for_update(of=("self",))
+            .select_related("target", "release")
+            .get(pk=deployment_id)
         )
         signature = _check_signature(deployment, headers, body, now)
         try:

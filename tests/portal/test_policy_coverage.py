@@ -61,7 +61,13 @@ def _covered_labels(path: Path) -> set[str]:
 
 
 def test_every_app_has_its_matrix():
-    assert {path.parent.name for path in MATRIX_MODULES} == {"portal", "inventory", "approvals", "costs", "operations"}
+    assert {path.parent.name for path in MATRIX_MODULES} == {
+        "portal",
+        "inventory",
+        "approvals",
+        "costs",
+        "operations",
+    }
 
 
 def test_every_registered_policy_has_matrix_rows():

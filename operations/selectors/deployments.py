@@ -102,7 +102,7 @@ class DeploymentFilterSet(django_filters.FilterSet):
 
     class Meta:
         model = Deployment
-        fields = ["environment", "status", "use_case", "current", "release"]
+        fields = ["environment", "status", "use_case", "current"]
 
 
 def deployment_list(*, user, params) -> tuple[DeploymentFilterSet, QuerySet]:

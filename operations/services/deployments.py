@@ -70,6 +70,7 @@ from operations.targets.base import (
 )
 from portal import jobs
 from portal.choices import ChannelChoices
+from portal.notifications import notify
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,23 @@ def _move(
     _event(deployment, kind, message=message, actor=actor, data=data)
     if status == Status.SUCCEEDED and deployment.rollback_of_id:
         _supersede(deployment)
+    if status in (Status.SUCCEEDED, Status.FAILED):
+        _notify_outcome(deployment)
+
+
+def _notify_outcome(deployment: Deployment) -> None:
+    """Tell whoever asked how it ended (once: the key carries the outcome); a failure in
+    production also goes to the chat webhooks."""
+    release, environment = deployment.release, deployment.environment
+    outcome = deployment.status_label.lower()
+    notify(
+        key=f"deployment-{deployment.pk}-{deployment.status}",
+        recipients=[deployment.requested_by],
+        subject=f"Deployment #{deployment.pk} {outcome}: {deployment.use_case.key} {release.version} → {environment.name}",
+        body=deployment.message or f"The deployment {outcome}.",
+        link=deployment.get_absolute_url(),
+        webhooks=deployment.status == Status.FAILED and is_production(environment),
+    )
 
 
 def _make_current(deployment: Deployment) -> None:

@@ -19,7 +19,7 @@ from operations.targets import base as target_base
 from operations.targets.base import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, StatusReport, sign
 from operations.tasks import dispatch_deployment, poll_deployments
 from operations.testing import FakeTarget
-from portal.models import AuditEntry
+from portal.models import AuditEntry, Notification
 from tests.operations.deploy_fixtures import SECRET, approve_for_production, make_target
 
 pytestmark = pytest.mark.django_db
@@ -403,3 +403,12 @@ def test_rollback_is_refused_when_the_previous_release_lost_its_approval(deploy_
     with pytest.raises(ValidationError, match=r"release 1\.0's production approval .* expired on"):
         services.deployment_rollback(actor=deploy_setup.lead, deployment=current)
     assert not Deployment.objects.filter(rollback_of=current).exists()
+
+
+def test_the_requester_hears_how_it_ended_once(deploy_setup, deploy):
+    deployment = report(deploy(deploy_setup, "1.0", deploy_setup.staging), Status.SUCCEEDED)
+    rows = Notification.objects.filter(key__startswith=f"deployment-{deployment.pk}-")
+    assert [(row.recipient, row.link) for row in rows] == [
+        (deploy_setup.lead, f"/deployments/{deployment.pk}/")
+    ]
+    assert "succeeded" in rows.get().subject

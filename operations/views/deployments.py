@@ -54,6 +54,7 @@ def deployment_new(request, key: str):
                 f"{deployment.environment.name} queued.",
             )
             return redirect(deployment)
+    covered = selectors.covered_release_ids(use_case=use_case)
     return render(
         request,
         "operations/deployment_form.html",
@@ -61,9 +62,7 @@ def deployment_new(request, key: str):
             "use_case": use_case,
             "form": form,
             "covered_releases": [
-                release
-                for release in form.fields["release"].queryset
-                if release.pk in selectors.covered_release_ids(use_case=use_case)
+                release for release in form.fields["release"].queryset if release.pk in covered
             ],
         },
     )

@@ -67,3 +67,5 @@ class ApprovalsConfig(AppConfig):
         from approvals.views import usecase_tabs
 
         usecase_tabs.register()
+
+        from approvals import audit_checks  # noqa: F401  (registers approvals' audit checks)

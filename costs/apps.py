@@ -40,3 +40,5 @@ class CostsConfig(AppConfig):
 
         # The gate review page shows what the use case has cost so far (to those who may see it).
         facts.register("cost_so_far", cost_to_date)
+
+        from costs import audit_checks  # noqa: F401  (registers costs' audit checks)

@@ -47,6 +47,12 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+# Use cases that ran before Propylon existed, put at their stage by a CoE lead's attested onboarding:
+# the fraud scoring in production (the nightly audit finds it has no approval) and the contract
+# search pilot its data scientist built before he left. Every other use case past intake reaches
+# its stage through its gates (the approvals demo asks for and decides each one).
+ONBOARDED_AT_STAGE = ("UC-0009", "UC-0004")
+
 # key, name, team, owner, stage, kind, data, tier, purpose, extras
 USE_CASES = (
     ("UC-0001", "Support chatbot", "support-automation", "lead", "pilot", AIKindChoices.GENERATIVE, DataSensitivityChoices.PII, RiskTierChoices.LIMITED,
@@ -242,9 +248,12 @@ def load_catalog(people: dict) -> None:
             owner_person.save(update_fields=["is_active"])
         if stage:
             services.usecase_submit(use_case=use_case, actor=use_case.created_by)
-            if stage != "proposed":
-                use_case.lifecycle_stage = lifecycle_stage_model().objects.get(key=stage)
-                use_case.save(update_fields=["lifecycle_stage"])
+            if key in ONBOARDED_AT_STAGE:
+                services.usecase_onboard_at_stage(
+                    use_case=use_case,
+                    stage=lifecycle_stage_model().objects.get(key=stage),
+                    actor=people["coelead"],
+                )
     _keep_key_sequence_ahead()
     _assets_and_releases(people)
 
@@ -354,12 +363,10 @@ def _assets_and_releases(people: dict) -> None:
     for use_case, version, code_ref, models, prompts, datasets, notes in releases:
         if use_case.releases.filter(version=version).exists():
             continue
-        release = catalog_services.release_create(
+        catalog_services.release_create(
             use_case=use_case, actor=use_case.created_by, version=version, code_ref=code_ref, notes=notes,
             model_versions=models, prompt_versions=prompts, dataset_versions=datasets,
         )  # fmt: skip
-        if use_case.lifecycle_stage.key == "production" and version != "2026.11":
-            catalog_services.release_freeze(release=release, reason="the production deployment")
     for use_case, name, unit, target, value in (
         (chatbot, "Tickets deflected per month", "tickets", Decimal("4000"), Decimal("6.50")),
         (forecast_uc, "Forecast error (WAPE)", "%", Decimal("8"), None),

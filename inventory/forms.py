@@ -9,7 +9,7 @@ from inventory.choices import (
     HumanOversightChoices,
     VisibilityChoices,
 )
-from inventory.models import BusinessUnit, DatasetVersion, ModelVersion, PromptVersion, Team
+from inventory.models import BusinessUnit, DatasetVersion, Environment, ModelVersion, PromptVersion, Team
 from inventory.models.usecases import PURPOSE_MAX_LENGTH
 from inventory.policies import may_configure_teams, may_file_for_any_team
 from inventory.services.catalog import asset_model
@@ -342,3 +342,14 @@ class ReleaseForm(forms.Form):
             self.fields[name].queryset = queryset
             self.fields[name].label_from_instance = label
         restrict_form_fields(self, user)
+
+
+class EnvironmentForm(forms.ModelForm):
+    class Meta:
+        model = Environment
+        fields = ["name", "slug", "kind", "description"]
+        help_texts = {
+            "slug": "Short stable key for URLs, the API and `propylon deploy --env`.",
+            "kind": "Production deployments need an approval that covers the release.",
+        }
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 
+from inventory.views import environments, people, releases, transfer, usecases
 from inventory.views import organisation as views
-from inventory.views import people, releases, transfer, usecases
 
 app_name = "inventory"
 
@@ -16,6 +16,9 @@ urlpatterns = [
     path("teams/<slug:slug>/", views.team_detail, name="team-detail"),
     path("teams/<slug:slug>/edit/", views.team_edit, name="team-edit"),
     path("teams/<slug:slug>/delete/", views.team_delete, name="team-delete"),
+    path("environments/", environments.environment_list, name="environment-list"),
+    path("environments/new/", environments.environment_edit, name="environment-add"),
+    path("environments/<slug:slug>/edit/", environments.environment_edit, name="environment-edit"),
     path("people/<str:username>/", people.person_detail, name="person-detail"),
     path("use-cases/", usecases.usecase_list, name="usecase-list"),
     path("use-cases/new/", usecases.usecase_new, name="usecase-add"),

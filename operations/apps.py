@@ -12,21 +12,49 @@ class OperationsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from operations import policies  # noqa: F401  (registers the operations permission policies)
-        from operations.models import Deployment, DeploymentTarget, HealthThreshold
-        from portal import audit
+        from django.core import checks
 
-        # The secret is write-only: the trail records that it changed, never its ciphertext.
+        from operations import policies  # noqa: F401  (registers the operations permission policies)
+        from operations.api import urls as api_urls
+        from operations.checks import secret_keys
+        from operations.models import Deployment, DeploymentTarget, HealthThreshold
+        from operations.policies import may_view_targets
+        from portal import audit, context_processors
+        from portal.api import routes
+
+        # Secrets are write-only: the trail records that one changed, never its value or ciphertext.
         audit.register(
-            DeploymentTarget, exclude={"updated_at", "secret_encrypted", "callback_secret_encrypted"}
+            DeploymentTarget,
+            exclude={
+                "updated_at",
+                # Bookkeeping of the test button: the test itself is a typed entry (target_send_test).
+                "last_test_at",
+                "last_test_result",
+            },
+            secret={"secret_encrypted", "callback_secret_encrypted", "read_token_encrypted"},
         )
         audit.register(Deployment, exclude={"updated_at"})
         audit.register(HealthThreshold)
 
-        from operations import tasks  # noqa: F401 - registers the deployment jobs with Celery and the jobs page
-        from operations.api import urls as api_urls
-        from portal.api import routes
+        from operations import (
+            audit_checks,  # noqa: F401  (registers production-without-approval)
+            tasks,  # noqa: F401 - registers the deployment jobs with Celery and the jobs page
+        )
+        from portal.policies import has_any_role
 
+        checks.register(secret_keys, checks.Tags.security, deploy=True)
+        context_processors.register(
+            label="Deployments",
+            url_name="operations:deployment-list",
+            section="deployments",
+            visible=has_any_role,
+        )
+        context_processors.register(
+            label="Deployment targets",
+            url_name="operations:target-list",
+            section="deployment-targets",
+            visible=may_view_targets,
+        )
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
 
         from inventory import usecase_tabs

@@ -54,6 +54,9 @@ class DeploymentTarget(models.Model):
     secret_set_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Signs status callbacks from the pipeline (the webhook kind signs both ways with ``secret``).
     callback_secret_encrypted = models.TextField(blank=True, editable=False)
+    # A read-only API token for polling where the dispatch credential cannot read (a GitLab
+    # trigger token starts pipelines but cannot see them).
+    read_token_encrypted = models.TextField(blank=True, editable=False)
     timeout_seconds = models.PositiveSmallIntegerField(
         default=10, validators=[MinValueValidator(1), MaxValueValidator(120)]
     )
@@ -93,8 +96,20 @@ class DeploymentTarget(models.Model):
         return bool(self.secret_encrypted)
 
     @property
+    def has_callback_secret(self) -> bool:
+        return bool(self.callback_secret_encrypted)
+
+    @property
+    def has_read_token(self) -> bool:
+        return bool(self.read_token_encrypted)
+
+    @property
     def kind_label(self) -> str:
         return DeploymentTargetKindChoices.label(self.kind)
+
+    @property
+    def kind_colour(self) -> str:
+        return DeploymentTargetKindChoices.colour(self.kind)
 
 
 class Deployment(models.Model):

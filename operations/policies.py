@@ -73,6 +73,11 @@ def _health_thresholds(queryset: QuerySet, user, action: str) -> QuerySet:
 #
 
 
+def may_view_targets(user) -> bool:
+    """Admins, the CoE and auditors read how each environment is reached (the targets pages)."""
+    return is_usable(user) and has_role(user, *TARGET_READER_ROLES)
+
+
 def may_deploy(user, use_case) -> bool:
     """The owning team (and admins) deploy their use case's releases."""
     return (

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from operations.views import deployments
+from operations.views import deployments, targets
 
 app_name = "operations"
 
@@ -10,4 +10,11 @@ urlpatterns = [
     path("deployments/<int:pk>/status/", deployments.deployment_status, name="deployment-status"),
     path("deployments/<int:pk>/rollback/", deployments.deployment_rollback, name="deployment-rollback"),
     path("use-cases/<str:key>/deployments/new/", deployments.deployment_new, name="deployment-new"),
+    path("deployment-targets/", targets.target_list, name="target-list"),
+    path("deployment-targets/new/", targets.target_edit, name="target-add"),
+    path("deployment-targets/<slug:slug>/", targets.target_detail, name="target-detail"),
+    path("deployment-targets/<slug:slug>/edit/", targets.target_edit, name="target-edit"),
+    path("deployment-targets/<slug:slug>/test/", targets.target_test, name="target-test"),
+    path("deployment-targets/<slug:slug>/toggle/", targets.target_toggle, name="target-toggle"),
+    path("deployment-targets/<slug:slug>/delete/", targets.target_delete_view, name="target-delete"),
 ]

@@ -1,5 +1,6 @@
 """Template context every page needs: the navigation this person may use, and their roles."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,6 +17,24 @@ class NavItem:
     section: str  # matched against the first path segment to highlight the current section
 
 
+@dataclass(frozen=True)
+class _AppNavItem:
+    label: str
+    url_name: str
+    section: str
+    visible: Callable[[object], bool]
+
+
+# Sections an app above portal adds from its AppConfig.ready() (portal imports no domain app).
+_app_items: list[_AppNavItem] = []
+
+
+def register(*, label: str, url_name: str, section: str, visible: Callable[[object], bool]) -> None:
+    """Add a section to the main navigation, shown (before Jobs) to whoever ``visible(user)``."""
+    if all(item.url_name != url_name for item in _app_items):
+        _app_items.append(_AppNavItem(label, url_name, section, visible))
+
+
 def navigation_for(user) -> list[NavItem]:
     if not getattr(user, "is_authenticated", False):
         return []
@@ -25,9 +44,13 @@ def navigation_for(user) -> list[NavItem]:
         NavItem("Teams", reverse("inventory:team-list"), "teams"),
         NavItem("Business units", reverse("inventory:business-unit-list"), "business-units"),
         NavItem("Gates", reverse("approvals:gate-queue"), "gates"),
-        NavItem("Deployments", reverse("operations:deployment-list"), "deployments"),
         # Everyone with a role sees cost (a team its own); sources and imports hang off /costs/.
         *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if has_any_role(user) else []),
+        *(
+            NavItem(item.label, reverse(item.url_name), item.section)
+            for item in _app_items
+            if item.visible(user)
+        ),
         NavItem("Jobs", reverse("jobs:list"), "jobs"),
         *([NavItem("Audit log", reverse("portal:audit-log"), "audit")] if may_read_audit_log(user) else []),
         NavItem("API", reverse("api:docs"), "api"),

@@ -11,6 +11,7 @@ URL and setting to whoever asks. See docs/deployment.md for the full list of var
 import importlib.util
 import ipaddress
 import secrets
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -496,3 +497,26 @@ PROPYLON_DEPLOY_MAX_ATTEMPTS = env.int("PROPYLON_DEPLOY_MAX_ATTEMPTS", default=5
 PROPYLON_DEPLOY_RETRY_BASE_SECONDS = env.float("PROPYLON_DEPLOY_RETRY_BASE_SECONDS", default=2.0)
 PROPYLON_DEPLOY_RETRY_MAX_WAIT_SECONDS = env.float("PROPYLON_DEPLOY_RETRY_MAX_WAIT_SECONDS", default=60.0)
 PROPYLON_CALLBACK_REPLAY_SECONDS = env.int("PROPYLON_CALLBACK_REPLAY_SECONDS", default=300)
+
+# Audit checks (approvals/audit_checks/, costs/audit_checks.py, operations/audit_checks.py):
+# an approval to production expiring within EXPIRY_WARNING_DAYS without a re-certification is a
+# finding; so is a maturity assessment older than MATURITY_STALE_DAYS, a use case in a pilot
+# (active) stage for longer than PILOT_STALLED_DAYS, and a cost source whose latest billing month
+# leaves more than UNALLOCATED_SHARE of its cost unallocated (a fraction: 0.05 is 5 %).
+PROPYLON_AUDIT_EXPIRY_WARNING_DAYS = env.int("PROPYLON_AUDIT_EXPIRY_WARNING_DAYS", default=30)
+PROPYLON_AUDIT_MATURITY_STALE_DAYS = env.int("PROPYLON_AUDIT_MATURITY_STALE_DAYS", default=180)
+PROPYLON_AUDIT_PILOT_STALLED_DAYS = env.int("PROPYLON_AUDIT_PILOT_STALLED_DAYS", default=120)
+
+
+def _share(name: str, default: str) -> Decimal:
+    value = env.str(name, default=default)
+    try:
+        share = Decimal(value)
+    except InvalidOperation:
+        share = None
+    if share is None or not share.is_finite() or not Decimal(0) <= share <= Decimal(1):
+        raise ImproperlyConfigured(f"{name}: {value!r} is not a fraction between 0 and 1 (0.05 is 5 %).")
+    return share
+
+
+PROPYLON_AUDIT_UNALLOCATED_SHARE = _share("PROPYLON_AUDIT_UNALLOCATED_SHARE", "0.05")

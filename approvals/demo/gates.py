@@ -6,7 +6,12 @@
 * UC-0006 HR policy Q&A: its pilot rejected;
 * UC-0008 contact-centre forecast: went to production through its gate almost a year ago, the
   approval expires next week;
-* UC-0001 support chatbot: its production gate waits in the reviewers' queue.
+* UC-0001 support chatbot: its production gate waits in the reviewers' queue;
+* every other pilot of the catalog (and the forecast, before its production gate): its pilot
+  gate asked for by the team and approved by a CoE reviewer, weeks or months ago.
+
+Only the two systems that predate Propylon (inventory.demo.ONBOARDED_AT_STAGE) skip the gates:
+a CoE lead attested their stage at onboarding.
 
 Every request goes through the real services — preflight, snapshot, quorum, segregation of
 duties, the stage change. Where a story needs the use case to be readier than the demo catalog
@@ -27,13 +32,12 @@ from approvals.models import (
     ApprovalDecision,
     ApprovalEvent,
     ApprovalRequest,
-    LifecycleStage,
     LifecycleTransition,
 )
 from approvals.selectors import gates as gate_selectors
 from approvals.services import gates, maturity
-from approvals.services.lifecycle import apply_stage
 from approvals.services.risk import risk_assessment_record
+from inventory.demo import ONBOARDED_AT_STAGE, USE_CASES
 from inventory.models import ModelVersion, PromptVersion, UseCase
 from inventory.services import catalog as catalog_services
 from portal.dates import add_business_days
@@ -42,13 +46,32 @@ WIKI = "https://wiki.example.com"
 SUBMISSION_KINDS = ("submitted", "resubmitted")
 
 
+# Use case → (days ago its pilot gate was asked for, who asked). The pilots started at different
+# times, within the pilot approval's 180 days, so none needs re-certifying yet; the forecast piloted
+# before its production gate of almost a year ago.
+PILOT_GATES = {
+    "UC-0001": (150, "lead"),
+    "UC-0002": (120, "lead"),
+    "UC-0003": (170, "jonas"),
+    "UC-0005": (95, "omar"),
+    "UC-0007": (60, "sofia"),
+    "UC-0008": (430, "sofia"),
+}
+
+PILOT_RISK_ANSWERS = {
+    "UC-0005": {"role": "both", "interacts_with_people": True, "genai_risks": ["confabulation"]},
+}
+
+
 def load_gates_demo(people: dict) -> None:
     use_cases = UseCase.objects.in_bulk(["UC-0001", "UC-0006", "UC-0008", "UC-0010"], field_name="key")
+    # A story is told once: a second load finds its request (the pilot gates below do not count).
     asked = set(
-        ApprovalRequest.objects.filter(use_case__in=use_cases.values()).values_list(
-            "use_case__key", flat=True
-        )
+        ApprovalRequest.objects.filter(use_case__in=use_cases.values())
+        .exclude(to_stage__key="pilot", use_case__key__in=PILOT_GATES)
+        .values_list("use_case__key", flat=True)
     )
+    _pilots_through_their_gate(people)
     stories = (
         ("UC-0010", _high_risk_pilot_approved_with_conditions),
         ("UC-0006", _pilot_rejected),
@@ -123,9 +146,6 @@ def _pilot_rejected(use_case: UseCase, people: dict) -> None:
 
 def _production_approval_expiring_next_week(use_case: UseCase, people: dict) -> None:
     release = use_case.releases.get(version="2026.09")
-    # The catalog puts the forecast straight into production; its story is that it got there
-    # through the gate, so it starts one stage earlier for the demo.
-    apply_stage(use_case=use_case, stage=LifecycleStage.objects.get(key="pilot"))
     _ready_for(use_case, "production", people["sofia"])
     request = gates.approval_request_submit(
         use_case=use_case,
@@ -156,6 +176,41 @@ def _production_gate_waiting(use_case: UseCase, people: dict) -> None:
         summary="Pilot deflected 3,100 tickets a month with 92 % satisfaction; the chat says it is an AI on every answer.",
     )
     _place_in_past(request, submitted_days_ago=2, decided_after=None)
+
+
+def _pilots_through_their_gate(people: dict) -> None:
+    """Each catalog use case past intake asks for its pilot gate and a CoE reviewer approves it."""
+    past_intake = {
+        key for key, _name, _team, _owner, stage, *_rest in USE_CASES if stage not in (None, "proposed")
+    }
+    wanted = past_intake.intersection(PILOT_GATES).difference(ONBOARDED_AT_STAGE)
+    for use_case in UseCase.objects.filter(key__in=wanted, lifecycle_stage__key="proposed").order_by("key"):
+        if use_case.approval_requests.exists():
+            continue
+        days_ago, asker = PILOT_GATES[use_case.key]
+        if not use_case.risk_assessments.exists():
+            # The pilots the risk demo leaves unclassified answer the questionnaire as their gate asks.
+            risk_assessment_record(
+                use_case=use_case,
+                answers=PILOT_RISK_ANSWERS.get(use_case.key, {"role": "both"}),
+                actor=people[asker],
+            )
+        release = use_case.releases.order_by("created_at").first() or _release(
+            use_case, "0.1.0", "git:" + use_case.key.lower().replace("-", ""), "First pilot build."
+        )
+        _ready_for(use_case, "pilot", people[asker])
+        request = gates.approval_request_submit(
+            use_case=use_case,
+            release=release,
+            to_stage="pilot",
+            actor=people[asker],
+            summary=f"Pilot of {use_case.name} with a small group of users for eight weeks.",
+        )
+        gates.approval_request_decide(
+            request=request, actor=people["reviewer"], decision=DecisionChoices.APPROVE,
+            comment="Scope and data are fine for a pilot; report back before asking for production.",
+        )  # fmt: skip
+        _place_in_past(request, submitted_days_ago=days_ago, decided_after=timedelta(days=2, hours=3))
 
 
 #

@@ -177,6 +177,10 @@ class Environment(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def kind_colour(self) -> str:
+        return EnvironmentKindChoices.colour(self.kind)
+
 
 class ReleaseFrozen(ValidationError):
     """A release used by an approval or a deployment cannot change: approve a new one instead."""

@@ -3,8 +3,9 @@
 from django.urls import path
 
 from operations.api.deployments import DeploymentCallbackView, DeploymentViewSet
+from operations.api.targets import DeploymentTargetViewSet
 
-viewsets = (("deployments", DeploymentViewSet),)
+viewsets = (("deployment-targets", DeploymentTargetViewSet), ("deployments", DeploymentViewSet))
 
 urlpatterns = [
     path("deployments/<int:pk>/callback/", DeploymentCallbackView.as_view(), name="deployment-callback"),

@@ -30,7 +30,7 @@ def remove_schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("operations", "0001_initial"),
+        ("operations", "0001_deployments_and_health_signals"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 from inventory.models import Environment
 from inventory.selectors.usecases import use_case_for
 from operations.choices import DeploymentStatusChoices
-from operations.forms import DeploymentForm
+from operations.forms.deployments import DeploymentForm
 from operations.models import Deployment
 from operations.policies import may_deploy
 from operations.selectors import deployments as selectors

@@ -9,21 +9,45 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from approvals.choices import ApprovalStatusChoices, DecisionChoices
+from approvals.demo.gates import PILOT_GATES
 from approvals.models import ApprovalRequest
 from approvals.selectors import gates as gate_selectors
 from approvals.selectors import metrics
+from inventory.demo import ONBOARDED_AT_STAGE
+from inventory.models import Release, UseCase
 
 pytestmark = pytest.mark.django_db
+
+STORIES = (("UC-0010", "pilot"), ("UC-0006", "pilot"), ("UC-0008", "production"), ("UC-0001", "production"))
 
 
 def test_demo_gate_stories_and_loading_twice_adds_nothing():
     call_command("quickstart", "--no-serve", stdout=StringIO())
     call_command("quickstart", "--no-serve", stdout=StringIO())
-    requests = {
-        request.use_case.key: request for request in ApprovalRequest.objects.select_related("use_case")
+    every = {
+        (request.use_case.key, request.to_stage.key): request
+        for request in ApprovalRequest.objects.select_related("use_case", "to_stage")
     }
-    assert len(requests) == ApprovalRequest.objects.count() == 4
+    assert len(every) == ApprovalRequest.objects.count() == 4 + len(PILOT_GATES)
     now = timezone.now()
+
+    # Every pilot got there through its gate; only the two systems older than Propylon were
+    # attested at their stage at onboarding.
+    for key in PILOT_GATES:
+        pilot_gate = every[(key, "pilot")]
+        assert pilot_gate.status == ApprovalStatusChoices.APPROVED and pilot_gate.decisions.exists()
+    attested = UseCase.objects.filter(onboarding_attested=True)
+    assert sorted(attested.values_list("key", flat=True)) == sorted(ONBOARDED_AT_STAGE)
+    moved_by_gates = UseCase.objects.exclude(key__in=ONBOARDED_AT_STAGE).exclude(lifecycle_stage=None)
+    moved_by_gates = moved_by_gates.exclude(lifecycle_stage__key="proposed")
+    for use_case in moved_by_gates:
+        assert ApprovalRequest.objects.filter(
+            use_case=use_case, to_stage=use_case.lifecycle_stage, status=ApprovalStatusChoices.APPROVED
+        ).exists(), use_case.key
+    # No release claims a deployment that never happened.
+    assert not Release.objects.filter(frozen_reason__icontains="deployment").exists()
+
+    requests = {key: every[(key, stage)] for key, stage in STORIES}
 
     cv_screening = requests["UC-0010"]
     assert (cv_screening.status, cv_screening.use_case.risk_tier) == (ApprovalStatusChoices.APPROVED, "high")
@@ -47,11 +71,13 @@ def test_demo_gate_stories_and_loading_twice_adds_nothing():
 
     # The backdated histories are coherent: every event of a request lies between its
     # submission and its decision, and the CoE metrics read them.
-    for request in requests.values():
+    for request in every.values():
         end = request.decided_at or now
         assert all(request.submitted_at <= event.at <= end for event in request.events.all())
     result = metrics.coe_metrics(since=(now - timedelta(days=60)).date())
-    assert result["decided"] == 2 and result["queue_now"]["waiting"] == 1
+    # Decided in the last 60 days: the HR Q&A's rejection, the CV screening's approval and the
+    # call-quality pilot's gate.
+    assert result["decided"] == 3 and result["queue_now"]["waiting"] == 1
 
 
 def test_the_review_page_shows_the_cost_so_far_to_those_who_may_see_it(client):
@@ -61,7 +87,7 @@ def test_the_review_page_shows_the_cost_so_far_to_those_who_may_see_it(client):
     from costs.models import CostAllocation
 
     call_command("quickstart", "--no-serve", stdout=StringIO())
-    chatbot = ApprovalRequest.objects.get(use_case__key="UC-0001")
+    chatbot = ApprovalRequest.objects.get(use_case__key="UC-0001", to_stage__key="production")
     # The Costs tab's arithmetic: the exact sum, rounded to the cent once (costs.money).
     from costs.money import cents, exact
 

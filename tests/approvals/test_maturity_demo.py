@@ -16,11 +16,11 @@ def test_demo_maturity_is_loaded_once_with_a_trend(django_capture_on_commit_call
         load_demo_portfolio()
     assessed = set(MaturityAssessment.objects.values_list("use_case__key", flat=True))
     assert assessed == set(UseCase.objects.values_list("key", flat=True))
-    # The maturity demo gives the chatbot three versions; its production gate request (the gate
-    # demo, loaded after) attaches the evidence the policy asks for and adds a fourth.
+    # The maturity demo gives the chatbot three versions; its pilot and production gate requests
+    # (the gate demo, loaded after) each reassess it once the evidence the policy asks for is in.
     chatbot = MaturityAssessment.objects.filter(use_case__key="UC-0001").order_by("version")
-    assert [item.version for item in chatbot] == [1, 2, 3, 4]
-    assert chatbot[0].readiness <= chatbot[2].readiness <= chatbot[3].readiness
+    assert [item.version for item in chatbot] == [1, 2, 3, 4, 5]
+    assert chatbot[0].readiness <= chatbot[2].readiness <= chatbot[4].readiness
     assert chatbot[2].results["documentation.model_card"]["status"] == "evidenced"
     counts = (MaturityAssessment.objects.count(), MaturityEvidence.objects.count())
     with django_capture_on_commit_callbacks(execute=True):

@@ -366,11 +366,26 @@ def test_datasets_and_environments():
                     "patch", lambda e: f"/api/environments/{e.slug}/", lambda c, o: {"description": "x"}
                 ),
             },
+            ui={
+                "add": Endpoint("post", lambda _: "/environments/new/", environment_form),
+                "change": Endpoint("post", lambda e: f"/environments/{e.slug}/edit/", environment_form),
+            },
             expected=table(view=EVERYONE, add=ADMIN_ONLY, change=ADMIN_ONLY),
             api_list="/api/environments/",
             api_identity=lambda e: e.slug,
+            ui_list="/environments/",
+            ui_identity=lambda e: e.name,
         )
     )
+
+
+def environment_form(context, obj):
+    return {
+        "name": unique("MX Env"),
+        "slug": obj.slug if obj else unique("mx-env"),
+        "kind": "staging",
+        "description": "",
+    }
 
 
 def test_components_data_sources_and_prompts():

@@ -13,6 +13,8 @@ PRODUCTION_ENV = {
     "ALLOWED_HOSTS": "propylon.example.com",
     "DATABASE_URL": "postgres://propylon:secret@db.example.com:5432/propylon",
     "CELERY_BROKER_URL": "redis://broker.example.com:6379/0",
+    # A Fernet key (32 url-safe base64 bytes) for deployment targets' secrets.
+    "PROPYLON_SECRET_KEYS": "cHJvcHlsb24tZGVwbG95LWNoZWNrLW9ubHkta2V5ISE=",
 }
 
 
@@ -131,3 +133,17 @@ def test_production_turns_on_transport_security(tmp_path):
     result = propylon("shell", "-c", script, env=PRODUCTION_ENV, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1].split() == ["False", "True", "True", "True", "31536000"]
+
+
+def test_deploy_check_warns_without_keys_for_target_secrets(tmp_path):
+    env = {**PRODUCTION_ENV, "PROPYLON_SECRET_KEYS": ""}
+    result = propylon("check", "--deploy", "--fail-level", "WARNING", env=env, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "operations.W001" in result.stderr
+
+
+def test_deploy_check_refuses_a_malformed_secret_key(tmp_path):
+    env = {**PRODUCTION_ENV, "PROPYLON_SECRET_KEYS": "not-a-fernet-key"}
+    result = propylon("check", "--deploy", env=env, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert "operations.E001" in result.stderr

@@ -8,7 +8,6 @@ from django.db.models import Q
 from operations.choices import DeploymentStatusChoices
 from operations.models import Deployment
 from operations.services.deployments import DISPATCH_TASK, deployment_apply_poll, deployment_dispatch
-from operations.targets import webhook  # noqa: F401 - registers the webhook client
 from operations.targets.base import TargetError, client_for
 from portal.jobs import JobContext, job
 from portal.models import JobLogLevel

@@ -7,7 +7,12 @@ from django.db.models import Q
 
 from operations.choices import DeploymentStatusChoices
 from operations.models import Deployment
-from operations.services.deployments import DISPATCH_TASK, deployment_apply_poll, deployment_dispatch
+from operations.services.deployments import (
+    DISPATCH_TASK,
+    deployment_apply_poll,
+    deployment_dispatch,
+    deployments_expire,
+)
 from operations.targets.base import TargetError, client_for
 from portal.jobs import JobContext, job
 from portal.models import JobLogLevel
@@ -33,7 +38,8 @@ def dispatch_deployment(run: JobContext, *, deployment_id: int) -> dict:
 @job(
     name="operations.poll_deployments",
     label="Poll deployment targets",
-    description="Ask the targets that support polling how their in-flight deployments are doing.",
+    description="Ask the targets that support polling how their in-flight deployments are doing; end as "
+    "failed those without an outcome for PROPYLON_DEPLOY_OUTCOME_HOURS.",
     on_demand=True,
 )
 def poll_deployments(run: JobContext) -> dict:
@@ -57,4 +63,10 @@ def poll_deployments(run: JobContext) -> dict:
             continue
         if deployment_apply_poll(deployment_id=deployment.pk, report=report):
             moved += 1
-    return {"asked": asked, "moved": moved}
+    expired = deployments_expire()
+    if expired:
+        run.log(
+            f"{expired} deployment(s) reported no outcome in time and were ended as failed.",
+            JobLogLevel.WARNING,
+        )
+    return {"asked": asked, "moved": moved, "expired": expired}

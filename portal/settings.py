@@ -497,6 +497,9 @@ PROPYLON_DEPLOY_MAX_ATTEMPTS = env.int("PROPYLON_DEPLOY_MAX_ATTEMPTS", default=5
 PROPYLON_DEPLOY_RETRY_BASE_SECONDS = env.float("PROPYLON_DEPLOY_RETRY_BASE_SECONDS", default=2.0)
 PROPYLON_DEPLOY_RETRY_MAX_WAIT_SECONDS = env.float("PROPYLON_DEPLOY_RETRY_MAX_WAIT_SECONDS", default=60.0)
 PROPYLON_CALLBACK_REPLAY_SECONDS = env.int("PROPYLON_CALLBACK_REPLAY_SECONDS", default=300)
+# A deployment still in flight this long after its request is ended as failed by the poll job, so
+# a lost callback never blocks its environment for good.
+PROPYLON_DEPLOY_OUTCOME_HOURS = env.int("PROPYLON_DEPLOY_OUTCOME_HOURS", default=24)
 
 # Audit checks (approvals/audit_checks/, costs/audit_checks.py, operations/audit_checks.py):
 # an approval to production expiring within EXPIRY_WARNING_DAYS without a re-certification is a

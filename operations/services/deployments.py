@@ -31,7 +31,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -558,6 +558,36 @@ def deployment_apply_poll(*, deployment_id: int, report: StatusReport) -> bool:
             external_url=report.external_url,
         )
         return True
+
+
+def deployments_expire(*, now: datetime | None = None) -> int:
+    """End as failed the deployments that reported no outcome within
+    ``PROPYLON_DEPLOY_OUTCOME_HOURS`` (a lost callback, a target that never answers), so their
+    environment takes deployments again; returns how many. Runs with the poll job."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.PROPYLON_DEPLOY_OUTCOME_HOURS)
+    stale = Deployment.objects.filter(status__in=Status.IN_FLIGHT, requested_at__lt=cutoff).values_list(
+        "pk", flat=True
+    )
+    expired = 0
+    for deployment_id in list(stale):
+        with transaction.atomic():
+            deployment = (
+                Deployment.objects.select_for_update().select_related("release").get(pk=deployment_id)
+            )
+            if deployment.status not in Status.IN_FLIGHT:
+                continue  # an outcome arrived meanwhile
+            sent = (
+                " The target may still have acted on it: check there."
+                if deployment.dispatch_started_at
+                else ""
+            )
+            _fail(
+                deployment,
+                f"No outcome reported within {settings.PROPYLON_DEPLOY_OUTCOME_HOURS} h of the request.{sent}",
+            )
+            expired += 1
+    return expired
 
 
 #

@@ -355,7 +355,7 @@ def test_polling_moves_deployments_of_targets_that_support_it(deploy_setup, depl
     deploy_setup.staging.deployment_targets.update(kind="argocd")
     run = run_job(poll_deployments)
     deployment.refresh_from_db()
-    assert run.result == {"asked": 1, "moved": 1}
+    assert run.result == {"asked": 1, "moved": 1, "expired": 0}
     assert deployment.status == Status.SUCCEEDED and deployment.is_current
     assert kinds(deployment)[-1] == Kind.POLL
 
@@ -412,3 +412,15 @@ def test_the_requester_hears_how_it_ended_once(deploy_setup, deploy):
         (deploy_setup.lead, f"/deployments/{deployment.pk}/")
     ]
     assert "succeeded" in rows.get().subject
+
+
+def test_a_deployment_without_an_outcome_for_too_long_ends_failed(deploy_setup, deploy, run_job, settings):
+    settings.PROPYLON_DEPLOY_OUTCOME_HOURS = 6
+    stuck = deploy(deploy_setup, "1.0", deploy_setup.staging)
+    Deployment.objects.filter(pk=stuck.pk).update(requested_at=timezone.now() - timedelta(hours=7))
+    run = run_job(poll_deployments)
+    stuck.refresh_from_db()
+    assert run.result["expired"] == 1
+    assert stuck.status == Status.FAILED and "No outcome reported within 6 h" in stuck.message
+    # The environment takes a deployment again.
+    assert deploy(deploy_setup, "2.0", deploy_setup.staging).status == Status.DISPATCHED

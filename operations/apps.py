@@ -63,3 +63,9 @@ class OperationsConfig(AppConfig):
         usecase_tabs.fill(
             "deployments", template="operations/_deployments_tab.html", context=deployments_tab_context
         )
+
+        from operations.demo import load_deployments_demo
+        from portal import demo
+
+        # After the gates (70): production takes only the release UC-0008's approved gate covers.
+        demo.register("Deployments, including a rollback", load_deployments_demo, order=80)

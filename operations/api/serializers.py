@@ -26,7 +26,9 @@ class DeploymentSerializer(serializers.ModelSerializer):
     requested_by = UserBriefSerializer(read_only=True, allow_null=True)
     idempotency_key = serializers.CharField(read_only=True)
     # Empty until the target names its run's page: a plain string, not an always-valid URI.
-    external_url = serializers.CharField(read_only=True, help_text="The run's page at the target, if it gave one.")
+    external_url = serializers.CharField(
+        read_only=True, help_text="The run's page at the target, if it gave one."
+    )
 
     class Meta:
         model = Deployment

@@ -6,8 +6,8 @@
 * UC-0001 support chatbot: a first staging run of 0.3.0 failed at the pipeline, the second one
   is running now (its production gate still waits in the reviewers' queue).
 
-The quick start makes no network call, so the demo's pipeline is a webhook target at an
-example address and the stories are written as their callbacks would have left them, placed in
+The quick start makes no network call, so each team's demo pipeline is a webhook target (its
+own, per environment) at an example address and the stories are written as their callbacks would have left them, placed in
 the past as a whole (requested, dispatched, reported). Releases are frozen by the deployments
 that used them, with the real reason. Safe to load again: nothing is added once a deployment
 exists.
@@ -27,15 +27,18 @@ from operations.models import Deployment, DeploymentEvent, DeploymentTarget
 DEMO_PIPELINE_URL = "https://deploy.example.com/hooks/propylon"
 
 
-def _target(environment: Environment) -> DeploymentTarget:
-    target = DeploymentTarget.objects.filter(environment=environment, use_case=None, enabled=True).first()
+def _target(environment: Environment, use_case: UseCase) -> DeploymentTarget:
+    """The team's own pipeline for this environment (the environment's default stays free for
+    admins to configure)."""
+    target = DeploymentTarget.objects.filter(environment=environment, use_case=use_case, enabled=True).first()
     return target or DeploymentTarget.objects.create(
-        name=f"Demo pipeline ({environment.name})",
-        slug=f"demo-pipeline-{environment.slug}",
+        name=f"Demo pipeline: {use_case.key} ({environment.name})",
+        slug=f"demo-{use_case.key.lower()}-{environment.slug}",
         kind="webhook",
         environment=environment,
+        use_case=use_case,
         url=DEMO_PIPELINE_URL,
-        secret_encrypted=secrets.encrypt(f"demo-{environment.slug}-signing-secret"),
+        secret_encrypted=secrets.encrypt(f"demo-{use_case.key.lower()}-{environment.slug}-signing-secret"),
         secret_set_at=timezone.now(),
     )
 
@@ -46,7 +49,7 @@ def _story(
     """One deployment as its events would have left it; returns it."""
     release = use_case.releases.get(version=version)
     requested = timezone.now() - timedelta(days=days_ago)
-    target = _target(environment)
+    target = _target(environment, use_case)
     deployment = Deployment.objects.create(
         use_case=use_case, release=release, environment=environment, target=target, approval=approval,
         rollback_of=rollback_of, requested_by=by, requested_at=requested, status=Status.QUEUED,

@@ -136,3 +136,27 @@ class RiskRegisterEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "category")
     search_fields = ("title", "use_case__key", "use_case__name")
     list_select_related = ("use_case", "owner")
+
+
+#
+# Audits and findings: read-only here. Audits raise and clear findings; people work them on
+# /findings/, where the services keep the status table and segregation of duties.
+#
+
+from approvals.models import AuditRun, Finding  # noqa: E402
+
+
+@admin.register(AuditRun)
+class AuditRunAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("pk", "use_case", "status", "channel", "requested_by", "started_at", "duration_ms")
+    list_filter = ("status", "channel")
+    search_fields = ("use_case__key",)
+    list_select_related = ("use_case", "requested_by")
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("title", "check_id", "severity", "status", "use_case", "owner", "owned_by_coe", "due_at")
+    list_filter = ("status", "severity", "check_id", "owned_by_coe")
+    search_fields = ("title", "key", "use_case__key")
+    list_select_related = ("use_case", "owner")

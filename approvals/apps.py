@@ -40,6 +40,12 @@ class ApprovalsConfig(AppConfig):
         audit.register(ApprovalComment)
         audit.register(ApprovalEvent)
 
+        from approvals.models import Finding
+
+        # Findings are created, changed and resolved by audit runs in bulk (AuditedQuerySet records
+        # each). When a run last saw one changes every night for every finding: not history.
+        audit.register(Finding, exclude={"last_seen_at", "last_run"})
+
         from approvals.catalogs import maturity as maturity_catalog
         from portal.audit_display import register_key_labels
 
@@ -68,4 +74,16 @@ class ApprovalsConfig(AppConfig):
 
         usecase_tabs.register()
 
+        from approvals.views import findings as finding_views
+
+        finding_views.register()
+
         from approvals import audit_checks  # noqa: F401  (registers approvals' audit checks)
+        from portal import context_processors
+        from portal.policies import has_any_role
+
+        # The audit runs page: everyone with a role (the CoE and overseers see every run, a team
+        # the runs of the use cases it reads).
+        context_processors.register(
+            label="Audits", url_name="approvals:audit-run-list", section="audits", visible=has_any_role
+        )

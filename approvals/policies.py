@@ -219,6 +219,17 @@ def _finding_events(queryset: QuerySet, user, action: str) -> QuerySet:
     return queryset.filter(finding__in=restrict(Finding.objects.all(), user).values("pk"))
 
 
+def may_audit_portfolio(user) -> bool:
+    """A run over the whole portfolio is for the CoE and admins."""
+    return may_run_audits(user) and has_role(user, *COE_ROLES)
+
+
+def may_audit_use_case(user, use_case) -> bool:
+    """A run over one use case: the CoE and admins for any use case they see, the owning team
+    for its own (those it may assess)."""
+    return may_run_audits(user) and assessable_use_cases(user).filter(pk=use_case.pk).exists()
+
+
 def may_accept_finding_risk(user) -> bool:
     return is_usable(user) and not is_read_only(user) and has_role(user, *COE_ROLES)
 

@@ -3,13 +3,16 @@
 from celery import shared_task
 
 from approvals.choices import AssessmentTriggerChoices
+from approvals.models import AuditRun
 from approvals.selectors.maturity import latest_assessment
+from approvals.services.audits import audit_run_create, audit_run_execute, audit_run_fail
+from approvals.services.findings import findings_scan
 from approvals.services.gates import gates_scan
 from approvals.services.maturity import maturity_assess
 from inventory.models import UseCase
 from portal.audit import audit_context
-from portal.choices import ChannelChoices
-from portal.jobs import JobContext, job
+from portal.choices import ChannelChoices, JobStatusChoices
+from portal.jobs import JobCancelled, JobContext, JobInputError, job
 from portal.roles import Role
 
 #
@@ -85,3 +88,69 @@ def scan_gates(run: JobContext) -> dict:
         f"{result['expiry_notifications']} expiry notification(s) recorded."
     )
     return result
+
+
+#
+# Findings: escalate overdue findings to the CoE and reopen expired risk acceptances
+# (approvals.services.findings.findings_scan). Celery beat runs it daily (data migration
+# approvals/0008); it is safe to run any number of times.
+#
+
+
+@job(
+    name="approvals.escalate_findings",
+    label="Escalate overdue findings",
+    description="Escalate live findings past their due date to the CoE and reopen findings whose risk acceptance ended.",
+    on_demand=True,
+    started_by=(Role.ADMIN, Role.COE_LEAD),
+)
+def escalate_findings(run: JobContext) -> dict:
+    result = findings_scan()
+    run.log(
+        f"{result['escalated']} finding(s) escalated; {result['acceptances_expired']} risk acceptance(s) "
+        "expired and reopened."
+    )
+    return result
+
+
+#
+# Audits: execute the registered checks and keep the findings (approvals.services.audits).
+# A person's "run now" queues it with the run's id; Celery beat runs it nightly without one
+# (data migration approvals/0009), as does "Run now" on the jobs page: a portfolio run.
+#
+
+
+@job(
+    name="approvals.run_audit",
+    label="Run the audit",
+    description="Run the registered audit checks over the portfolio or one use case and update the findings.",
+    on_demand=True,
+    started_by=(Role.ADMIN, Role.COE_LEAD, Role.COE_REVIEWER),
+)
+def run_audit(run: JobContext, *, audit_run_id: int | None = None) -> dict:
+    if audit_run_id is None:
+        audit_run = audit_run_create(actor=None, use_case=None, channel=run.run.channel)
+        AuditRun.objects.filter(pk=audit_run.pk).update(requested_by=run.run.actor)
+    else:
+        audit_run = AuditRun.objects.select_related("use_case").filter(pk=audit_run_id).first()
+        if audit_run is None:
+            raise JobInputError(f"Audit run #{audit_run_id} does not exist (deleted with its use case?).")
+        if audit_run.status in JobStatusChoices.FINISHED:
+            # A redelivered message for a run that ended: its findings are written already.
+            run.log(f"Audit run #{audit_run.pk} is {audit_run.status} already; nothing to do.")
+            return {"audit_run": audit_run.pk, "skipped": True}
+    AuditRun.objects.filter(pk=audit_run.pk).update(job_run=run.run)
+    try:
+        audit_run = audit_run_execute(audit_run, job=run)
+    except JobCancelled:
+        audit_run_fail(audit_run, error="Cancelled.", status=JobStatusChoices.CANCELLED)
+        raise
+    except Exception as exc:
+        audit_run_fail(audit_run, error=f"{type(exc).__name__}: {exc}")
+        raise
+    counts = audit_run.counts
+    return {
+        "audit_run": audit_run.pk,
+        **{name: counts[name] for name in ("observed", "opened", "reopened", "updated", "cleared")},
+        "failed_checks": sorted(counts["errors"]),
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from approvals.views import gates, maturity, metrics, risk
+from approvals.views import audits, findings, gates, maturity, metrics, risk
 
 app_name = "approvals"
 
@@ -63,3 +63,22 @@ urlpatterns += [
 # CoE metrics (approvals.views.metrics)
 
 urlpatterns += [path("gates/metrics/", metrics.coe_metrics, name="coe-metrics")]
+
+# Findings (approvals.views.findings)
+
+urlpatterns += [
+    path("findings/", findings.finding_list_view, name="finding-list"),
+    path("findings/<int:pk>/", findings.finding_detail, name="finding-detail"),
+    path("findings/<int:pk>/acknowledge/", findings.finding_acknowledge, name="finding-acknowledge"),
+    path("findings/<int:pk>/resolve/", findings.finding_resolve, name="finding-resolve"),
+    path("findings/<int:pk>/accept-risk/", findings.finding_accept_risk, name="finding-accept-risk"),
+    path("findings/<int:pk>/comment/", findings.finding_comment, name="finding-comment"),
+]
+
+# Audit runs (approvals.views.audits)
+
+urlpatterns += [
+    path("audits/", audits.audit_runs, name="audit-run-list"),
+    path("audits/run/", audits.audit_run_now, name="audit-run-now"),
+    path("audits/<int:pk>/", audits.audit_run_detail, name="audit-run-detail"),
+]

@@ -38,6 +38,7 @@ class OperationsConfig(AppConfig):
 
         from operations import (
             audit_checks,  # noqa: F401  (registers production-without-approval)
+            signal_checks,  # noqa: F401  (registers the health audit checks)
             tasks,  # noqa: F401 - registers the deployment jobs with Celery and the jobs page
         )
         from portal.policies import has_any_role
@@ -69,3 +70,7 @@ class OperationsConfig(AppConfig):
 
         # After the gates (70): production takes only the release UC-0008's approved gate covers.
         demo.register("Deployments, including a rollback", load_deployments_demo, order=80)
+
+        from operations.views import signals as signal_views
+
+        signal_views.register()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from operations.views import deployments, targets
+from operations.views import deployments, signals, targets
 
 app_name = "operations"
 
@@ -17,4 +17,13 @@ urlpatterns = [
     path("deployment-targets/<slug:slug>/test/", targets.target_test, name="target-test"),
     path("deployment-targets/<slug:slug>/toggle/", targets.target_toggle, name="target-toggle"),
     path("deployment-targets/<slug:slug>/delete/", targets.target_delete_view, name="target-delete"),
+    path("use-cases/<str:key>/health/thresholds/new/", signals.threshold_edit, name="threshold-add"),
+    path(
+        "use-cases/<str:key>/health/thresholds/<int:pk>/edit/", signals.threshold_edit, name="threshold-edit"
+    ),
+    path(
+        "use-cases/<str:key>/health/thresholds/<int:pk>/delete/",
+        signals.threshold_delete,
+        name="threshold-delete",
+    ),
 ]

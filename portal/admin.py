@@ -1,8 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from portal.models import ApiToken, AuditEntry, JobLogLine, JobRun, Notification, User
+from portal.notifications import notification_resend
+from portal.permissions import restrict
 
 
 class ReadOnlyAdminMixin:
@@ -100,9 +103,28 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Read-only: notifications are written by portal.notifications.notify() and delivered once."""
+    """Read-only: notifications are written by portal.notifications.notify() and delivered once.
+    Failed ones can be resent (a sent one never is)."""
 
-    list_display = ("subject", "channel", "recipient", "created_at", "sent_at", "attempts")
-    list_filter = ("channel",)
+    list_display = ("subject", "channel", "recipient", "created_at", "sent_at", "attempts", "error")
+    list_filter = ("channel", ("sent_at", admin.EmptyFieldListFilter))
     search_fields = ("subject", "key", "recipient__username")
     list_select_related = ("recipient",)
+    actions = ["resend_failed"]
+
+    @admin.action(description="Resend selected failed notifications")
+    def resend_failed(self, request, queryset):
+        resent, refused = 0, []
+        for notification in restrict(queryset, request.user, "custom:resend"):
+            try:
+                notification_resend(notification=notification)
+            except ValidationError as exc:
+                refused.append(" ".join(exc.messages))
+            else:
+                resent += 1
+        if resent:
+            self.message_user(
+                request, f"{resent} failed notification{'s' * (resent != 1)} resent.", messages.SUCCESS
+            )
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)

@@ -44,6 +44,8 @@ def navigation_for(user) -> list[NavItem]:
         NavItem("Teams", reverse("inventory:team-list"), "teams"),
         NavItem("Business units", reverse("inventory:business-unit-list"), "business-units"),
         NavItem("Gates", reverse("approvals:gate-queue"), "gates"),
+        # Everyone with a role sees the findings of the use cases they read (or that they own).
+        *([NavItem("Findings", reverse("approvals:finding-list"), "findings")] if has_any_role(user) else []),
         # Everyone with a role sees cost (a team its own); sources and imports hang off /costs/.
         *([NavItem("Costs", reverse("costs:portfolio"), "costs")] if has_any_role(user) else []),
         *(

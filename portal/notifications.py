@@ -16,12 +16,20 @@ development). Webhooks are incoming webhooks configured by environment
 (``PROPYLON_SLACK_WEBHOOK_URL``, ``PROPYLON_TEAMS_WEBHOOK_URL``) with a timeout
 (``PROPYLON_WEBHOOK_TIMEOUT``, seconds); their URLs carry the secret, so they are never stored.
 Failures are logged and kept on the row (``error``, ``attempts``); a worker retries a failed
-delivery with backoff (``MAX_ATTEMPTS``), an eager run (no broker) does not, so a request never
-waits on a slow chat service more than once.
+delivery with backoff (``MAX_ATTEMPTS``). An eager run (no broker: the quick start) retries too,
+in-process: ``PROPYLON_NOTIFICATION_EAGER_RETRIES`` more attempts right away, after a short pause
+(``PROPYLON_NOTIFICATION_RETRY_BASE_SECONDS`` * 2^n), so a request waits on a failing chat service
+a bounded time (attempts * ``PROPYLON_WEBHOOK_TIMEOUT`` plus the pauses).
+
+Resending. An administrator resends failed notifications (the admin action "Resend selected failed
+notifications", ``POST /api/notifications/<id>/resend/``): :func:`notification_resend` clears the
+error and the attempt count and delivers again through the same task, which locks the row. A
+notification that went out is never sent again: resending it is refused.
 """
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
@@ -29,11 +37,13 @@ from urllib.parse import urlsplit
 
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from portal.choices import NotificationChannelChoices
+from portal import audit
+from portal.choices import AuditActionChoices, NotificationChannelChoices
 from portal.models import Notification
 
 logger = logging.getLogger(__name__)
@@ -42,7 +52,14 @@ MAX_ATTEMPTS = 4
 MAX_KEY_LENGTH = 200
 SUBJECT_MAX_LENGTH = 200
 
-__all__ = ["absolute_link", "configured_webhooks", "deliver", "deliver_notification", "notify"]
+__all__ = [
+    "absolute_link",
+    "configured_webhooks",
+    "deliver",
+    "deliver_notification",
+    "notification_resend",
+    "notify",
+]
 
 
 def configured_webhooks() -> dict[str, str]:
@@ -100,10 +117,60 @@ def deliver_notification(self, notification_id: int) -> None:
     """Send one notification; a redelivered or repeated message finds it sent and stops."""
     if deliver(notification_id):
         return
-    notification = Notification.objects.filter(pk=notification_id, sent_at__isnull=True).first()
-    retriable = notification is not None and notification.error and notification.attempts < MAX_ATTEMPTS
-    if retriable and not self.request.is_eager:
+    if self.request.is_eager:
+        _retry_in_process(notification_id)
+        return
+    notification = _failed(notification_id)
+    if notification is not None and notification.attempts < MAX_ATTEMPTS:
         raise self.retry(countdown=60 * 2**notification.attempts, max_retries=MAX_ATTEMPTS)
+
+
+def _failed(notification_id: int) -> Notification | None:
+    """The notification if it is unsent and its last attempt failed (worth another try)."""
+    return Notification.objects.filter(pk=notification_id, sent_at__isnull=True).exclude(error="").first()
+
+
+def _retry_in_process(notification_id: int) -> None:
+    """No broker to schedule a retry: try again here a few times, with short growing pauses."""
+    retries = max(0, getattr(settings, "PROPYLON_NOTIFICATION_EAGER_RETRIES", 2))
+    base = max(0.0, getattr(settings, "PROPYLON_NOTIFICATION_RETRY_BASE_SECONDS", 0.5))
+    for retry in range(retries):
+        notification = _failed(notification_id)
+        if notification is None or notification.attempts >= MAX_ATTEMPTS:
+            return
+        time.sleep(base * 2**retry)
+        if deliver(notification_id):
+            return
+
+
+def notification_resend(*, notification: Notification) -> Notification:
+    """Deliver a failed notification again (after commit), its error and attempts cleared.
+
+    A sent notification is refused: delivery is idempotent by key and a person never gets the
+    same message twice. One not yet attempted (queued) is left to its pending delivery."""
+    with transaction.atomic():
+        notification = Notification.objects.select_for_update(of=("self",)).get(pk=notification.pk)
+        if notification.sent_at is not None:
+            raise ValidationError(
+                f"Notification #{notification.pk} was sent {notification.sent_at:%Y-%m-%d %H:%M} UTC; "
+                "a sent notification is not sent again."
+            )
+        if not notification.error:
+            raise ValidationError(
+                f"Notification #{notification.pk} has not failed: its delivery is still pending."
+            )
+        previous = {"attempts": notification.attempts, "error": notification.error}
+        notification.attempts = 0
+        notification.error = ""
+        notification.save(update_fields=["attempts", "error"])
+        audit.record(
+            AuditActionChoices.UPDATE,
+            obj=notification,
+            changes=audit.diff(previous, {"attempts": 0, "error": ""}),
+            message="Resent a failed notification.",
+        )
+        deliver_notification.delay_on_commit(notification.pk)
+    return notification
 
 
 def deliver(notification_id: int) -> bool:

@@ -92,7 +92,10 @@ def _people(queryset: QuerySet, user, action: str) -> QuerySet:
 
 @policy("portal.notification")
 def _notifications(queryset: QuerySet, user, action: str) -> QuerySet:
-    """People see the notifications sent to them; admins see all (to diagnose delivery)."""
+    """People see the notifications sent to them; admins see all (to diagnose delivery) and
+    resend the failed ones (the service refuses a sent one)."""
+    if action == "custom:resend":
+        return queryset if is_admin(user) else queryset.none()
     if action != Action.VIEW:
         return queryset.none()
     return queryset if is_admin(user) else queryset.filter(recipient=user)

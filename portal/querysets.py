@@ -31,8 +31,7 @@ class AuditedQuerySet(models.QuerySet):
         with transaction.atomic(using=self.db):
             created = super().bulk_create(objs, *args, **kwargs)
             if audit.is_audited(self.model):
-                for obj in created:
-                    audit.record_model_change(audit.AuditActionChoices.CREATE, obj, bulk=True)
+                audit.record_bulk_create(created)
         return created
 
     bulk_create.alters_data = True

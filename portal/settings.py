@@ -354,6 +354,7 @@ SPECTACULAR_SETTINGS = {
         "DeploymentStatusEnum": "operations.choices.DeploymentStatusChoices.pairs",
         "DeploymentReportedStatusEnum": ["running", "succeeded", "failed"],
         "DeploymentEventKindEnum": "operations.choices.DeploymentEventKindChoices.pairs",
+        "HealthMetricEnum": "operations.choices.HealthMetricChoices.pairs",
     },
 }
 
@@ -474,6 +475,13 @@ PROPYLON_BASE_URL = env.str("PROPYLON_BASE_URL", default="http://127.0.0.1:8000"
 PROPYLON_SLACK_WEBHOOK_URL = env.str("PROPYLON_SLACK_WEBHOOK_URL", default="")
 PROPYLON_TEAMS_WEBHOOK_URL = env.str("PROPYLON_TEAMS_WEBHOOK_URL", default="")
 PROPYLON_WEBHOOK_TIMEOUT = env.float("PROPYLON_WEBHOOK_TIMEOUT", default=5.0)
+# A failed delivery is retried: by a worker with minutes of backoff, and in eager mode (the quick
+# start, no broker) a few times in-process right away, each after a short pause (base * 2^n s).
+PROPYLON_NOTIFICATION_EAGER_RETRIES = env.int("PROPYLON_NOTIFICATION_EAGER_RETRIES", default=2)
+PROPYLON_NOTIFICATION_RETRY_BASE_SECONDS = env.float("PROPYLON_NOTIFICATION_RETRY_BASE_SECONDS", default=0.5)
+# Audits (operations.signal_checks): a use case in production without thresholds counts as
+# unmonitored when no production environment reported any health signal for this many hours.
+PROPYLON_AUDIT_SIGNAL_STALE_HOURS = env.int("PROPYLON_AUDIT_SIGNAL_STALE_HOURS", default=48)
 # Cost imports (docs/deployment.md): local files are read only below this folder, and a running
 # import silent for this many minutes is taken as abandoned (its process died) and cleaned up.
 # Empty: DATA_DIR/cost-imports (costs.models.cost_import_root).
@@ -482,6 +490,9 @@ PROPYLON_COST_IMPORT_ABANDONED_MINUTES = env.int("PROPYLON_COST_IMPORT_ABANDONED
 # Value (KPI readings) is in this currency and ROI compares it with cost billed in it; other
 # currencies are never converted (docs/costs.md, "Value and ROI").
 PROPYLON_REPORTING_CURRENCY = env.str("PROPYLON_REPORTING_CURRENCY", default="USD").upper()
+# Audit findings (approvals.services.findings): a finding's risk is accepted for at most this
+# many days; then the finding opens again and someone decides anew.
+PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS = env.int("PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS", default=365)
 
 # Secrets Propylon keeps for outgoing calls (deployment targets' tokens and signing secrets) are
 # encrypted at rest with Fernet. The first key encrypts, every key decrypts: to rotate, put a new

@@ -27,6 +27,8 @@ def pytest_runtest_setup(item):
 def _fast_and_quiet(settings):
     # Hashing with PBKDF2 costs ~0.3 s per user; tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A failed notification is retried in-process in eager mode: without the pauses.
+    settings.PROPYLON_NOTIFICATION_RETRY_BASE_SECONDS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -29,6 +29,7 @@ from approvals.selectors.preflight import gate_preflight
 from approvals.services import gate_policies, gates, lifecycle
 from inventory.choices import RiskTierChoices
 from inventory.models import Release
+from portal.api.notifications import NotificationFilterSet, NotificationResendMixin
 from portal.api.serializers import UserBriefSerializer
 from portal.api.views import (
     RestrictedModelViewSet,
@@ -558,12 +559,12 @@ class NotificationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NotificationViewSet(RestrictedReadOnlyViewSet):
-    """Notifications sent to you (admins: everyone's, to diagnose delivery)."""
+class NotificationViewSet(NotificationResendMixin, RestrictedReadOnlyViewSet):
+    """Notifications sent to you (admins: everyone's, to diagnose delivery, and resend failed ones)."""
 
     queryset = Notification.objects.all()
     serializer_class = NotificationSerializer
-    filterset_fields = {"channel": ["exact"], "sent_at": ["isnull"]}
+    filterset_class = NotificationFilterSet
     ordering_fields = ["created_at"]
     search_fields = ["subject"]
 

@@ -3,6 +3,8 @@
 from django.urls import path
 
 from approvals.api import maturity
+from approvals.api.audits import AuditCheckListView, AuditRunViewSet
+from approvals.api.findings import FindingViewSet
 from approvals.api.gates import (
     ApprovalEventViewSet,
     ApprovalRequestViewSet,
@@ -25,6 +27,8 @@ viewsets = (
     ("risk-register", RiskRegisterEntryViewSet),
     ("maturity-assessments", maturity.MaturityAssessmentViewSet),
     ("maturity-evidence", maturity.MaturityEvidenceViewSet),
+    ("findings", FindingViewSet),
+    ("audit-runs", AuditRunViewSet),
 )
 
 urlpatterns = [
@@ -38,4 +42,5 @@ urlpatterns = [
         name="usecase-maturity-assess",
     ),
     path("maturity-rubric/", maturity.MaturityRubricView.as_view(), name="maturity-rubric"),
+    path("audit-checks/", AuditCheckListView.as_view(), name="audit-checks"),
 ]

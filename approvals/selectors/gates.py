@@ -24,6 +24,7 @@ from approvals.models import (
     RiskAssessment,
 )
 from approvals.selectors import maturity as maturity_selectors
+from approvals.selectors.findings import live_findings_of
 from inventory import facts as use_case_facts
 from inventory.choices import OWNERSHIP_ROLES, RiskTierChoices
 from inventory.models import Release, Team, UseCase
@@ -208,6 +209,8 @@ def review_context(*, user, request: ApprovalRequest) -> dict:
             for key, score in (request.snapshot.get("maturity") or {}).get("scores", {}).items()
         ],
         "maturity_now": maturity_selectors.latest_assessment(use_case),
+        # What the audits say about the use case now: reviewers decide knowing it.
+        "live_findings": list(live_findings_of(user=user, use_case=use_case).select_related("owner")[:10]),
         "risk_snapshot": request.snapshot.get("risk", {}),
         "risk_tier_at_submission": RiskTierChoices.label(request.snapshot.get("risk", {}).get("tier", "")),
         "risk_assessment": latest_risk,

@@ -70,7 +70,7 @@ def test_queue_and_review_page(
     with django_assert_max_num_queries(80):
         review = client.get(request.get_absolute_url())
     text = review.content.decode()
-    for section in ("Quorum", "Risk", "Maturity", "Evidence", "What changed", "Similar use cases", "No findings yet",
+    for section in ("Quorum", "Risk", "Maturity", "Evidence", "What changed", "Similar use cases", "No open findings",
                     "No cost attributed yet", "Discussion", "History", "Your decision"):  # fmt: skip
         assert section in text, section
     assert "No earlier approved release" in text

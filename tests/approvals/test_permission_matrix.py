@@ -1,8 +1,11 @@
 """Every role x every action on governance (the lifecycle, risk, maturity, gates and their requests, notifications), through the UI and the API
 (approvals/policies.py)."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from approvals.models import (
@@ -10,11 +13,14 @@ from approvals.models import (
     ApprovalComment,
     ApprovalDecision,
     ApprovalEvent,
+    FindingEvent,
     GateApproverRequirement,
     GatePolicy,
     LifecycleStage,
     LifecycleTransition,
 )
+from approvals.services import audits as audit_services
+from approvals.services import findings as finding_services
 from approvals.services import gate_policies
 from approvals.services import gates as gate_services
 from approvals.services import lifecycle as lifecycle_services
@@ -37,6 +43,7 @@ from portal.testing.permission_matrix import (
     table,
     unique,
 )
+from tests.approvals.finding_fixtures import make_finding
 from tests.approvals.gate_fixtures import pinned_release, record_maturity
 from tests.inventory.matrix_fixtures import ROLE_HOLDERS_SEE, build_context, check_matrix, file_for_own_team
 
@@ -714,3 +721,239 @@ def check_approvers_can_open(request) -> None:
         }
         surprises.extend(f"{role:<18} {cell}" for cell, passed in cells.items() if not passed)
     assert not surprises, "Approvers who cannot open what they must decide:\n" + "\n".join(surprises)
+
+
+#
+# Audit findings: readers of the use case read them; the owner, the owning team and the CoE work
+# them; CoE approvers accept a risk (segregation of duties is the service's: test_findings_services).
+#
+
+
+def finding_for_own_team(context):
+    return make_finding(file_for_own_team(context))
+
+
+def accept_risk_form(context, obj):
+    return {
+        "reason": "Compensating control",
+        "until": (timezone.now() + timedelta(days=30)).date().isoformat(),
+    }
+
+
+def accept_risk_api(context, obj):
+    return {"reason": "Compensating control", "until": (timezone.now() + timedelta(days=30)).isoformat()}
+
+
+FINDING_WORKERS = expect(
+    DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, no_role=HIDE, **OWNING_TEAM_AND
+)
+RISK_ACCEPTERS = expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, no_role=HIDE)
+
+
+def test_findings():
+    url = "/findings/{pk}/{verb}/"
+    api_url = "/api/findings/{pk}/{verb}/"
+    check_matrix(
+        ModelMatrix(
+            name="finding",
+            model="approvals.finding",
+            make_object=finding_for_own_team,
+            ui={
+                "view": Endpoint("get", lambda f: f"/findings/{f.pk}/"),
+                "custom:acknowledge": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="acknowledge"), lambda c, o: {"comment": ""}
+                ),
+                "custom:resolve": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="resolve"), lambda c, o: {"comment": "Fixed"}
+                ),
+                "custom:accept_risk": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="accept-risk"), accept_risk_form
+                ),
+                "custom:comment": Endpoint(
+                    "post", lambda f: url.format(pk=f.pk, verb="comment"), lambda c, o: {"body": "Note"}
+                ),
+            },
+            api={
+                "view": Endpoint("get", lambda f: f"/api/findings/{f.pk}/"),
+                "events": Endpoint("get", lambda f: api_url.format(pk=f.pk, verb="events")),
+                "custom:acknowledge": Endpoint(
+                    "post", lambda f: api_url.format(pk=f.pk, verb="acknowledge"), lambda c, o: {}
+                ),
+                "custom:resolve": Endpoint(
+                    "post",
+                    lambda f: api_url.format(pk=f.pk, verb="resolve"),
+                    lambda c, o: {"comment": "Fixed"},
+                ),
+                "custom:accept_risk": Endpoint(
+                    "post", lambda f: api_url.format(pk=f.pk, verb="accept-risk"), accept_risk_api
+                ),
+                "custom:comment": Endpoint(
+                    "post", lambda f: api_url.format(pk=f.pk, verb="comment"), lambda c, o: {"body": "Note"}
+                ),
+            },
+            expected=table(
+                view=ROLE_HOLDERS_SEE,
+                events=ROLE_HOLDERS_SEE,
+                **{
+                    "custom:acknowledge": FINDING_WORKERS,
+                    "custom:resolve": FINDING_WORKERS,
+                    "custom:comment": FINDING_WORKERS,
+                    "custom:accept_risk": RISK_ACCEPTERS,
+                },
+            ),
+            ui_list="/findings/?sort=recent",
+            api_list="/api/findings/",
+            ui_identity=lambda f: f"/findings/{f.pk}/",
+        )
+    )
+
+
+def test_portfolio_findings_are_for_the_portfolio_overseers():
+    overseers = {
+        "admin": ALLOW,
+        "coe_lead": ALLOW,
+        "coe_reviewer": ALLOW,
+        "executive": ALLOW,
+        "auditor": ALLOW,
+    }
+    check_matrix(
+        ModelMatrix(
+            name="portfolio finding",
+            model="approvals.finding",
+            make_object=lambda context: make_finding(None, check_id="unallocated-spend"),
+            ui={
+                "view": Endpoint("get", lambda f: f"/findings/{f.pk}/"),
+                "custom:acknowledge": Endpoint("post", lambda f: f"/findings/{f.pk}/acknowledge/"),
+            },
+            api={"view": Endpoint("get", lambda f: f"/api/findings/{f.pk}/")},
+            expected=table(
+                view=expect(HIDE, **overseers),
+                **{
+                    "custom:acknowledge": expect(
+                        HIDE, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, executive=DENY, auditor=DENY
+                    )
+                },
+            ),
+            ui_list="/findings/?sort=recent",
+            api_list="/api/findings/",
+            ui_identity=lambda f: f"/findings/{f.pk}/",
+        )
+    )
+
+
+def test_restricted_findings_follow_their_use_case_but_reach_their_owner():
+    """A finding about a restricted use case is hidden from other teams, except from the person
+    it names as owner (the CoE may hand one to someone outside the team)."""
+    hidden = {"other_team_lead": HIDE, "other_team_member": HIDE, "no_role": HIDE}
+    check_matrix(
+        ModelMatrix(
+            name="restricted finding",
+            model="approvals.finding",
+            make_object=lambda context: make_finding(
+                file_for_own_team(context, visibility="restricted"), owner=context.users["other-team-member"]
+            ),
+            ui={
+                "view": Endpoint("get", lambda f: f"/findings/{f.pk}/"),
+                "custom:acknowledge": Endpoint("post", lambda f: f"/findings/{f.pk}/acknowledge/"),
+            },
+            api={"view": Endpoint("get", lambda f: f"/api/findings/{f.pk}/")},
+            expected=table(
+                view=expect(ALLOW, **{**hidden, "other_team_member": ALLOW}),
+                **{
+                    "custom:acknowledge": {
+                        **FINDING_WORKERS,
+                        "other-team-member": ALLOW,
+                        "other-team-lead": HIDE,
+                    }
+                },
+            ),
+            api_list="/api/findings/",
+        )
+    )
+
+
+@covers("approvals.findingevent")
+def test_finding_events_are_read_with_their_finding_and_written_by_its_actions():
+    context = build_context()
+    finding = finding_for_own_team(context)
+    finding_services.finding_comment(actor=context.users["team-lead"], finding=finding, body="Looking")
+    portfolio = make_finding(None, check_id="unallocated-spend")
+    finding_services.finding_comment(actor=context.users["coe-lead"], finding=portfolio, body="Tagging")
+    overseers = {"admin", "coe-lead", "coe-reviewer", "executive", "auditor"}
+    for persona, user in context.users.items():
+        assert restrict(FindingEvent.objects.filter(finding=finding), user).exists() == (
+            persona != "no-role"
+        ), persona
+        assert restrict(FindingEvent.objects.filter(finding=portfolio), user).exists() == (
+            persona in overseers
+        ), persona
+        for action in ("add", "change", "delete"):
+            assert not restrict(FindingEvent.objects.all(), user, action).exists(), (persona, action)
+
+
+#
+# Audit runs: a use case's runs are read with the use case; the portfolio's by its overseers.
+# The owning team, the CoE and admins start a use case's run; only the CoE and admins the
+# portfolio's (approvals.policies.may_audit_use_case / may_audit_portfolio).
+#
+
+AUDIT_RUNNERS = expect(
+    DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, team_lead=ALLOW, team_member=ALLOW
+)
+PORTFOLIO_OVERSEERS = expect(
+    HIDE, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW, executive=ALLOW, auditor=ALLOW
+)
+COE_AND_ADMIN = expect(DENY, admin=ALLOW, coe_lead=ALLOW, coe_reviewer=ALLOW)
+
+
+def audit_run_of(use_case):
+    return audit_services.audit_run_create(actor=None, use_case=use_case, channel="command")
+
+
+def test_audit_runs():
+    check_matrix(
+        ModelMatrix(
+            name="audit run",
+            model="approvals.auditrun",
+            make_object=lambda context: audit_run_of(file_for_own_team(context)),
+            ui={
+                "view": Endpoint("get", lambda run: f"/audits/{run.pk}/"),
+                "run-now": Endpoint("post", lambda run: f"/audits/run/?use_case={run.use_case.key}"),
+            },
+            api={
+                "view": Endpoint("get", lambda run: f"/api/audit-runs/{run.pk}/"),
+                "add": Endpoint(
+                    "post", lambda _: "/api/audit-runs/", lambda c, o: {"use_case": file_for_own_team(c).key}
+                ),
+            },
+            # Someone without a role cannot see the use case at all.
+            expected=table(
+                view=ROLE_HOLDERS_SEE, add=AUDIT_RUNNERS, **{"run-now": {**AUDIT_RUNNERS, "no-role": HIDE}}
+            ),
+            ui_list="/audits/",
+            api_list="/api/audit-runs/",
+            ui_identity=lambda run: f"Audit #{run.pk}</a>",
+        )
+    )
+
+
+def test_portfolio_audit_runs():
+    check_matrix(
+        ModelMatrix(
+            name="portfolio audit",
+            model="approvals.auditrun",
+            make_object=lambda context: audit_run_of(None),
+            ui={
+                "view": Endpoint("get", lambda run: f"/audits/{run.pk}/"),
+                "run-now": Endpoint("post", lambda run: "/audits/run/"),
+            },
+            api={
+                "view": Endpoint("get", lambda run: f"/api/audit-runs/{run.pk}/"),
+                "add": Endpoint("post", lambda _: "/api/audit-runs/", lambda c, o: {"use_case": None}),
+            },
+            expected=table(view=PORTFOLIO_OVERSEERS, add=COE_AND_ADMIN, **{"run-now": COE_AND_ADMIN}),
+            ui_list="/audits/",
+            api_list="/api/audit-runs/",
+            ui_identity=lambda run: f"Audit #{run.pk}</a>",
+        )
+    )

@@ -110,7 +110,7 @@ def _move(
     """Move a locked deployment to ``status`` (TRANSITIONS decide), record it, keep the current
     release right. Raises ValidationError for a move the table refuses."""
     now = timezone.now()
-    if deployment.status == Status.QUEUED and status in (Status.RUNNING, Status.SUCCEEDED):
+    if _reported_before_answer(deployment, status):
         # The target reported before its answer to the dispatch reached us: it has the request.
         deployment.move_to(Status.DISPATCHED)
         deployment.dispatched_at = deployment.dispatched_at or now
@@ -144,6 +144,16 @@ def _notify_outcome(deployment: Deployment) -> None:
         body=deployment.message or f"The deployment {outcome}.",
         link=deployment.get_absolute_url(),
         webhooks=deployment.status == Status.FAILED and is_production(environment),
+    )
+
+
+def _reported_before_answer(deployment: Deployment, status: str) -> bool:
+    """A queued deployment may hear "running" or "succeeded" only once its dispatch started (the
+    marker is written after the last approval check): before that, no target has it."""
+    return (
+        deployment.status == Status.QUEUED
+        and deployment.dispatch_started_at is not None
+        and status in (Status.RUNNING, Status.SUCCEEDED)
     )
 
 
@@ -522,7 +532,7 @@ def deployment_callback(*, deployment_id: int, headers, body: bytes) -> Deployme
             )
             return deployment
         if not Status.may_move(deployment.status, status) and not (
-            deployment.status == Status.QUEUED and status in (Status.RUNNING, Status.SUCCEEDED)
+            _reported_before_answer(deployment, status)
         ):
             raise ValidationError(
                 f"Deployment #{deployment.pk} is {deployment.status_label.lower()} and cannot become "
@@ -547,7 +557,7 @@ def deployment_apply_poll(*, deployment_id: int, report: StatusReport) -> bool:
             return False
         if deployment.status not in Status.IN_FLIGHT or not (
             Status.may_move(deployment.status, report.status)
-            or (deployment.status == Status.QUEUED and report.status in (Status.RUNNING, Status.SUCCEEDED))
+            or _reported_before_answer(deployment, report.status)
         ):
             return False
         _move(

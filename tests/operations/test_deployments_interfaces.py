@@ -290,3 +290,17 @@ def test_the_command_queues_and_refuses_with_one_line(
     deployment = Deployment.objects.get()
     assert f"Deployment #{deployment.pk} of {key} 1.0 to Production queued." in capsys.readouterr().out
     assert deployment.requested_by == deploy_setup.lead and deployment.status == Status.DISPATCHED
+
+
+def test_a_callback_cannot_complete_a_deployment_that_was_never_dispatched(deploy_setup, client):
+    approve_for_production(deploy_setup.use_case, deploy_setup.releases["1.0"])
+    deployment = services.deployment_request(  # its dispatch job never ran (no commit in this test)
+        actor=deploy_setup.lead,
+        use_case=deploy_setup.use_case,
+        release=deploy_setup.releases["1.0"],
+        environment=deploy_setup.production,
+    )
+    response = signed_callback(client, deployment.pk, {"status": "succeeded"})
+    assert response.status_code == 400
+    deployment.refresh_from_db()
+    assert deployment.status == Status.QUEUED and not deployment.is_current

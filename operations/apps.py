@@ -39,9 +39,17 @@ class OperationsConfig(AppConfig):
         from operations import (
             audit_checks,  # noqa: F401  (registers production-without-approval)
             signal_checks,  # noqa: F401  (registers the health audit checks)
+            tasks,  # noqa: F401 - registers the deployment jobs with Celery and the jobs page
         )
+        from portal.policies import has_any_role
 
         checks.register(secret_keys, checks.Tags.security, deploy=True)
+        context_processors.register(
+            label="Deployments",
+            url_name="operations:deployment-list",
+            section="deployments",
+            visible=has_any_role,
+        )
         context_processors.register(
             label="Deployment targets",
             url_name="operations:target-list",
@@ -49,6 +57,19 @@ class OperationsConfig(AppConfig):
             visible=may_view_targets,
         )
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
+
+        from inventory import usecase_tabs
+        from operations.views.deployments import deployments_tab_context
+
+        usecase_tabs.fill(
+            "deployments", template="operations/_deployments_tab.html", context=deployments_tab_context
+        )
+
+        from operations.demo import load_deployments_demo
+        from portal import demo
+
+        # After the gates (70): production takes only the release UC-0008's approved gate covers.
+        demo.register("Deployments, including a rollback", load_deployments_demo, order=80)
 
         from operations.views import signals as signal_views
 

@@ -351,6 +351,9 @@ SPECTACULAR_SETTINGS = {
         "NotificationChannelEnum": "portal.choices.NotificationChannelChoices.pairs",
         "ChannelEnum": "portal.choices.ChannelChoices.pairs",
         "ApprovalStatusEnum": "approvals.choices.ApprovalStatusChoices.pairs",
+        "DeploymentStatusEnum": "operations.choices.DeploymentStatusChoices.pairs",
+        "DeploymentReportedStatusEnum": ["running", "succeeded", "failed"],
+        "DeploymentEventKindEnum": "operations.choices.DeploymentEventKindChoices.pairs",
         "HealthMetricEnum": "operations.choices.HealthMetricChoices.pairs",
     },
 }
@@ -496,6 +499,18 @@ PROPYLON_FINDING_MAX_ACCEPTANCE_DAYS = env.int("PROPYLON_FINDING_MAX_ACCEPTANCE_
 # key first, run `propylon rotate_secrets`, then drop the old key (docs/deployments.md). Without
 # keys the one key is derived from SECRET_KEY (fine for the quick start, not for production).
 PROPYLON_SECRET_KEYS = env.list("PROPYLON_SECRET_KEYS", default=[])
+
+# Deployments (operations.tasks): a transient target failure (timeout, 5xx, 429) is retried up to
+# MAX_ATTEMPTS dispatches in all, waiting RETRY_BASE_SECONDS * 2**(attempt-1) between them (capped
+# at RETRY_MAX_WAIT_SECONDS; eager mode, where the request waits, caps each wait at one second).
+# A signed status callback older or newer than REPLAY_SECONDS is refused.
+PROPYLON_DEPLOY_MAX_ATTEMPTS = env.int("PROPYLON_DEPLOY_MAX_ATTEMPTS", default=5)
+PROPYLON_DEPLOY_RETRY_BASE_SECONDS = env.float("PROPYLON_DEPLOY_RETRY_BASE_SECONDS", default=2.0)
+PROPYLON_DEPLOY_RETRY_MAX_WAIT_SECONDS = env.float("PROPYLON_DEPLOY_RETRY_MAX_WAIT_SECONDS", default=60.0)
+PROPYLON_CALLBACK_REPLAY_SECONDS = env.int("PROPYLON_CALLBACK_REPLAY_SECONDS", default=300)
+# A deployment still in flight this long after its request is ended as failed by the poll job, so
+# a lost callback never blocks its environment for good.
+PROPYLON_DEPLOY_OUTCOME_HOURS = env.int("PROPYLON_DEPLOY_OUTCOME_HOURS", default=24)
 
 # Audit checks (approvals/audit_checks/, costs/audit_checks.py, operations/audit_checks.py):
 # an approval to production expiring within EXPIRY_WARNING_DAYS without a re-certification is a

@@ -5,7 +5,7 @@ class with ``@register_client``. Importing this package imports every kind.
 """
 
 # Each kind registers its client on import.
-from operations.targets import argocd, github, gitlab  # noqa: F401
+from operations.targets import argocd, github, gitlab, webhook  # noqa: F401
 from operations.targets.base import (  # noqa: F401  (the package's interface)
     DispatchRequest,
     DispatchResult,

@@ -1,0 +1,144 @@
+"""The demo portfolio's deployments (loaded by ``propylon quickstart``), one story per state:
+
+* UC-0008 contact-centre forecast: release 2026.09 went to production through its approved gate
+  and runs there now; in staging, 2026.11 replaced it and was rolled back to 2026.09 (the
+  holiday feature misread the Easter week);
+* UC-0001 support chatbot: a first staging run of 0.3.0 failed at the pipeline, the second one
+  is running now (its production gate still waits in the reviewers' queue).
+
+The quick start makes no network call, so each team's demo pipeline is a webhook target (its
+own, per environment) at an example address and the stories are written as their callbacks would have left them, placed in
+the past as a whole (requested, dispatched, reported). Releases are frozen by the deployments
+that used them, with the real reason. Safe to load again: nothing is added once a deployment
+exists.
+"""
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from inventory.models import Environment, UseCase
+from inventory.services.catalog import release_freeze
+from operations import secrets
+from operations.choices import DeploymentEventKindChoices as Kind
+from operations.choices import DeploymentStatusChoices as Status
+from operations.models import Deployment, DeploymentEvent, DeploymentTarget
+
+DEMO_PIPELINE_URL = "https://deploy.example.com/hooks/propylon"
+
+
+def _target(environment: Environment, use_case: UseCase) -> DeploymentTarget:
+    """The team's own pipeline for this environment (the environment's default stays free for
+    admins to configure)."""
+    target = DeploymentTarget.objects.filter(environment=environment, use_case=use_case, enabled=True).first()
+    return target or DeploymentTarget.objects.create(
+        name=f"Demo pipeline: {use_case.key} ({environment.name})",
+        slug=f"demo-{use_case.key.lower()}-{environment.slug}",
+        kind="webhook",
+        environment=environment,
+        use_case=use_case,
+        url=DEMO_PIPELINE_URL,
+        secret_encrypted=secrets.encrypt(f"demo-{use_case.key.lower()}-{environment.slug}-signing-secret"),
+        secret_set_at=timezone.now(),
+    )
+
+
+def _story(
+    use_case, version, environment, *, by, days_ago, outcome, message="", rollback_of=None, approval=None
+):
+    """One deployment as its events would have left it; returns it."""
+    release = use_case.releases.get(version=version)
+    requested = timezone.now() - timedelta(days=days_ago)
+    target = _target(environment, use_case)
+    deployment = Deployment.objects.create(
+        use_case=use_case, release=release, environment=environment, target=target, approval=approval,
+        rollback_of=rollback_of, requested_by=by, requested_at=requested, status=Status.QUEUED,
+    )  # fmt: skip
+    release_freeze(release=release, reason=f"deployment #{deployment.pk} to {environment.name}")
+    what = f"Rollback of #{rollback_of.pk}: redeploy" if rollback_of else "Deploy"
+    steps = [
+        (
+            Kind.REQUESTED,
+            Status.QUEUED,
+            by,
+            f"{what} release {version} to {environment.name} through {target.name}.",
+        )
+    ]
+    steps.append((Kind.DISPATCH_STARTED, Status.QUEUED, None, f"Attempt 1 to {target.name}."))
+    if outcome == Status.FAILED:
+        steps.append((Kind.FAILED, Status.FAILED, None, message))
+    else:
+        steps.append((Kind.DISPATCHED, Status.DISPATCHED, None, f"Accepted by {target.name}."))
+        steps.append((Kind.CALLBACK, Status.RUNNING, None, "Rolling out."))
+        if outcome == Status.SUCCEEDED:
+            steps.append((Kind.CALLBACK, Status.SUCCEEDED, None, message or "Rolled out and healthy."))
+    for minutes, (kind, status, actor, text) in enumerate(steps):
+        DeploymentEvent.objects.create(
+            deployment=deployment, kind=kind, status=status, actor=actor,
+            at=requested + timedelta(minutes=2 * minutes), message=text,
+        )  # fmt: skip
+    finished = requested + timedelta(minutes=2 * (len(steps) - 1))
+    deployment.status = outcome
+    deployment.attempts = 1
+    deployment.dispatch_started_at = requested + timedelta(minutes=2)
+    deployment.dispatched_at = None if outcome == Status.FAILED else requested + timedelta(minutes=4)
+    deployment.finished_at = finished if outcome in Status.FINISHED else None
+    deployment.external_id = "" if outcome == Status.FAILED else f"run-{deployment.pk}"
+    deployment.message = steps[-1][3]
+    if outcome == Status.SUCCEEDED:
+        Deployment.objects.filter(use_case=use_case, environment=environment, is_current=True).update(
+            is_current=False
+        )
+        deployment.is_current = True
+    deployment.save()
+    return deployment
+
+
+def _supersede(replaced: Deployment, rollback: Deployment) -> None:
+    replaced.refresh_from_db()
+    replaced.status = Status.ROLLED_BACK
+    replaced.save()
+    DeploymentEvent.objects.create(
+        deployment=replaced, kind=Kind.SUPERSEDED, status=Status.ROLLED_BACK, at=rollback.finished_at,
+        message=f"Replaced by rollback #{rollback.pk} to release {rollback.release.version}.",
+    )  # fmt: skip
+
+
+def load_deployments_demo(people: dict) -> None:
+    if Deployment.objects.exists():
+        return
+    environments = {environment.slug: environment for environment in Environment.objects.all()}
+    staging, production = environments.get("staging"), environments.get("production")
+    if staging is None or production is None:
+        return
+    forecast = UseCase.objects.get(key="UC-0008")
+    chatbot = UseCase.objects.get(key="UC-0001")
+    sofia, lena = people["sofia"], people["lead"]
+
+    approval = forecast.approval_requests.filter(
+        release__version="2026.09", to_stage__key="production", status="approved"
+    ).first()
+    _story(forecast, "2026.09", staging, by=sofia, days_ago=360, outcome=Status.SUCCEEDED)
+    if approval is not None:
+        _story(
+            forecast,
+            "2026.09",
+            production,
+            by=sofia,
+            days_ago=355,
+            outcome=Status.SUCCEEDED,
+            approval=approval,
+        )
+    newer = _story(forecast, "2026.11", staging, by=sofia, days_ago=20, outcome=Status.SUCCEEDED)
+    rollback = _story(
+        forecast, "2026.09", staging, by=sofia, days_ago=18, outcome=Status.SUCCEEDED, rollback_of=newer,
+        message="Back on 2026.09: the holiday feature misread the Easter week.",
+    )  # fmt: skip
+    _supersede(newer, rollback)
+
+    _story(
+        chatbot, "0.3.0", staging, by=lena, days_ago=3, outcome=Status.FAILED,
+        message="The target refused the deployment: POST https://deploy.example.com/hooks/propylon answered "
+        "400 Bad Request: unknown environment “stage”.",
+    )  # fmt: skip
+    _story(chatbot, "0.3.0", staging, by=lena, days_ago=0.01, outcome=Status.RUNNING)

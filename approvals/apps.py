@@ -59,6 +59,7 @@ class ApprovalsConfig(AppConfig):
 
         routes.register(viewsets=api_urls.viewsets, urlpatterns=api_urls.urlpatterns)
 
+        from approvals.demo.audits import load_audit_demo
         from approvals.demo.gates import load_gates_demo
         from approvals.demo.maturity import load_maturity_demo
         from approvals.demo.risk import load_risk_demo
@@ -69,6 +70,8 @@ class ApprovalsConfig(AppConfig):
         # (allocations, budgets) already there, so the commit's recompute finds nothing new to version.
         demo.register("Maturity assessments", load_maturity_demo, order=60)
         demo.register("Gate requests in every state", load_gates_demo, order=70)
+        # Last, after the deployments (80) and health signals (85): the audit sees the whole demo.
+        demo.register("The nightly audit's findings", load_audit_demo, order=100)
 
         from approvals.views import usecase_tabs
 

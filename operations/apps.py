@@ -65,11 +65,12 @@ class OperationsConfig(AppConfig):
             "deployments", template="operations/_deployments_tab.html", context=deployments_tab_context
         )
 
-        from operations.demo import load_deployments_demo
+        from operations.demo import load_deployments_demo, load_health_demo
         from portal import demo
 
         # After the gates (70): production takes only the release UC-0008's approved gate covers.
         demo.register("Deployments, including a rollback", load_deployments_demo, order=80)
+        demo.register("Health signals and thresholds", load_health_demo, order=85)
 
         from operations.views import signals as signal_views
 

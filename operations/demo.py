@@ -14,6 +14,7 @@ exists.
 """
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
@@ -22,7 +23,8 @@ from inventory.services.catalog import release_freeze
 from operations import secrets
 from operations.choices import DeploymentEventKindChoices as Kind
 from operations.choices import DeploymentStatusChoices as Status
-from operations.models import Deployment, DeploymentEvent, DeploymentTarget
+from operations.models import Deployment, DeploymentEvent, DeploymentTarget, HealthSignal
+from operations.services.signals import health_threshold_save, signals_ingest
 
 DEMO_PIPELINE_URL = "https://deploy.example.com/hooks/propylon"
 
@@ -142,3 +144,56 @@ def load_deployments_demo(people: dict) -> None:
         "400 Bad Request: unknown environment “stage”.",
     )  # fmt: skip
     _story(chatbot, "0.3.0", staging, by=lena, days_ago=0.01, outcome=Status.RUNNING)
+
+
+#
+# Health signals: the forecast in production reports every six hours; its drift creeps past the
+# threshold after the holiday season (the nightly audit's threshold-breach finding). The fraud
+# scoring reports nothing: nobody watches it (the audit's missing-signal finding).
+#
+
+HEALTH_THRESHOLDS = (
+    # metric, minimum, maximum, stale after (hours)
+    ("latency_p95_ms", None, Decimal("800"), 24),
+    ("error_rate", None, Decimal("0.02"), 24),
+    ("drift_score", None, Decimal("0.30"), 24),
+)
+
+
+def _health_value(metric: str, step: int, steps: int) -> Decimal:
+    """A plausible series: latency and errors wobble, drift rises over the last week."""
+    wobble = (step * 37 % 11) - 5
+    if metric == "latency_p95_ms":
+        return Decimal(420 + 12 * wobble)
+    if metric == "error_rate":
+        return Decimal("0.006") + Decimal(wobble) / Decimal("2000")
+    late = max(0, step - (steps - 28))
+    return (Decimal("0.12") + Decimal(wobble) / Decimal("500") + Decimal(late) * Decimal("0.0085")).quantize(
+        Decimal("0.0001")
+    )
+
+
+def load_health_demo(people: dict) -> None:
+    forecast = UseCase.objects.filter(key="UC-0008").first()
+    production = Environment.objects.filter(kind="production").order_by("pk").first()
+    if forecast is None or production is None or HealthSignal.objects.filter(use_case=forecast).exists():
+        return
+    for metric, minimum, maximum, stale_after in HEALTH_THRESHOLDS:
+        health_threshold_save(
+            use_case=forecast, metric=metric, environment=production, minimum=minimum, maximum=maximum,
+            stale_after_hours=stale_after,
+        )  # fmt: skip
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    steps = 30 * 4
+    points = [
+        {
+            "use_case": forecast.key,
+            "environment": production.slug,
+            "metric": metric,
+            "value": str(_health_value(metric, step, steps)),
+            "observed_at": (now - timedelta(hours=6 * (steps - 1 - step))).isoformat(),
+        }
+        for step in range(steps)
+        for metric, *_bounds in HEALTH_THRESHOLDS
+    ]
+    signals_ingest(points=points, use_cases=UseCase.objects.filter(pk=forecast.pk), now=now)

@@ -33,13 +33,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from portal import audit
@@ -53,12 +54,14 @@ MAX_KEY_LENGTH = 200
 SUBJECT_MAX_LENGTH = 200
 
 __all__ = [
+    "Message",
     "absolute_link",
     "configured_webhooks",
     "deliver",
     "deliver_notification",
     "notification_resend",
     "notify",
+    "notify_many",
 ]
 
 
@@ -77,37 +80,92 @@ def absolute_link(link: str) -> str:
     return settings.PROPYLON_BASE_URL.rstrip("/") + "/" + link.lstrip("/")
 
 
+@dataclass(frozen=True)
+class Message:
+    """One notification to send to ``recipients`` (and the chat webhooks, with ``webhooks``)."""
+
+    key: str
+    recipients: Iterable
+    subject: str
+    body: str
+    link: str = ""
+    webhooks: bool = True
+
+
+# Keys looked up per query, and rows written per statement (SQLite allows 32,766 variables).
+LOOKUP_CHUNK = 5000
+CREATE_BATCH = 2000
+
+
 def notify(*, key: str, recipients: Iterable, subject: str, body: str, link: str = "",
            webhooks: bool = True) -> list[Notification]:  # fmt: skip
     """Record and enqueue this notification for each active recipient with an email address
     and, with ``webhooks``, for each configured chat webhook. Returns the rows created now
     (rows that existed under the same key are left alone)."""
-    key = key.strip()
+    return notify_many([Message(key, recipients, subject, body, link, webhooks)])
+
+
+def _rows(message: Message, hooks: dict) -> list[Notification]:
+    key = message.key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise ValueError(f"A notification key is 1-{MAX_KEY_LENGTH} characters (got {len(key)}).")
-    subject = " ".join(subject.split())[:SUBJECT_MAX_LENGTH]
+    subject = " ".join(message.subject.split())[:SUBJECT_MAX_LENGTH]
     wanted: list[tuple[str, str, object]] = []
-    people = {person.pk: person for person in recipients if person is not None}
+    people = {person.pk: person for person in message.recipients if person is not None}
     for person in sorted(people.values(), key=lambda person: person.pk):
         if person.is_active and person.email:
             wanted.append((f"{key}:email:{person.pk}", NotificationChannelChoices.EMAIL, person))
-    if webhooks:
-        wanted.extend((f"{key}:{channel}", channel, None) for channel in configured_webhooks())
-    created = []
-    for row_key, channel, person in wanted:
-        notification, new = Notification.objects.get_or_create(
+    if message.webhooks:
+        wanted.extend((f"{key}:{channel}", channel, None) for channel in hooks)
+    return [
+        Notification(
             key=row_key,
-            defaults={
-                "channel": channel,
-                "recipient": person,
-                "subject": subject,
-                "body": body,
-                "link": link,
-            },
+            channel=channel,
+            recipient=person,
+            subject=subject,
+            body=message.body,
+            link=message.link,
         )
-        if new:
-            created.append(notification)
-            deliver_notification.delay_on_commit(notification.pk)
+        for row_key, channel, person in wanted
+    ]
+
+
+def notify_many(messages: Iterable[Message]) -> list[Notification]:
+    """:func:`notify` for many messages at once, in a number of queries that does not grow with
+    them (a nightly audit tells each of its owners): the keys that exist are read in chunks, the
+    new rows written in batches. Returns the rows created now."""
+    hooks = configured_webhooks()
+    rows: dict[str, Notification] = {}
+    for message in messages:
+        for row in _rows(message, hooks):
+            rows.setdefault(row.key, row)
+    if not rows:
+        return []
+    keys = list(rows)
+    existing: set[str] = set()
+    for start in range(0, len(keys), LOOKUP_CHUNK):
+        chunk = keys[start : start + LOOKUP_CHUNK]
+        existing.update(Notification.objects.filter(key__in=chunk).values_list("key", flat=True))
+    new = [row for key, row in rows.items() if key not in existing]
+    try:
+        with transaction.atomic():
+            created = Notification.objects.bulk_create(new, batch_size=CREATE_BATCH)
+    except IntegrityError:
+        # Someone recorded one of these keys between the lookup and the write: one by one, so
+        # each key is created once and only the rows created here are delivered.
+        created = []
+        for row in new:
+            _notification, was_new = Notification.objects.get_or_create(
+                key=row.key,
+                defaults={
+                    field: getattr(row, field)
+                    for field in ("channel", "recipient", "subject", "body", "link")
+                },
+            )
+            if was_new:
+                created.append(_notification)
+    for notification in created:
+        deliver_notification.delay_on_commit(notification.pk)
     return created
 
 

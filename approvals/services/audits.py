@@ -39,7 +39,7 @@ from portal import jobs
 from portal.auditing import AuditCheck, AuditScope, Observation, check_for, checks
 from portal.choices import JobStatusChoices, SeverityChoices
 from portal.jobs import JobContext, JobLogLevel
-from portal.notifications import notify
+from portal.notifications import Message, notify_many
 from portal.roles import Role
 
 logger = logging.getLogger(__name__)
@@ -413,8 +413,9 @@ def _notify_owners(run: AuditRun, notices: dict[int | str, list[Finding]]) -> No
     for chunk in _chunks(sorted(owner for owner in notices if owner != "coe")):
         people.update(get_user_model().objects.in_bulk(chunk))
     scope = run.use_case.key if run.use_case_id else "the portfolio"
+    coe = _coe_people() if "coe" in notices else []
+    messages = []
     for owner, findings in sorted(notices.items(), key=lambda item: str(item[0])):
-        recipients = _coe_people() if owner == "coe" else [people.get(owner)]
         findings.sort(key=lambda finding: (SeverityChoices.RANK[finding.severity], finding.key))
         lines = [
             f"- [{SeverityChoices.label(finding.severity)}] {finding.title} (due {finding.due_at:%Y-%m-%d})"
@@ -423,14 +424,18 @@ def _notify_owners(run: AuditRun, notices: dict[int | str, list[Finding]]) -> No
         if len(findings) > NOTIFY_LISTED:
             lines.append(f"… and {len(findings) - NOTIFY_LISTED} more.")
         whose = "the CoE" if owner == "coe" else "you"
-        notify(
-            key=f"audit-findings:{run.pk}:{owner}",
-            recipients=recipients,
-            subject=f"The audit of {scope} found {len(findings)} finding{'s' if len(findings) != 1 else ''} for {whose}",
-            body="\n".join(lines),
-            link=FINDINGS_LINK,
-            webhooks=False,
+        messages.append(
+            Message(
+                key=f"audit-findings:{run.pk}:{owner}",
+                recipients=coe if owner == "coe" else [people.get(owner)],
+                subject=f"The audit of {scope} found {len(findings)} finding{'s' if len(findings) != 1 else ''} for {whose}",
+                body="\n".join(lines),
+                link=FINDINGS_LINK,
+                webhooks=False,
+            )
         )
+    # All owners at once: the number of queries does not grow with the number of owners.
+    notify_many(messages)
 
 
 def audit_run_fail(run: AuditRun, *, error: str, status: str = JobStatusChoices.FAILED) -> None:

@@ -293,6 +293,27 @@ def tags_from_json(value: Any, column: str) -> TagMap:
     return tags
 
 
+def tag_pairs_text(tags: "TagMap | dict[str, str]") -> str:
+    """The canonical text of a row's tags: its ``[key, value]`` pairs as the source wrote them,
+    in order, a key written twice included (``TagMap.duplicates``, whose values are not kept,
+    appear as ``[key, null]``). Equal texts are equal tag sets: the loader keys its tag-set
+    dimension on this text's SHA-256 and parses each distinct text once (:func:`tags_from_pairs_text`)."""
+    pairs = [[key, value] for key, value in tags.items()]
+    pairs.extend([key, None] for key in getattr(tags, "duplicates", ()))
+    return json.dumps(pairs, ensure_ascii=False, separators=(",", ":"))
+
+
+def tags_from_pairs_text(text: str) -> "TagMap":
+    """The TagMap :func:`tag_pairs_text` was made from (duplicates included)."""
+    tags = TagMap()
+    for key, value in json.loads(text or "[]"):
+        if value is None:
+            tags.duplicates.append(key)
+        else:
+            tags[key] = value
+    return tags
+
+
 def money_text(value: Any) -> str:
     """An amount as exact fixed-point text, the way totals are stored and the API answers:
     never an exponent (``Decimal`` sums print ``0E-11``) and never a negative zero."""

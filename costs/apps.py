@@ -41,4 +41,17 @@ class CostsConfig(AppConfig):
         # The gate review page shows what the use case has cost so far (to those who may see it).
         facts.register("cost_so_far", cost_to_date)
 
+        from django.db.models.signals import post_delete
+
         from costs import audit_checks  # noqa: F401  (registers costs' audit checks)
+        from costs.ingest import store
+        from costs.models import CostImport
+
+        # Line items hang on their import without a foreign key (a partition per import on
+        # PostgreSQL): deleting an import, or its source, takes its rows with it.
+        post_delete.connect(
+            lambda sender, instance, **kwargs: store.discard(instance.pk),
+            sender=CostImport,
+            weak=False,
+            dispatch_uid="costs.drop_line_items_of_deleted_import",
+        )

@@ -128,6 +128,23 @@ class AllocationBucketChoices(ChoiceSet):
     ]
 
 
+class RollupBucketChoices(ChoiceSet):
+    """Where a daily rollup's direct money went before pools are split: a pool is a bucket here
+    (its monthly split is written to CostAllocation)."""
+
+    USE_CASE = "use_case"
+    TEAM = "team"
+    POOL = "pool"
+    UNALLOCATED = "unallocated"
+
+    CHOICES = [
+        (USE_CASE, "Use case", "blue"),
+        (TEAM, "Team", "teal"),
+        (POOL, "Shared pool", "violet"),
+        (UNALLOCATED, "Unallocated", "amber"),
+    ]
+
+
 class CostKindChoices(ChoiceSet):
     DIRECT = "direct"
     SHARED = "shared"

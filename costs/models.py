@@ -27,6 +27,7 @@ from costs.choices import (
     CostSourceKindChoices,
     ImportFormatChoices,
     ResourcePatternKindChoices,
+    RollupBucketChoices,
     SplitMethodChoices,
 )
 from costs.ingest.errors import CostImportError
@@ -243,27 +244,77 @@ class CostImport(models.Model):
         return (self.finished_at - self.started_at) if self.finished_at else None
 
 
-class CostLineItem(models.Model):
-    """One normalised billing row, with FOCUS names whatever the input format.
+#
+# Billing dimensions: what repeats across line items, stored once and referenced by integer id
+# (issue 13). Shared by every source and period, only ever added to; an empty value is a row of
+# its own (a line item without a resource points at the resource ""), so no line item holds a
+# NULL reference. Long or free-form keys are unique through their SHA-256 ``digest``.
+#
 
-    Line items are data, not governed records: they are written in bulk by an import and the
-    audit trail records the import (files, counts, totals), not each row. Read them through the
-    current import (``cost_import__is_current=True``) or :mod:`costs.selectors.imports`.
-    """
 
-    cost_import = models.ForeignKey(CostImport, on_delete=models.CASCADE, related_name="line_items")
-    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="line_items")
-    billing_period_start = models.DateField()
-    charge_period_start = models.DateTimeField()
-    charge_period_end = models.DateTimeField()
-    provider = models.CharField(max_length=100, blank=True)
+class BillingAccount(models.Model):
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
     billing_account_id = models.CharField(max_length=200, blank=True)
     sub_account_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_account_id", "sub_account_id"], name="costs_account_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.billing_account_id or '—'} / {self.sub_account_id or '—'}"
+
+
+class BillingService(models.Model):
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
+    provider = models.CharField(max_length=100, blank=True)
     service_name = models.CharField(max_length=200, blank=True)
     service_category = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "service_name", "service_category"], name="costs_service_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.service_name or "—"
+
+
+class BillingResource(models.Model):
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
     resource_id = models.CharField(max_length=1024, blank=True)
-    region = models.CharField(max_length=100, blank=True)
-    sku_id = models.CharField(max_length=200, blank=True)
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of resource_id.")
+
+    def __str__(self) -> str:
+        return self.resource_id or "—"
+
+
+class BillingRegion(models.Model):
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
+    region = models.CharField(max_length=100, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return self.region or "—"
+
+
+class BillingSku(models.Model):
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
+    sku_id = models.CharField(max_length=200, blank=True, unique=True)
+
+    def __str__(self) -> str:
+        return self.sku_id or "—"
+
+
+class BillingCharge(models.Model):
+    """How a line item charges: FOCUS category and class, the provider's own type, the unit."""
+
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
+
     charge_category = models.CharField(max_length=20, choices=ChargeCategoryChoices, blank=True)
     charge_class = models.CharField(
         max_length=20, blank=True, help_text="FOCUS ChargeClass: Correction or empty."
@@ -271,12 +322,28 @@ class CostLineItem(models.Model):
     provider_charge_type = models.CharField(
         max_length=50, blank=True, help_text="CUR line item type (Usage, RIFee, SavingsPlanNegation…)."
     )
-    usage_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
     usage_unit = models.CharField(max_length=100, blank=True)
-    billed_cost = models.DecimalField(**MONEY)
-    effective_cost = models.DecimalField(**MONEY)
-    list_cost = models.DecimalField(**MONEY, null=True, blank=True)
-    billing_currency = models.CharField(max_length=3)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_category", "charge_class", "provider_charge_type", "usage_unit"],
+                name="costs_charge_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charge_category or '—'} {self.provider_charge_type}".strip()
+
+
+class BillingTagSet(models.Model):
+    """One distinct set of tags as a source wrote them (``pairs``: [key, value] in order, a key
+    written twice included), with the dict allocation reads and the normalised copy rules match
+    on (keys through normalize_tag_key, values lower case; the first of colliding keys kept)."""
+
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
+
+    digest = models.CharField(max_length=64, unique=True, help_text="SHA-256 of the pairs' JSON.")
     tags = models.JSONField(default=dict, blank=True, help_text="Keys and values as the source wrote them.")
     tags_normalized = models.JSONField(
         default=dict,
@@ -284,15 +351,81 @@ class CostLineItem(models.Model):
         help_text="Keys through costs.ingest.normalize.normalize_tag_key, for matching.",
     )
 
+    def __str__(self) -> str:
+        return ", ".join(f"{key}={value}" for key, value in self.tags.items()) or "(no tags)"
+
+
+class BillingProfile(models.Model):
+    """What allocation rules look at, as one id: the account, the service (with its provider),
+    the resource and the tag set of a line item. Rules are evaluated once per profile, not once
+    per line item (costs.services.allocation_engine)."""
+
+    id = models.AutoField(primary_key=True)  # int4: line items carry these ids in every row
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(BillingService, on_delete=models.PROTECT, related_name="+")
+    resource = models.ForeignKey(BillingResource, on_delete=models.PROTECT, related_name="+")
+    tag_set = models.ForeignKey(BillingTagSet, on_delete=models.PROTECT, related_name="+")
+
     class Meta:
-        ordering = ["charge_period_start", "pk"]
-        indexes = [
-            models.Index(fields=["source", "billing_period_start"]),
-            models.Index(fields=["charge_period_start"]),
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "service", "resource", "tag_set"], name="costs_profile_once"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.service_name or '—'} {self.billed_cost} {self.billing_currency}"
+        return f"profile {self.pk}"
+
+
+class CostLineItem(models.Model):
+    """One normalised billing row, narrow: times, money, quantities and dimension ids.
+
+    Line items are data, not governed records: an import writes them in bulk (binary COPY on
+    PostgreSQL) and the audit trail records the import (files, counts, totals), not each row.
+    The table is not managed by Django's migrations: on PostgreSQL it is partitioned by import
+    (one partition per current import, that is per source and billing period, swapped in
+    atomically; costs.ingest.store), on SQLite it is a plain table with the same columns. Only
+    current imports have line items to read; read them through :mod:`costs.selectors.imports`.
+
+    ``id`` is assigned by the loader (import, file and row: costs.ingest.store.line_item_ids),
+    not by a sequence.
+    """
+
+    id = models.BigIntegerField(primary_key=True)
+    cost_import = models.ForeignKey(
+        CostImport, on_delete=models.DO_NOTHING, db_constraint=False, related_name="line_items"
+    )
+    source = models.ForeignKey(
+        CostSource, on_delete=models.DO_NOTHING, db_constraint=False, related_name="line_items"
+    )
+    billing_period_start = models.DateField()
+    charge_period_start = models.DateTimeField()
+    charge_period_end = models.DateTimeField()
+    charge_date = models.DateField(help_text="The UTC day charge_period_start falls on; rollups are daily.")
+    profile = models.ForeignKey(
+        BillingProfile, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    region = models.ForeignKey(
+        BillingRegion, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    sku = models.ForeignKey(BillingSku, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    charge = models.ForeignKey(
+        BillingCharge, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    usage_quantity = models.DecimalField(**QUANTITY, null=True, blank=True)
+    billed_cost = models.DecimalField(**MONEY)
+    effective_cost = models.DecimalField(**MONEY)
+    list_cost = models.DecimalField(**MONEY, null=True, blank=True)
+    billing_currency = models.CharField(max_length=3)
+
+    class Meta:
+        managed = False
+        db_table = "costs_costlineitem"
+        ordering = ["charge_period_start", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.billed_cost} {self.billing_currency} ({self.charge_period_start:%Y-%m-%d})"
 
 
 #
@@ -590,6 +723,76 @@ class CostAllocation(models.Model):
     def __str__(self) -> str:
         target = self.use_case or self.team or "unallocated"
         return f"{self.period:%Y-%m} {target} {self.effective_cost} {self.currency}"
+
+
+class CostRollup(models.Model):
+    """Daily direct totals of one (source, billing period): where each day's line items went,
+    per target, service and currency, before shared pools are split.
+
+    Written by :func:`costs.services.allocation_engine.allocate_period` with one grouped
+    ``INSERT … SELECT`` over the period's line items and replaced with the (source, period)'s
+    CostAllocation rows, in the same transaction. Per (source, period, currency) the rollups add
+    up to the current import's totals to the cent (reconciliation checks it); pages and the API
+    read rollups and allocations, never line items.
+    """
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="rollups")
+    period = models.DateField(help_text="First day of the billing month.")
+    day = models.DateField(help_text="The UTC day the charges started.")
+    currency = models.CharField(max_length=3)
+    cost_import = models.ForeignKey(
+        CostImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+    )
+    bucket = models.CharField(max_length=RollupBucketChoices.max_length(), choices=RollupBucketChoices)
+    use_case = models.ForeignKey(
+        "inventory.UseCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_rollups"
+    )
+    team = models.ForeignKey(
+        "inventory.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_rollups"
+    )
+    pool = models.ForeignKey(
+        SharedPool, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+    )
+    rule = models.ForeignKey(
+        AllocationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+    )
+    service = models.ForeignKey(BillingService, on_delete=models.PROTECT, related_name="+")
+    effective_cost = models.DecimalField(**ALLOCATION_MONEY)
+    billed_cost = models.DecimalField(**ALLOCATION_MONEY)
+    line_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-period", "source", "day", "pk"]
+        indexes = [
+            models.Index(fields=["source", "period"], name="costs_rollup_source_period"),
+            models.Index(fields=["period", "use_case"], name="costs_rollup_period_uc"),
+            models.Index(fields=["period", "team"], name="costs_rollup_period_team"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.bucket} {self.effective_cost} {self.currency}"
+
+
+class CostProfileTotal(models.Model):
+    """A month's totals of one billing profile (account, service, resource, tag set) in one
+    (source, billing period, currency): what rule previews and the top resources behind a use
+    case read, so that no page scans line items. Written by the allocation engine with the
+    period's rollups."""
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="profile_totals")
+    period = models.DateField()
+    currency = models.CharField(max_length=3)
+    profile = models.ForeignKey(BillingProfile, on_delete=models.PROTECT, related_name="+")
+    effective_cost = models.DecimalField(**ALLOCATION_MONEY)
+    billed_cost = models.DecimalField(**ALLOCATION_MONEY)
+    line_count = models.BigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-period", "source", "profile"]
+        indexes = [models.Index(fields=["period", "source"], name="costs_profile_total_period")]
+
+    def __str__(self) -> str:
+        return f"{self.period:%Y-%m} profile {self.profile_id}: {self.effective_cost} {self.currency}"
 
 
 class AllocationState(models.Model):

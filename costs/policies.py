@@ -65,6 +65,12 @@ def _cost_imports(queryset: QuerySet, user, action: str) -> QuerySet:
 
 
 policy("costs.costlineitem")(_cost_imports)
+# What line items refer to (accounts, services, resources, tag sets…) is part of the raw bill.
+for _dimension in (
+    "billingaccount", "billingservice", "billingresource", "billingregion", "billingsku", "billingcharge",
+    "billingtagset", "billingprofile", "costprofiletotal",
+):  # fmt: skip
+    policy(f"costs.{_dimension}")(_cost_imports)
 
 
 #
@@ -107,6 +113,10 @@ def _cost_allocations(queryset: QuerySet, user, action: str) -> QuerySet:
     if has_role(user, *TEAM_ROLES):
         return queryset.filter(_own_cost_condition(user))
     return queryset.none()
+
+
+# Daily rollups are allocation at a finer grain: seen as allocations are.
+policy("costs.costrollup")(_cost_allocations)
 
 
 @policy("costs.costdriver")

@@ -12,6 +12,12 @@ loader parses and normalises each distinct tag set once, not once per row.
 
 import pyarrow as pa
 
+from costs.ingest.normalize import tag_pairs_text
+
+# Rows per normalised batch: memory is bounded by this, not by the size of a file. Read when a
+# file is opened (tests lower it to make small files span several batches).
+BATCH_ROWS = 100_000
+
 MONEY_TYPE = pa.decimal128(20, 10)
 QUANTITY_TYPE = pa.decimal128(28, 10)
 TIME_TYPE = pa.timestamp("us", tz="UTC")
@@ -48,3 +54,16 @@ NORMALIZED = pa.schema(
         pa.field("tags", pa.string(), nullable=False),  # tag_pairs_text(); "[]" without tags
     ]
 )
+
+
+def from_rows(rows: list[tuple[object, dict]]) -> pa.RecordBatch:
+    """A NORMALIZED batch of rows as the scalar parsers make them (``(where, row dict)`` with
+    ``Decimal``, aware ``datetime`` and ``TagMap`` values). Where is not a row number (Cost
+    Explorer names a page and a group), rows are numbered from 1 in order."""
+    columns: dict[str, list] = {name: [] for name in NORMALIZED.names}
+    for number, (where, row) in enumerate(rows, start=1):
+        columns["row"].append(where if isinstance(where, int) else number)
+        for name in NORMALIZED.names[1:]:
+            value = row[name]
+            columns[name].append(tag_pairs_text(value) if name == "tags" else value)
+    return pa.RecordBatch.from_pydict(columns, schema=NORMALIZED)

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pyarrow as pa
+
 from costs.choices import ImportFormatChoices
-from costs.ingest import cost_explorer, cur, focus, readers
+from costs.ingest import batch, cost_explorer, cur, focus, readers
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostSource, cost_import_root
 from portal import uploads
@@ -31,6 +33,17 @@ class Part:
     rows: Callable[[], Iterator[tuple[object, dict]]]
     fraction: Callable[[], float]
     record: Callable[[], dict]
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        """The part's rows as NORMALIZED batches."""
+        pending = []
+        for item in self.rows():
+            pending.append(item)
+            if len(pending) >= batch.BATCH_ROWS:
+                yield batch.from_rows(pending)
+                pending = []
+        if pending:
+            yield batch.from_rows(pending)
 
 
 @dataclass

@@ -1,7 +1,14 @@
-"""Writing a cost import: one import unit's rows, in bounded batches under imports that are not
-current yet, then swapped in atomically per billing period (see costs.services.imports)."""
+"""Writing a cost import: one import unit's normalised batches, into load tables that are not
+current yet, then swapped in atomically per billing period (see costs.services.imports).
 
-import json
+Every format arrives as :data:`costs.ingest.batch.NORMALIZED` Arrow batches. Per batch the
+writer checks what only the whole delivery can tell (the period a manifest names, one currency
+per billing account), maps the repeating values to dimension ids
+(:class:`costs.ingest.dimensions.DimensionMapper`), adds the batch's exact decimal totals per
+period and currency, and appends the narrow rows to the period's load
+(:mod:`costs.ingest.store`). Nothing of this runs a Python loop over rows.
+"""
+
 import logging
 import os
 import socket
@@ -12,21 +19,25 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from django.db import connections, router, transaction
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.db import transaction
 from django.utils import timezone
 
 from costs.choices import CostImportStatusChoices, ImportFormatChoices
+from costs.ingest import store
+from costs.ingest.dimensions import DimensionMapper
 from costs.ingest.errors import CostImportError
-from costs.ingest.normalize import LINE_ITEM_FIELDS, money_text, normalized_tags_checked
+from costs.ingest.normalize import money_text
 from costs.ingest.plan import ImportUnit, Progress
-from costs.models import CostImport, CostLineItem, CostSource
+from costs.models import CostImport, CostSource
 from portal import audit
 from portal.choices import AuditActionChoices
 from portal.dates import next_month
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 5_000
 # A running import writes its heartbeat this often; one silent for
 # PROPYLON_COST_IMPORT_ABANDONED_MINUTES is taken as abandoned (cost_imports_reap_abandoned).
 HEARTBEAT_SECONDS = 30
@@ -72,24 +83,12 @@ class ImportOutcome:
         }
 
 
-# The normalised row's fields (LINE_ITEM_FIELDS less the period, which the writer sets, plus the
-# normalised tags) in the order the writer buffers them, after the import, source and period.
-ROW_FIELDS = (
-    *(name for name in LINE_ITEM_FIELDS if name not in ("billing_period_start", "billing_period_end")),
-    "tags_normalized",
-)
-COPY_COLUMNS = ("cost_import_id", "source_id", "billing_period_start", *ROW_FIELDS)
-_JSON_COLUMNS = frozenset(
-    index for index, name in enumerate(COPY_COLUMNS) if name in ("tags", "tags_normalized")
-)
-
-
-def _copy_values(values: tuple) -> tuple:
-    return tuple(json.dumps(value) if index in _JSON_COLUMNS else value for index, value in enumerate(values))
+def _decimal(value) -> Decimal:
+    return Decimal(0) if value is None else value
 
 
 class Writer:
-    """Writes one unit's rows under not-yet-current imports (one per billing period met)."""
+    """Writes one unit's batches into loads of not-yet-current imports (one per billing period met)."""
 
     def __init__(self, *, source: CostSource, unit: ImportUnit, job_run, started_by: str):
         self.source = source
@@ -97,15 +96,21 @@ class Writer:
         self.job_run = job_run
         self.started_by = started_by
         self.imports: dict[date, CostImport] = {}
-        self.pending: list[tuple] = []
         self.totals: dict[date, dict[str, dict]] = defaultdict(dict)
         self.rows: dict[date, int] = defaultdict(int)
         self.account_currency: dict[tuple[date, str], tuple[str, str, object]] = {}
         self.first_failed_period = unit.period_start
         # (period, normalised key, kept raw key, dropped raw key) → [line items, file, row]
         self.tag_collisions: dict[tuple, list] = {}
+        self.mapper = DimensionMapper()
+        # (period, file index) → rows of that file already written to the period's load
+        self.file_rows: dict[tuple[date, int], int] = defaultdict(int)
         self.worker = worker_identity()
         self.last_beat = time.monotonic()
+
+    @property
+    def written(self) -> int:
+        return sum(self.rows.values())
 
     def _import_for(self, period: date, period_end: date | None) -> CostImport:
         cost_import = self.imports.get(period)
@@ -125,53 +130,129 @@ class Writer:
                 heartbeat_at=timezone.now(),
             )
             self.imports[period] = cost_import
+            store.prepare(cost_import.pk)
         return cost_import
 
-    def add(self, row: dict, *, file: str, where: object) -> None:
-        period = row.pop("billing_period_start")
-        period_end = row.pop("billing_period_end")
-        if self.unit.period_start and period != self.unit.period_start:
-            raise CostImportError(
-                f"the row belongs to the billing period starting {period}, but the manifest is for "
-                f"the period starting {self.unit.period_start}.",
-                file=file,
-                row=where,
-                column=PERIOD_COLUMN[self.unit.format],
-            )
-        currency = row["billing_currency"]
-        account_key = (period, row["billing_account_id"])
-        seen = self.account_currency.get(account_key)
-        if seen is None:
-            self.account_currency[account_key] = (currency, file, where)
-        elif seen[0] != currency:
-            account = row["billing_account_id"] or "(none)"
-            raise CostImportError(
-                f"currency {currency} differs from {seen[0]} used by billing account {account} "
-                f"(first seen in {seen[1]}, row {seen[2]}); a billing account is invoiced in one "
-                "currency, so the export mixes currencies and cannot be reconciled.",
-                file=file,
-                row=where,
-                column=CURRENCY_COLUMN[self.unit.format],
-            )
-        cost_import = self._import_for(period, period_end)
-        totals = self.totals[period].setdefault(
-            currency, {"billed": Decimal(0), "effective": Decimal(0), "list": Decimal(0), "rows": 0}
+    def _check(self, batch: pa.RecordBatch, file: str) -> None:
+        """The checks that need more than one row; the earliest offending row is reported."""
+        problems: list[tuple[int, CostImportError]] = []
+        rows = batch.column("row")
+        periods = batch.column("billing_period_start")
+        if self.unit.period_start:
+            wrong = pc.not_equal(periods, pa.scalar(self.unit.period_start, pa.date32()))
+            if pc.any(wrong).as_py():
+                index = pc.index(wrong, True).as_py()
+                problems.append((rows[index].as_py(), CostImportError(
+                    f"the row belongs to the billing period starting {periods[index].as_py()}, but the "
+                    f"manifest is for the period starting {self.unit.period_start}.",
+                    file=file, row=rows[index].as_py(), column=PERIOD_COLUMN[self.unit.format],
+                )))  # fmt: skip
+        firsts = (
+            pa.table({"period": periods, "account": batch.column("billing_account_id"),
+                      "currency": batch.column("billing_currency"), "row": rows})
+            .group_by(["period", "account", "currency"], use_threads=False)
+            .aggregate([("row", "min")])
+            .sort_by("row_min")
+            .to_pylist()
+        )  # fmt: skip
+        for first in firsts:
+            key = (first["period"], first["account"])
+            seen = self.account_currency.setdefault(key, (first["currency"], file, first["row_min"]))
+            if seen[0] != first["currency"]:
+                account = first["account"] or "(none)"
+                problems.append((first["row_min"], CostImportError(
+                    f"currency {first['currency']} differs from {seen[0]} used by billing account {account} "
+                    f"(first seen in {seen[1]}, row {seen[2]}); a billing account is invoiced in one "
+                    "currency, so the export mixes currencies and cannot be reconciled.",
+                    file=file, row=first["row_min"], column=CURRENCY_COLUMN[self.unit.format],
+                )))  # fmt: skip
+                break
+        if problems:
+            raise min(problems, key=lambda problem: problem[0])[1]
+
+    def add_batch(self, batch: pa.RecordBatch, *, file: str, file_index: int) -> None:
+        if not batch.num_rows:
+            return
+        self._check(batch, file)
+        mapped = self.mapper.map(batch)
+        periods = batch.column("billing_period_start")
+        ends = batch.column("billing_period_end")
+        for period in pc.unique(periods).to_pylist():
+            if period not in self.imports:
+                first_end = ends[pc.index(periods, pa.scalar(period, pa.date32())).as_py()].as_py()
+                self._import_for(period, first_end)
+            part, mask = batch, None
+            if len(pc.unique(periods)) > 1:
+                selected = pc.equal(periods, pa.scalar(period, pa.date32()))
+                part = batch.filter(selected)
+                mask = selected.to_numpy(zero_copy_only=False)
+            self._write(period, part, mapped, mask, file_index)
+        for text, seen in mapped.tag_collisions.items():
+            self._count_collisions(batch, text, seen, file)
+
+    def _write(self, period: date, part: pa.RecordBatch, mapped, mask, file_index: int) -> None:
+        cost_import = self.imports[period]
+        count = part.num_rows
+        first_row = self.file_rows[(period, file_index)]
+        self.file_rows[(period, file_index)] += count
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            return values if mask is None else values[mask]
+
+        narrow = pa.table(
+            {
+                "id": store.line_item_ids(cost_import.pk, file_index, first_row, count),
+                "cost_import_id": np.full(count, cost_import.pk, dtype=np.int64),
+                "source_id": np.full(count, self.source.pk, dtype=np.int64),
+                "billing_period_start": part.column("billing_period_start"),
+                "charge_period_start": part.column("charge_period_start"),
+                "charge_period_end": part.column("charge_period_end"),
+                "charge_date": pc.cast(part.column("charge_period_start"), pa.date32()),
+                "profile_id": pick(mapped.profile_id),
+                "region_id": pick(mapped.region_id),
+                "sku_id": pick(mapped.sku_id),
+                "charge_id": pick(mapped.charge_id),
+                "usage_quantity": part.column("usage_quantity"),
+                "billed_cost": part.column("billed_cost"),
+                "effective_cost": part.column("effective_cost"),
+                "list_cost": part.column("list_cost"),
+                "billing_currency": part.column("billing_currency"),
+            },
+            schema=store.NARROW_SCHEMA,
         )
-        totals["billed"] += row["billed_cost"]
-        totals["effective"] += row["effective_cost"]
-        totals["list"] += row["list_cost"] or 0
-        totals["rows"] += 1
-        self.rows[period] += 1
-        row["tags_normalized"], collisions = normalized_tags_checked(row["tags"])
-        for collision in collisions:
-            if (
-                len(self.tag_collisions) >= MAX_TAG_COLLISION_WARNINGS
-                and (period, *collision) not in self.tag_collisions
-            ):
+        store.write(cost_import.pk, narrow)
+        sums = (
+            pa.table({"currency": part.column("billing_currency"), "billed": part.column("billed_cost"),
+                      "effective": part.column("effective_cost"), "list": part.column("list_cost")})
+            .group_by("currency", use_threads=False)
+            .aggregate([("billed", "sum"), ("effective", "sum"), ("list", "sum"), ("billed", "count")])
+            .to_pylist()
+        )  # fmt: skip
+        for line in sums:
+            totals = self.totals[period].setdefault(
+                line["currency"],
+                {"billed": Decimal(0), "effective": Decimal(0), "list": Decimal(0), "rows": 0},
+            )
+            totals["billed"] += _decimal(line["billed_sum"])
+            totals["effective"] += _decimal(line["effective_sum"])
+            totals["list"] += _decimal(line["list_sum"])
+            totals["rows"] += line["billed_count"]
+        self.rows[period] += count
+
+    def _count_collisions(self, batch: pa.RecordBatch, text: str, seen, file: str) -> None:
+        """Tag keys that normalise alike: counted per (period, keys), first file and row kept."""
+        periods = batch.column("billing_period_start")
+        period = (
+            periods[0].as_py()
+            if len(pc.unique(periods)) == 1
+            else periods[pc.index(batch.column("row"), seen.first_row).as_py()].as_py()
+        )
+        for collision in seen.collisions:
+            key = (period, *collision)
+            if len(self.tag_collisions) >= MAX_TAG_COLLISION_WARNINGS and key not in self.tag_collisions:
                 continue
-            seen = self.tag_collisions.setdefault((period, *collision), [0, file, where])
-            seen[0] += 1
-        self.pending.append((cost_import.pk, self.source.pk, period, *(row[name] for name in ROW_FIELDS)))
+            entry = self.tag_collisions.setdefault(key, [0, file, seen.first_row])
+            entry[0] += seen.rows
 
     def beat(self) -> None:
         """Say the import is alive, at most every HEARTBEAT_SECONDS (reading can be slow)."""
@@ -200,36 +281,11 @@ class Writer:
             found.append(f"More tag keys collide; only the first {MAX_TAG_COLLISION_WARNINGS} are listed.")
         return found
 
-    def flush(self) -> None:
-        self.beat()
-        if not self.pending:
-            return
-        # Line items are data, not governed records: no per-row audit (the import gets one
-        # entry) and no model instances on PostgreSQL, where COPY writes a batch several times
-        # faster than a multi-row INSERT (DESIGN.md §6: 10 million line items a month).
-        connection = connections[router.db_for_write(CostLineItem)]
-        if connection.vendor == "postgresql":
-            columns = ", ".join(connection.ops.quote_name(name) for name in COPY_COLUMNS)
-            table = connection.ops.quote_name(CostLineItem._meta.db_table)
-            with (
-                connection.cursor() as cursor,
-                cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-            ):
-                for values in self.pending:
-                    copy.write_row(_copy_values(values))
-        else:
-            CostLineItem.objects.bulk_create(
-                [CostLineItem(**dict(zip(COPY_COLUMNS, values, strict=True))) for values in self.pending],
-                batch_size=BATCH_SIZE,
-            )
-        self.pending = []
-
     def abandon(self, message: str, files: list[dict]) -> list[CostImport]:
-        self.pending = []
         failed = []
+        for cost_import in self.imports.values():
+            store.discard(cost_import.pk)
         with transaction.atomic():
-            for cost_import in self.imports.values():
-                CostLineItem.objects.filter(cost_import=cost_import).delete()
             if not self.imports:
                 self.imports[None] = CostImport(
                     source=self.source,
@@ -274,10 +330,11 @@ class Writer:
         )
 
     def commit(self, files: list[dict]) -> list[CostImport]:
-        self.flush()
         if not self.imports and self.unit.period_start:
             # A manifest that lists no rows (nothing billed yet) still states the period.
             self._import_for(self.unit.period_start, self.unit.period_end)
+        for cost_import in self.imports.values():
+            store.finish(cost_import.pk)
         committed = []
         with transaction.atomic():
             # One swap at a time per source, so two runs cannot both make their import current.
@@ -298,8 +355,8 @@ class Writer:
                     .filter(source=self.source, billing_period_start=period, is_current=True)
                     .first()
                 )
+                store.swap(cost_import.pk, previous.pk if previous else None)
                 if previous is not None:
-                    CostLineItem.objects.filter(cost_import=previous).delete()
                     previous.is_current = False
                     previous.status = CostImportStatusChoices.SUPERSEDED
                     previous.save(update_fields=["is_current", "status"])
@@ -431,18 +488,14 @@ def import_unit(
     try:
         for index, part in enumerate(unit.parts):
             part_name = part.name
-            for where, row in part.rows():
-                writer.add(row, file=part.name, where=where)
+            for batch in part.batches():
+                writer.add_batch(batch, file=part.name, file_index=index)
                 writer.beat()
-                if len(writer.pending) >= BATCH_SIZE:
-                    writer.flush()
-                    if progress:
-                        done = sum(writer.rows.values())
-                        progress(
-                            100 * (index + part.fraction()) / total_parts,
-                            f"{Path(part.name).name}: {done:,} line items written",
-                        )
-            writer.flush()
+                if progress:
+                    progress(
+                        100 * (index + part.fraction()) / total_parts,
+                        f"{Path(part.name).name}: {writer.written:,} line items written",
+                    )
         files = [p.record() for p in unit.parts]
         if not writer.imports and not unit.period_start:
             empty = writer.record_empty(files)

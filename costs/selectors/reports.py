@@ -12,11 +12,19 @@ from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from django.db.models import CharField, Count, F, Q, QuerySet, Sum, Value
+from django.db.models import CharField, F, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from costs.choices import AllocationBucketChoices, AllocationRuleKindChoices
-from costs.models import Budget, CostAllocation, CostDriver, CostImport, CostLineItem, CostSource, KpiReading
+from costs.models import (
+    Budget,
+    CostAllocation,
+    CostDriver,
+    CostImport,
+    CostProfileTotal,
+    CostSource,
+    KpiReading,
+)
 from costs.money import cents, exact
 from costs.policies import may_view_billing
 from costs.selectors.budgets import BudgetStatus, budget_statuses, spend_by
@@ -463,33 +471,30 @@ def rule_previews(rules: list, *, period: date | None) -> dict[int, dict]:
     result = {rule.pk: {"rows": 0, "amounts": {}, "taken": {}} for rule in rules}
     if not rules or period is None:
         return result
-    items = CostLineItem.objects.filter(cost_import__is_current=True, billing_period_start=period)
+    # Per-profile totals kept by the last allocation of each (source, period): every rule is
+    # evaluated once per billing profile, never over line items.
+    items = CostProfileTotal.objects.filter(period=period)
     keys = sorted({key for rule in rules for key in rule.tag_keys})
-    items = items.annotate(**{_tag_alias(key): _tag_text(key) for key in keys})
+    items = items.annotate(**{_tag_alias(key): _tag_text(key, "profile__") for key in keys})
     for rule in rules:
         if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
             items = items.annotate(**{_key_value_alias(rule): _key_value(rule)})
-    aggregates = {}
+    conditions = {}
     for rule in rules:
-        condition = rule_condition(rule)
+        condition = rule_condition(rule, prefix="profile__")
         if rule.source_id:
             condition &= Q(source_id=rule.source_id)
-        aggregates[f"n{rule.pk}"] = Count("pk", filter=condition)
-    counts = items.aggregate(**aggregates)
-    amount_aggregates = {}
-    for rule in rules:
-        condition = rule_condition(rule)
-        if rule.source_id:
-            condition &= Q(source_id=rule.source_id)
-        amount_aggregates[f"a{rule.pk}"] = Sum("effective_cost", filter=condition)
-    per_currency = items.values("billing_currency").order_by().annotate(**amount_aggregates)
+        conditions[rule.pk] = condition
+    counts = items.aggregate(**{f"n{pk}": Sum("line_count", filter=c) for pk, c in conditions.items()})
+    amount_aggregates = {f"a{pk}": Sum("effective_cost", filter=c) for pk, c in conditions.items()}
+    per_currency = items.values("currency").order_by().annotate(**amount_aggregates)
     for group in per_currency:
         for rule in rules:
             amount = group[f"a{rule.pk}"]
             if amount is not None:
-                result[rule.pk]["amounts"][group["billing_currency"]] = _money(amount)
+                result[rule.pk]["amounts"][group["currency"]] = _money(amount)
     for rule in rules:
-        result[rule.pk]["rows"] = counts[f"n{rule.pk}"]
+        result[rule.pk]["rows"] = counts[f"n{rule.pk}"] or 0
     # Direct rows and a pool's shared rows both carry the rule: together, what the rule took.
     taken = (
         CostAllocation.objects.filter(period=period, rule__in=[rule.pk for rule in rules])

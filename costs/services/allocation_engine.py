@@ -24,26 +24,24 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Case,
     CharField,
-    Count,
     F,
     IntegerField,
-    Max,
     Q,
     QuerySet,
     Sum,
     Value,
     When,
-    Window,
 )
-from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, Coalesce, Lower, RowNumber
+from django.db.models.expressions import RawSQL
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast, Coalesce, Lower
 from django.utils import timezone
 
 from costs.choices import (
@@ -53,15 +51,21 @@ from costs.choices import (
     AllocationTargetKindChoices,
     CostKindChoices,
     ResourcePatternKindChoices,
+    RollupBucketChoices,
     SplitMethodChoices,
 )
 from costs.models import (
     AllocationRule,
     AllocationState,
+    BillingProfile,
+    BillingResource,
+    BillingService,
     CostAllocation,
     CostDriver,
     CostImport,
     CostLineItem,
+    CostProfileTotal,
+    CostRollup,
     CostSource,
     SharedPool,
     SharedPoolMember,
@@ -117,10 +121,11 @@ def _tag_alias(key: str) -> str:
     return f"_tag_{key}"
 
 
-def _tag_text(key: str):
-    """The tag's value as plain text (NULL when absent). Cast, because a bare ``KT()``
+def _tag_text(key: str, prefix: str = ""):
+    """The tag's value as plain text (NULL when absent); ``prefix`` leads from the queried model
+    to the profile (``profile__`` from CostProfileTotal). Cast, because a bare key transform
     compares with JSON semantics on SQLite, which reads the right-hand side as JSON."""
-    return Cast(KT(f"tags_normalized__{key}"), output_field=CharField())
+    return Cast(KeyTextTransform(key, f"{prefix}tag_set__tags_normalized"), output_field=CharField())
 
 
 def _key_value_alias(rule: AllocationRule) -> str:
@@ -135,8 +140,9 @@ def _key_value(rule: AllocationRule):
     return Coalesce(*aliases) if len(aliases) > 1 else aliases[0]
 
 
-def rule_condition(rule: AllocationRule, key_value_alias: str = "") -> Q:
-    """The rule's criteria over CostLineItem, with tag values read from ``_tag_<key>``
+def rule_condition(rule: AllocationRule, key_value_alias: str = "", prefix: str = "") -> Q:
+    """The rule's criteria over BillingProfile (a line item's account, service, resource and
+    tags; ``prefix`` leads there from another model), with tag values read from ``_tag_<key>``
     annotations and a key-tag rule's value from ``key_value_alias`` (see :func:`_annotated`)."""
     condition = Q()
     keys = rule.tag_keys
@@ -150,25 +156,25 @@ def rule_condition(rule: AllocationRule, key_value_alias: str = "") -> Q:
             any_key |= Q(**{_tag_alias(key): value}) if value else Q(**{f"{_tag_alias(key)}__isnull": False})
         condition &= any_key
     if rule.billing_account_id.strip():
-        condition &= Q(billing_account_id=rule.billing_account_id.strip())
+        condition &= Q(**{f"{prefix}account__billing_account_id": rule.billing_account_id.strip()})
     if rule.sub_account_id.strip():
-        condition &= Q(sub_account_id=rule.sub_account_id.strip())
+        condition &= Q(**{f"{prefix}account__sub_account_id": rule.sub_account_id.strip()})
     if rule.service_name.strip():
-        condition &= Q(service_name__iexact=rule.service_name.strip())
+        condition &= Q(**{f"{prefix}service__service_name__iexact": rule.service_name.strip()})
     if rule.provider.strip():
-        condition &= Q(provider__iexact=rule.provider.strip())
+        condition &= Q(**{f"{prefix}service__provider__iexact": rule.provider.strip()})
     if rule.resource_pattern:
         if rule.resource_pattern_kind == ResourcePatternKindChoices.GLOB:
-            condition &= Q(resource_id__iregex=glob_to_regex(rule.resource_pattern))
+            condition &= Q(**{f"{prefix}resource__resource_id__iregex": glob_to_regex(rule.resource_pattern)})
         else:
-            condition &= Q(resource_id__regex=rule.resource_pattern)
+            condition &= Q(**{f"{prefix}resource__resource_id__regex": rule.resource_pattern})
     return condition
 
 
 def _annotated(items: QuerySet, rules: list[AllocationRule]) -> QuerySet:
-    """Line items with one text column per tag key the rules read, the use-case key value of
-    each key-tag rule (first key present wins) and ``_rule``: the first matching rule's id (0:
-    none)."""
+    """Billing profiles with one text column per tag key the rules read, the use-case key value
+    of each key-tag rule (first key present wins), ``_rule``: the first matching rule's id (0:
+    none) and ``_ucval``: the matching key-tag rule's use-case key value."""
     keys = sorted({key for rule in rules for key in rule.tag_keys})
     items = items.annotate(**{_tag_alias(key): _tag_text(key) for key in keys})
     key_rules = [rule for rule in rules if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG]
@@ -325,39 +331,162 @@ class PeriodResult:
     error: str = ""  # why this (source, period) could not be allocated; the others still were
 
 
-def _window(period: date, items: QuerySet) -> tuple[date | None, date | None, int]:
+def _window(period: date, latest) -> tuple[date | None, date | None, int]:
     """(data_through, run-rate window start, days in the window): data is complete up to the
     midnight at or before the latest charge end, kept within the month.
 
     Late-billed usage (charged in a later billing period than it was used: FOCUS says so with
     a charge period before the billing period) can be all a period holds; its latest charge end
     is then before the month starts, and the month simply has no complete day yet."""
-    latest = items.aggregate(latest=Max("charge_period_end"))["latest"]
     if latest is None:
         return None, None, 0
+    if isinstance(latest, str):  # SQLite returns MAX() of a datetime column as text
+        latest = datetime.fromisoformat(latest)
     through = min(max(latest.date(), period), next_month(period))
     start = max(through - timedelta(days=RUN_RATE_DAYS), period)
     return through, start, max((through - start).days, 0)
 
 
-def _aware(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+#
+# The staged SQL: line items → (currency, day, profile) groups → a target per profile → rollups
+#
+
+GROUPS = "costs_alloc_groups"
+PROFILES = "costs_alloc_profiles"
+TARGETS = "costs_alloc_targets"
 
 
-def _grouped(items: QuerySet, rules: list[AllocationRule], through: date | None, window_start: date | None):
+def _drop_stage(cursor) -> None:
+    for table in (TARGETS, PROFILES, GROUPS):
+        cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _stage(cursor, cost_import: CostImport, rules: list[AllocationRule]):
+    """Three temporary tables for one (source, period), and the latest charge end.
+
+    1. ``GROUPS``: the import's line items summed per (currency, day, profile), the only pass
+       over line items (on PostgreSQL a parallel aggregate over one partition);
+    2. ``PROFILES``: the rules' ``CASE`` evaluated once per profile met (first match wins);
+    3. ``TARGETS``: per profile, where its money goes (bucket, use case, team or pool, rule).
+    """
+    _drop_stage(cursor)
+    temporary = "TEMPORARY"
+    cursor.execute(
+        f"CREATE {temporary} TABLE {GROUPS} AS "
+        "SELECT billing_currency AS currency, charge_date AS day, profile_id, "
+        "SUM(effective_cost) AS effective, SUM(billed_cost) AS billed, COUNT(*) AS lines, "
+        "MAX(charge_period_end) AS latest "
+        f"FROM {CostLineItem._meta.db_table} WHERE cost_import_id = %s "
+        "GROUP BY billing_currency, charge_date, profile_id",
+        [cost_import.pk],
+    )
+    cursor.execute(f"SELECT MAX(latest) FROM {GROUPS}")
+    latest = cursor.fetchone()[0]
+    profiles = _annotated(
+        BillingProfile.objects.filter(pk__in=RawSQL(f"SELECT DISTINCT profile_id FROM {GROUPS}", [])), rules
+    )
+    by_id = {rule.pk: rule for rule in rules}
+    match_rules = [rule for rule in rules if rule.kind == AllocationRuleKindChoices.MATCH]
+
+    def per_rule(value_of, output_field):
+        whens = [When(_rule=rule.pk, then=Value(value_of(rule))) for rule in match_rules if value_of(rule)]
+        return (
+            Case(*whens, default=Value(None), output_field=output_field)
+            if whens
+            else Value(None, output_field=output_field)
+        )
+
+    bucket_of = {
+        AllocationTargetKindChoices.USE_CASE: RollupBucketChoices.USE_CASE,
+        AllocationTargetKindChoices.TEAM: RollupBucketChoices.TEAM,
+        AllocationTargetKindChoices.POOL: RollupBucketChoices.POOL,
+    }
+    key_rule_ids = [
+        pk for pk, rule in by_id.items() if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG
+    ]
+    profiles = profiles.annotate(
+        _bucket=Case(
+            When(_rule=0, then=Value(RollupBucketChoices.UNALLOCATED)),
+            When(_rule__in=key_rule_ids or [-1], then=Value(RollupBucketChoices.USE_CASE)),
+            *[When(_rule=rule.pk, then=Value(bucket_of[rule.target_kind])) for rule in match_rules],
+            default=Value(RollupBucketChoices.UNALLOCATED),
+            output_field=CharField(),
+        ),
+        _use_case=per_rule(
+            lambda rule: (
+                rule.target_use_case_id if rule.target_kind == AllocationTargetKindChoices.USE_CASE else None
+            ),
+            IntegerField(),
+        ),
+        _team=per_rule(
+            lambda rule: (
+                rule.target_team_id if rule.target_kind == AllocationTargetKindChoices.TEAM else None
+            ),
+            IntegerField(),
+        ),
+        _pool=per_rule(
+            lambda rule: (
+                rule.target_pool_id if rule.target_kind == AllocationTargetKindChoices.POOL else None
+            ),
+            IntegerField(),
+        ),
+    ).values_list(
+        "pk", "service_id", "resource_id", "_rule", "_ucval", "_bucket", "_use_case", "_team", "_pool"
+    )
+    sql, params = profiles.query.sql_with_params()
+    cursor.execute(f"CREATE {temporary} TABLE {PROFILES} (id, service_id, resource_id, rule, ucval, bucket, "
+                   f"use_case_id, team_id, pool_id)", [])  # fmt: skip
+    cursor.execute(f"INSERT INTO {PROFILES} {sql}", params)
+    # A key-tag rule matched only values that are use-case keys (in SQL); one whose use case
+    # went away meanwhile is unallocated, not lost.
+    usecases = UseCase._meta.db_table
+    cursor.execute(
+        f"CREATE {temporary} TABLE {TARGETS} AS "
+        "SELECT p.id AS profile_id, p.service_id, p.resource_id, "
+        "CASE WHEN p.ucval IS NOT NULL AND u.id IS NULL THEN %s ELSE p.bucket END AS bucket, "
+        "COALESCE(p.use_case_id, u.id) AS use_case_id, p.team_id, p.pool_id, "
+        "CASE WHEN p.rule = 0 OR (p.ucval IS NOT NULL AND u.id IS NULL) THEN NULL ELSE p.rule END AS rule_id "
+        f"FROM {PROFILES} p LEFT JOIN {usecases} u ON p.ucval IS NOT NULL AND LOWER(u.key) = p.ucval",
+        [RollupBucketChoices.UNALLOCATED],
+    )
+    return latest
+
+
+def _write_rollups(cursor, *, source: CostSource, period: date, cost_import: CostImport) -> None:
+    """The period's daily rollups and profile totals: two grouped ``INSERT … SELECT``."""
+    cursor.execute(
+        f"INSERT INTO {CostRollup._meta.db_table} (source_id, period, day, currency, cost_import_id, bucket, "
+        "use_case_id, team_id, pool_id, rule_id, service_id, effective_cost, billed_cost, line_count) "
+        "SELECT %s, %s, g.day, g.currency, %s, t.bucket, t.use_case_id, t.team_id, t.pool_id, t.rule_id, "
+        "t.service_id, SUM(g.effective), SUM(g.billed), SUM(g.lines) "
+        f"FROM {GROUPS} g JOIN {TARGETS} t ON t.profile_id = g.profile_id "
+        "GROUP BY g.day, g.currency, t.bucket, t.use_case_id, t.team_id, t.pool_id, t.rule_id, t.service_id",
+        [source.pk, period, cost_import.pk],
+    )
+    cursor.execute(
+        f"INSERT INTO {CostProfileTotal._meta.db_table} (source_id, period, currency, profile_id, "
+        "effective_cost, billed_cost, line_count) "
+        "SELECT %s, %s, currency, profile_id, SUM(effective), SUM(billed), SUM(lines) "
+        f"FROM {GROUPS} GROUP BY currency, profile_id",
+        [source.pk, period],
+    )
+
+
+def _monthly(source: CostSource, period: date, through: date | None, window_start: date | None):
+    """The month's direct totals per (currency, bucket, target, rule) from the rollups just
+    written, with the forecast inputs (cost of the recent complete days and of the partial day)."""
+    extra = {}
     if through is not None:
-        recent = Q(charge_period_start__gte=_aware(window_start), charge_period_start__lt=_aware(through))
-        partial = Q(charge_period_start__gte=_aware(through))
         extra = {
-            "recent": Sum("effective_cost", filter=recent),
-            "partial": Sum("effective_cost", filter=partial),
+            "recent": Sum("effective_cost", filter=Q(day__gte=window_start, day__lt=through)),
+            "partial": Sum("effective_cost", filter=Q(day__gte=through)),
         }
-    else:
-        extra = {}
     return (
-        _annotated(items, rules)
-        .values("billing_currency", "_rule", "_ucval")
-        .annotate(effective=Sum("effective_cost"), billed=Sum("billed_cost"), lines=Count("pk"), **extra)
+        CostRollup.objects.filter(source=source, period=period)
+        .values("currency", "bucket", "use_case_id", "team_id", "pool_id", "rule_id")
+        .annotate(
+            effective=Sum("effective_cost"), billed=Sum("billed_cost"), lines=Sum("line_count"), **extra
+        )
         .order_by()
     )
 
@@ -382,19 +511,24 @@ def allocate_period(*, source: CostSource, period: date, job_run=None) -> Period
         ).first()
         CostAllocation.objects.filter(source=source, period=period).delete()
         CostDriver.objects.filter(source=source, period=period).delete()
+        CostRollup.objects.filter(source=source, period=period).delete()
+        CostProfileTotal.objects.filter(source=source, period=period).delete()
         rules = rules_for(source)
         _record_state(source, period, cost_import=cost_import, fingerprint=rules_fingerprint(rules),
                       job_run=job_run)  # fmt: skip
         if cost_import is None:
             return result
-        items = CostLineItem.objects.filter(cost_import=cost_import)
         by_id = {rule.pk: rule for rule in rules}
-        through, window_start, window_days = _window(period, items)
+        with connection.cursor() as cursor:
+            latest = _stage(cursor, cost_import, rules)
+            _write_rollups(cursor, source=source, period=period, cost_import=cost_import)
+            through, window_start, window_days = _window(period, latest)
+            drivers = _drivers(cursor, source, period)
+            _drop_stage(cursor)
 
         direct: dict[tuple, _Amounts] = defaultdict(_Amounts)  # (currency, bucket, target id, rule id)
         pools: dict[tuple, _Amounts] = defaultdict(_Amounts)  # (currency, pool id, rule id)
-        key_groups = []
-        for group in _grouped(items, rules, through, window_start):
+        for group in _monthly(source, period, through, window_start):
             amounts = _Amounts(
                 effective=_decimal(group["effective"]),
                 billed=_decimal(group["billed"]),
@@ -402,29 +536,17 @@ def allocate_period(*, source: CostSource, period: date, job_run=None) -> Period
                 partial=_decimal(group.get("partial")),
                 lines=group["lines"],
             )
-            currency = group["billing_currency"]
-            rule = by_id.get(group["_rule"])
-            if rule is None:
-                direct[(currency, AllocationBucketChoices.UNALLOCATED, None, None)].add(amounts)
-            elif rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
-                key_groups.append((currency, rule, group["_ucval"], amounts))
-            elif rule.target_kind == AllocationTargetKindChoices.USE_CASE:
-                direct[(currency, AllocationBucketChoices.USE_CASE, rule.target_use_case_id, rule.pk)].add(
+            currency, bucket, rule_id = group["currency"], group["bucket"], group["rule_id"]
+            if bucket == RollupBucketChoices.POOL:
+                pools[(currency, group["pool_id"], rule_id)].add(amounts)
+            elif bucket == RollupBucketChoices.USE_CASE:
+                direct[(currency, AllocationBucketChoices.USE_CASE, group["use_case_id"], rule_id)].add(
                     amounts
                 )
-            elif rule.target_kind == AllocationTargetKindChoices.TEAM:
-                direct[(currency, AllocationBucketChoices.TEAM, rule.target_team_id, rule.pk)].add(amounts)
+            elif bucket == RollupBucketChoices.TEAM:
+                direct[(currency, AllocationBucketChoices.TEAM, group["team_id"], rule_id)].add(amounts)
             else:
-                pools[(currency, rule.target_pool_id, rule.pk)].add(amounts)
-        if key_groups:
-            wanted = {value.upper() for _c, _r, value, _a in key_groups if value}
-            use_case_ids = dict(UseCase.objects.filter(key__in=wanted).values_list("key", "pk"))
-            for currency, rule, value, amounts in key_groups:
-                use_case_id = use_case_ids.get((value or "").upper())
-                if use_case_id is None:  # matched in SQL, so only a key changed in between
-                    direct[(currency, AllocationBucketChoices.UNALLOCATED, None, None)].add(amounts)
-                else:
-                    direct[(currency, AllocationBucketChoices.USE_CASE, use_case_id, rule.pk)].add(amounts)
+                direct[(currency, AllocationBucketChoices.UNALLOCATED, None, None)].add(amounts)
 
         rows = []
         now = timezone.now()
@@ -485,7 +607,7 @@ def allocate_period(*, source: CostSource, period: date, job_run=None) -> Period
                     rows.append(row(currency, bucket, target_id, rule_id, share, cost_kind=CostKindChoices.SHARED,
                                     pool_id=pool_id))  # fmt: skip
         CostAllocation.objects.bulk_create(rows, batch_size=2000)
-        CostDriver.objects.bulk_create(_drivers(source, period, items, rules), batch_size=2000)
+        CostDriver.objects.bulk_create(drivers, batch_size=2000)
         result.rows = len(rows)
         result.currencies = {
             currency: str(values["billed"]) for currency, values in cost_import.totals.items()
@@ -518,59 +640,42 @@ def _record_failure(source: CostSource, period: date, *, error: str, job_run) ->
     )
 
 
-def _drivers(source: CostSource, period: date, items: QuerySet, rules: list[AllocationRule]) -> list:
-    """Top services and resources behind each use case's direct cost: per rule (and use-case key
-    value), ranked in SQL with a window function so only the top rows leave the database, then
-    merged per use case. Two grouped queries per period."""
+def _drivers(cursor, source: CostSource, period: date) -> list:
+    """Top services (from the rollups) and resources (from the staged groups) behind each use
+    case's direct cost, ranked in SQL with a window function so only the top rows leave the
+    database. Two grouped queries per period."""
 
-    direct = {
-        rule.pk: rule.target_use_case_id
-        for rule in rules
-        if rule.kind == AllocationRuleKindChoices.MATCH
-        and rule.target_kind == AllocationTargetKindChoices.USE_CASE
-    }
-    key_rules = [rule.pk for rule in rules if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG]
-    if not direct and not key_rules:
-        return []
-    base = _annotated(items, rules).filter(_rule__in=[*direct, *key_rules])
-    found: dict[tuple, list] = defaultdict(lambda: [ZERO, 0])  # (use case, currency, kind, name)
-    key_values: set[str] = set()
-    groups = []
-    for kind, column in (("service", "service_name"), ("resource", "resource_id")):
-        ranked = (
-            base.values("_rule", "_ucval", "billing_currency", column)
-            .annotate(amount=Sum("effective_cost"), lines=Count("pk"))
-            .annotate(
-                rank=Window(
-                    RowNumber(),
-                    partition_by=[F("_rule"), F("_ucval"), F("billing_currency")],
-                    order_by=F("amount").desc(),
-                )
-            )
-            .filter(rank__lte=DRIVERS_KEPT)
-            .order_by()
-        )
-        for group in ranked:
-            groups.append((kind, column, group))
-            if group["_ucval"]:
-                key_values.add(group["_ucval"].upper())
-    by_key = dict(UseCase.objects.filter(key__in=key_values).values_list("key", "pk")) if key_values else {}
-    for kind, column, group in groups:
-        use_case_id = direct.get(group["_rule"]) or by_key.get((group["_ucval"] or "").upper())
-        if use_case_id is None:
-            continue
-        entry = found[(use_case_id, group["billing_currency"], kind, group[column] or "")]
-        entry[0] += _decimal(group["amount"])
-        entry[1] += group["lines"]
-    kept: dict[tuple, list] = defaultdict(list)
-    for (use_case_id, currency, kind, name), (amount, lines) in found.items():
-        kept[(use_case_id, currency, kind)].append((amount, name, lines))
+    ranked = (
+        "SELECT use_case_id, currency, name, amount, lines FROM ("
+        " SELECT use_case_id, currency, name, amount, lines, ROW_NUMBER() OVER ("
+        "  PARTITION BY use_case_id, currency ORDER BY amount DESC, name) AS position FROM ({grouped}) grouped"
+        f") ranked WHERE position <= {DRIVERS_KEPT}"
+    )
+    services = (
+        f"SELECT r.use_case_id, r.currency, s.service_name AS name, SUM(r.effective_cost) AS amount, "
+        f"SUM(r.line_count) AS lines FROM {CostRollup._meta.db_table} r "
+        f"JOIN {BillingService._meta.db_table} s ON s.id = r.service_id "
+        "WHERE r.source_id = %s AND r.period = %s AND r.bucket = %s "
+        "GROUP BY r.use_case_id, r.currency, s.service_name"
+    )
+    resources = (
+        "SELECT t.use_case_id, g.currency, x.resource_id AS name, SUM(g.effective) AS amount, "
+        f"SUM(g.lines) AS lines FROM {GROUPS} g JOIN {TARGETS} t ON t.profile_id = g.profile_id "
+        f"JOIN {BillingResource._meta.db_table} x ON x.id = t.resource_id "
+        "WHERE t.bucket = %s GROUP BY t.use_case_id, g.currency, x.resource_id"
+    )
     drivers = []
-    for (use_case_id, currency, kind), entries in kept.items():
-        for amount, name, lines in sorted(entries, key=lambda entry: (-entry[0], entry[1]))[:DRIVERS_KEPT]:
+    for kind, grouped, params in (
+        ("service", services, [source.pk, period, RollupBucketChoices.USE_CASE]),
+        ("resource", resources, [RollupBucketChoices.USE_CASE]),
+    ):
+        cursor.execute(ranked.format(grouped=grouped), params)
+        for use_case_id, currency, name, amount, lines in cursor.fetchall():
+            if use_case_id is None:
+                continue
             drivers.append(
                 CostDriver(source=source, period=period, currency=currency, use_case_id=use_case_id, kind=kind,
-                           name=name[:1024], effective_cost=amount, line_count=lines)
+                           name=(name or "")[:1024], effective_cost=_decimal(amount), line_count=lines)
             )  # fmt: skip
     return drivers
 
@@ -694,18 +799,19 @@ def preview_rule(rule: AllocationRule, *, period: date | None = None) -> dict:
         period = earlier[-1] if earlier else (periods[-1] if periods else None)
     if period is None:
         return {"period": None, "rows": 0, "currencies": {}}
-    items = CostLineItem.objects.filter(cost_import__is_current=True, billing_period_start=period)
+    # Per-profile totals the last allocation kept: the rule is evaluated once per profile.
+    items = CostProfileTotal.objects.filter(period=period)
     if rule.source_id:
         items = items.filter(source_id=rule.source_id)
-    items = items.annotate(**{_tag_alias(key): _tag_text(key) for key in rule.tag_keys})
+    items = items.annotate(**{_tag_alias(key): _tag_text(key, "profile__") for key in rule.tag_keys})
     if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
         items = items.annotate(**{_key_value_alias(rule): _key_value(rule)})
     summary = list(
-        items.filter(rule_condition(rule))
-        .values("billing_currency")
-        .annotate(effective=Sum("effective_cost"), lines=Count("pk"))
-        .order_by("billing_currency")
+        items.filter(rule_condition(rule, prefix="profile__"))
+        .values("currency")
+        .annotate(effective=Sum("effective_cost"), lines=Sum("line_count"))
+        .order_by("currency")
     )
-    currencies = {row["billing_currency"]: cents(_decimal(row["effective"])) for row in summary}
+    currencies = {row["currency"]: cents(_decimal(row["effective"])) for row in summary}
     rows = sum(row["lines"] for row in summary)
     return {"period": period, "rows": rows, "currencies": currencies}

@@ -18,14 +18,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from costs.choices import CostImportStatusChoices, ImportFormatChoices
-from costs.ingest import readers
+from costs.ingest import readers, store
 from costs.ingest.errors import CostImportError
 from costs.ingest.plan import Progress, plan_cost_explorer, plan_cur, plan_focus, upload_directory
 from costs.ingest.writer import ImportOutcome, import_unit, worker_is_gone
-from costs.models import CostImport, CostLineItem, CostSource
+from costs.models import CostImport, CostSource
 from costs.services.allocation_engine import request_allocation
 from portal import uploads
 
@@ -57,7 +58,7 @@ def cost_imports_reap_abandoned() -> list[CostImport]:
             )
             if locked is None:
                 continue  # it finished meanwhile
-            deleted, _ = CostLineItem.objects.filter(cost_import=locked).delete()
+            deleted = store.discard(locked.pk)
             locked.status = CostImportStatusChoices.FAILED
             locked.is_current = False
             locked.error_message = (
@@ -71,7 +72,23 @@ def cost_imports_reap_abandoned() -> list[CostImport]:
             locked.save()
         logger.warning("cost import #%s: %s", locked.pk, locked.error_message)
         reaped.append(locked)
+    _drop_orphan_load_tables()
     return reaped
+
+
+def _drop_orphan_load_tables() -> None:
+    """PostgreSQL: a load table whose import is neither running nor current (its import row is
+    gone, or it failed before it could drop its table) is dropped: one table, no row deletes."""
+    orphans = store.load_table_import_ids() - set(
+        CostImport.objects.filter(Q(status=CostImportStatusChoices.RUNNING) | Q(is_current=True)).values_list(
+            "pk", flat=True
+        )
+    )
+    for import_id in sorted(orphans):
+        logger.warning(
+            "dropping the load table of cost import #%s: it is neither running nor current", import_id
+        )
+        store.discard(import_id)
 
 
 def cost_import_run(

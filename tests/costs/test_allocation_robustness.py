@@ -75,10 +75,10 @@ def test_one_failing_period_does_not_stop_the_others_and_is_visible(
 
     real_drivers = allocation_engine._drivers
 
-    def drivers(source, period, items, rules):
+    def drivers(cursor, source, period):
         if source.name == "Broken" and period == NOV:
             raise ValueError("the database went away")
-        return real_drivers(source, period, items, rules)
+        return real_drivers(cursor, source, period)
 
     monkeypatch.setattr(allocation_engine, "_drivers", drivers)
     with django_capture_on_commit_callbacks(execute=True):

@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from costs.choices import CostImportStatusChoices
-from costs.ingest import writer
+from costs.ingest import batch
 from costs.ingest.errors import CostImportError
 from costs.ingest.plan import periods_to_pull
 from costs.models import CostImport, CostLineItem
-from costs.selectors.imports import billing_totals, line_item_totals
+from costs.selectors.imports import billing_totals, line_item_details, line_item_totals
 from costs.services.imports import cost_import_run
 from tests.costs.billing_files import (
     CUR_ITEMS_EFFECTIVE,
@@ -96,11 +96,11 @@ def test_legacy_cur_is_read_through_its_manifest_with_amortised_effective_cost(
     assert cents(checked["billed"]) == cents(expected) and cents(checked["effective"]) == cents(
         CUR_ITEMS_EFFECTIVE
     )
-    fee = CostLineItem.objects.get(provider_charge_type="SavingsPlanRecurringFee")
-    assert (fee.charge_category, fee.effective_cost, fee.tags) == ("Purchase", Decimal("2.5"), {})
-    covered = CostLineItem.objects.get(provider_charge_type="SavingsPlanCoveredUsage")
-    assert covered.tags == {"user:use-case": "UC-0002", "user:team": "ml"}
-    assert covered.tags_normalized == {"use_case": "uc-0002", "team": "ml"}
+    (fee,) = line_item_details(provider_charge_type="SavingsPlanRecurringFee")
+    assert (fee["charge_category"], fee["effective_cost"], fee["tags"]) == ("Purchase", Decimal("2.5"), {})
+    (covered,) = line_item_details(provider_charge_type="SavingsPlanCoveredUsage")
+    assert covered["tags"] == {"user:use-case": "UC-0002", "user:team": "ml"}
+    assert covered["tags_normalized"] == {"use_case": "uc-0002", "team": "ml"}
     assert [f["name"] for f in cost_import.files] == [
         f"s3://billing/{LEGACY_FOLDER}/a1/propylon-cur-0000{n}.csv.gz" for n in (1, 2)
     ]
@@ -160,7 +160,7 @@ def test_a_manifest_listing_a_missing_file_fails_and_keeps_the_period(s3, tmp_pa
 
 
 def test_a_truncated_cur_part_in_s3_fails_and_keeps_the_period(s3, tmp_path, make_source, aws, monkeypatch):
-    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(batch, "BATCH_ROWS", 2)
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
     deliver_legacy(s3, tmp_path, assembly_id="a1")
     (good,) = cost_import_run(source=source, periods=[NOV]).imports
@@ -210,9 +210,8 @@ def test_cur2_parquet_through_its_manifest(s3, tmp_path, make_source, aws):
     assert cents(cost_import.totals["USD"]["billed"]) == cents(expected) == Decimal("44.73")
     assert Decimal(cost_import.totals["USD"]["effective"]) == CUR_ITEMS_EFFECTIVE
     assert cents(line_item_totals(cost_import)["USD"]["billed"]) == cents(expected)
-    tagged = CostLineItem.objects.filter(tags_normalized__use_case="uc-0001").count()
-    assert tagged == 2
-    assert CostLineItem.objects.filter(tags__user_use_case="UC-0002").count() == 2
+    assert len(line_item_details(tags_normalized__use_case="uc-0001")) == 2
+    assert len(line_item_details(tags__user_use_case="UC-0002")) == 2
 
 
 def test_focus_parquet_from_an_s3_prefix(s3, tmp_path, make_source, aws):
@@ -292,9 +291,10 @@ def test_cost_explorer_two_pages_grouped_by_tag_and_service(aws, make_source):
         "rows": 3,
     }
     assert cents(line_item_totals(cost_import)["USD"]["billed"]) == Decimal("23.85")
-    untagged = CostLineItem.objects.get(service_name="Amazon EC2")
-    assert untagged.tags == {} and untagged.list_cost is None
-    assert CostLineItem.objects.get(service_name="Amazon SageMaker").tags == {"use-case": "UC-0002"}
+    (untagged,) = line_item_details(service_name="Amazon EC2")
+    assert untagged["tags"] == {} and untagged["list_cost"] is None
+    (sagemaker,) = line_item_details(service_name="Amazon SageMaker")
+    assert sagemaker["tags"] == {"use-case": "UC-0002"}
     # An estimated month is pulled again by the schedule until Cost Explorer says it is final.
     assert NOV in periods_to_pull(source, today=date(2027, 3, 20))
 

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from costs.ingest import writer
+from costs.ingest import batch
 from costs.models import CostImport, CostLineItem, CostSource
 from costs.selectors.imports import billing_totals, current_line_items
 from costs.services.imports import cost_import_run
@@ -31,7 +31,7 @@ def focus_file(tmp_path):
 
 
 def test_the_job_reports_progress_and_its_result(run_job, admin_user, make_source, focus_file, monkeypatch):
-    monkeypatch.setattr(writer, "BATCH_SIZE", 5)
+    monkeypatch.setattr(batch, "BATCH_ROWS", 5)
     seen = []
     from portal.jobs import JobContext
 

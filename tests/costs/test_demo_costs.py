@@ -6,7 +6,7 @@ import pytest
 
 from costs.demo import PLATFORM_ACCOUNT, SOURCE_NAME, demo_months, load_costs
 from costs.models import CostImport, CostLineItem
-from costs.selectors.imports import line_item_totals
+from costs.selectors.imports import line_item_details, line_item_totals
 
 pytestmark = pytest.mark.django_db
 
@@ -25,9 +25,9 @@ def test_the_demo_imports_three_months_through_the_parser_and_reloads_unchanged(
             Decimal("0.01")
         )
     rows = CostLineItem.objects.count()
-    assert CostLineItem.objects.filter(tags_normalized__use_case="uc-0001").exists()
-    assert CostLineItem.objects.filter(sub_account_id=PLATFORM_ACCOUNT).exists()
-    assert CostLineItem.objects.filter(sub_account_id="111111111111", tags={}).exists()  # the untagged slice
+    assert line_item_details(tags_normalized__use_case="uc-0001")
+    assert line_item_details(sub_account_id=PLATFORM_ACCOUNT)
+    assert line_item_details(sub_account_id="111111111111", tags={})  # the untagged slice
 
     load_costs({})
 

@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from costs.choices import CostImportStatusChoices
-from costs.ingest import writer
+from costs.ingest import batch
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
-from costs.selectors.imports import billing_totals, line_item_totals
+from costs.selectors.imports import billing_totals, line_item_details, line_item_totals
 from costs.services.imports import cost_import_run
 from portal.choices import AuditActionChoices
 from portal.models import AuditEntry
@@ -73,18 +73,23 @@ def test_line_items_carry_focus_names_tags_and_nulls(tmp_path, make_source):
     path = write_csv(tmp_path / "focus.csv", FOCUS_COLUMNS, focus_rows(NOV, count=12))
     source = make_source(location=str(path))
     cost_import_run(source=source)
-    first, second = CostLineItem.objects.order_by("pk")[:2]
-    assert first.tags == {"use-case": "UC-0001", "Team": "Support Automation"}
-    assert first.tags_normalized == {"use_case": "uc-0001", "team": "support automation"}
-    assert first.billed_cost == Decimal("0.0123456789")
-    assert first.effective_cost == Decimal("0.0111111110")
-    assert first.charge_period_start.isoformat() == "2026-11-01T00:00:00+00:00"
-    assert (first.provider, first.service_name, first.billing_currency) == ("AWS", "Amazon Bedrock", "USD")
-    assert first.usage_quantity == Decimal("0.5") and first.usage_unit == "Hours"
-    assert second.list_cost is None  # an empty ListCost cell stays empty, it is not zero
-    assert second.charge_class == ""  # literal NULL
-    credit = CostLineItem.objects.get(charge_category="Credit")
-    assert credit.resource_id == "" and credit.tags == {} and credit.billed_cost == Decimal("-1.25")
+    first, second = line_item_details()[:2]
+    assert first["tags"] == {"use-case": "UC-0001", "Team": "Support Automation"}
+    assert first["tags_normalized"] == {"use_case": "uc-0001", "team": "support automation"}
+    assert first["billed_cost"] == Decimal("0.0123456789")
+    assert first["effective_cost"] == Decimal("0.0111111110")
+    assert first["charge_period_start"].isoformat() == "2026-11-01T00:00:00+00:00"
+    assert first["charge_date"] == NOV
+    assert (first["provider"], first["service_name"], first["billing_currency"]) == (
+        "AWS",
+        "Amazon Bedrock",
+        "USD",
+    )
+    assert first["usage_quantity"] == Decimal("0.5") and first["usage_unit"] == "Hours"
+    assert second["list_cost"] is None  # an empty ListCost cell stays empty, it is not zero
+    assert second["charge_class"] == ""  # literal NULL
+    (credit,) = line_item_details(charge_category="Credit")
+    assert credit["resource_id"] == "" and credit["tags"] == {} and credit["billed_cost"] == Decimal("-1.25")
 
 
 def test_importing_the_same_file_again_changes_nothing(tmp_path, make_source):
@@ -177,7 +182,7 @@ def fails_and_keeps_previous(source, good, path, message: str) -> None:
 
 
 def test_a_truncated_gzip_fails_naming_file_and_row(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(writer, "BATCH_SIZE", 3)  # rows reach the database before the break
+    monkeypatch.setattr(batch, "BATCH_ROWS", 3)  # rows reach the database before the break
     source, good = imported
     whole = gzip.compress(
         write_csv(tmp_path / "x.csv", FOCUS_COLUMNS, focus_rows(NOV, count=400)).read_bytes()
@@ -210,7 +215,7 @@ def test_a_missing_required_column_fails_naming_it(tmp_path, imported):
 
 
 def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(batch, "BATCH_ROWS", 2)
     source, good = imported
     rows = focus_rows(NOV, count=8)
     rows[5]["EffectiveCost"] = "12,50"
@@ -221,7 +226,7 @@ def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, m
 
 
 def test_a_currency_mix_within_a_billing_account_fails(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(writer, "BATCH_SIZE", 2)
+    monkeypatch.setattr(batch, "BATCH_ROWS", 2)
     source, good = imported
     rows = focus_rows(NOV, count=8)
     rows[6]["BillingCurrency"] = "EUR"

@@ -7,11 +7,12 @@ import socket
 import subprocess
 from datetime import date, timedelta
 
+import pyarrow as pa
 import pytest
 from django.utils import timezone
 
 from costs.choices import CostImportStatusChoices
-from costs.ingest import writer
+from costs.ingest import store, writer
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
 from costs.services.imports import cost_import_run
@@ -44,10 +45,11 @@ def running_import(current, *, worker: str, minutes_ago: int) -> CostImport:
         worker=worker,
         heartbeat_at=timezone.now() - timedelta(minutes=minutes_ago),
     )
-    rows = list(CostLineItem.objects.filter(cost_import=current))
-    for row in rows:
-        row.pk, row.cost_import = None, item
-    CostLineItem.objects.bulk_create(rows)
+    rows = list(CostLineItem.objects.filter(cost_import=current).values(*store.NARROW_SCHEMA.names))
+    for number, row in enumerate(rows):
+        row["id"], row["cost_import_id"] = store.line_item_ids(item.pk, 0, number, 1)[0], item.pk
+    store.prepare(item.pk)
+    store.write(item.pk, pa.Table.from_pylist(rows, schema=store.NARROW_SCHEMA))
     return item
 
 
@@ -72,9 +74,9 @@ def test_the_nightly_run_fails_abandoned_imports_and_deletes_their_rows(current,
     assert stale.error_message.startswith("Abandoned: no sign of life since ")
     assert gone.error_message.startswith(f"Abandoned: the process that ran it ({socket.gethostname()}:")
     assert "Its 2 line item(s) written so far were deleted" in stale.error_message
-    assert not CostLineItem.objects.filter(cost_import__in=[stale, gone]).exists()
+    assert store.rows_in_load(stale.pk) == store.rows_in_load(gone.pk) == 0
     assert alive.status == CostImportStatusChoices.RUNNING
-    assert CostLineItem.objects.filter(cost_import=alive).count() == 2
+    assert store.rows_in_load(alive.pk) == 2
     current.refresh_from_db()
     assert current.is_current and CostLineItem.objects.filter(cost_import=current).count() == 2
     logged = JobLogLine.objects.filter(job=run, level="warning").values_list("message", flat=True)
@@ -82,7 +84,7 @@ def test_the_nightly_run_fails_abandoned_imports_and_deletes_their_rows(current,
         f"Import #{stale.pk} of Billing",
         f"Import #{gone.pk} of Billing",
     }
-    CostLineItem.objects.filter(cost_import=alive).delete()
+    store.discard(alive.pk)
 
 
 def test_an_import_taken_for_abandoned_meanwhile_cannot_become_current(tmp_path, current, monkeypatch):
@@ -90,7 +92,6 @@ def test_an_import_taken_for_abandoned_meanwhile_cannot_become_current(tmp_path,
     real_commit = writer.Writer.commit
 
     def reaped_first(writer, files):
-        writer.flush()
         CostImport.objects.filter(pk__in=[i.pk for i in writer.imports.values()]).update(
             status=CostImportStatusChoices.FAILED, error_message="Abandoned: no sign of life since then."
         )
@@ -110,4 +111,4 @@ def test_a_running_import_page_shows_its_last_sign_of_life(current, admin_user, 
     body = client.get(f"/costs/imports/{running.pk}/").content.decode()
     assert "Last sign of life" in body and f"{running.heartbeat_at:%Y-%m-%d %H:%M:%S} UTC" in body
     assert "from worker-8:4243:99" in body
-    CostLineItem.objects.filter(cost_import=running).delete()
+    store.discard(running.pk)

@@ -14,6 +14,7 @@ from costs.choices import CostImportStatusChoices
 from costs.ingest import normalize
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
+from costs.selectors.imports import line_item_details
 from costs.services.imports import cost_import_run
 from tests.costs.billing_files import FOCUS_COLUMNS, focus_rows, write_csv, write_focus_parquet
 
@@ -91,7 +92,7 @@ def test_an_integer_account_id_is_exact_text(tmp_path, make_source):
     path = parquet_with(tmp_path / "int-id.parquet", "BillingAccountId", [111122223333] * 3, pa.int64())
     source = make_source(location=str(tmp_path))
     cost_import_run(source=source, location=path)
-    assert set(CostLineItem.objects.values_list("billing_account_id", flat=True)) == {"111122223333"}
+    assert {row["billing_account_id"] for row in line_item_details()} == {"111122223333"}
 
 
 def test_a_number_where_a_date_belongs_is_refused(tmp_path, imported):

@@ -1,7 +1,6 @@
 """Every role x every action on cost (billing sources and imports, allocation rules and pools, budgets, value), through the UI and the API
 (costs/policies.py)."""
 
-from datetime import UTC, datetime
 from datetime import date as _date
 from decimal import Decimal as _Decimal
 
@@ -132,23 +131,41 @@ def test_cost_imports():
     )
 
 
-@covers("costs.costlineitem")
-def test_cost_line_items_follow_their_import():
-    """Line items have no endpoint of their own: they are read with their import (billing
-    readers) and written only by the import, never by a person, admins included."""
+BILLING_DATA = (
+    "costs.billingaccount", "costs.billingservice", "costs.billingresource", "costs.billingregion",
+    "costs.billingsku", "costs.billingcharge", "costs.billingtagset", "costs.billingprofile",
+    "costs.costprofiletotal",
+)  # fmt: skip
+
+
+@covers("costs.costlineitem", *BILLING_DATA)
+def test_cost_line_items_and_what_they_refer_to_follow_their_import(tmp_path):
+    """Line items, the dimensions they refer to (accounts, services, resources, tag sets…) and
+    the per-profile totals have no endpoint of their own: they are the raw bill, read by billing
+    readers and written only by imports and allocation, never by a person, admins included."""
+    from django.apps import apps
+
+    from costs.services.allocation_engine import allocate_period
+    from costs.services.imports import cost_import_run
+    from tests.costs.billing_files import FOCUS_COLUMNS, write_csv
+    from tests.costs.cost_data import line
+
     context = build_context()
-    cost_import = make_cost_import(context)
-    CostLineItem.objects.create(
-        cost_import=cost_import, source=cost_import.source, billing_period_start=_date(2026, 11, 1),
-        charge_period_start=datetime(2026, 11, 1, tzinfo=UTC), charge_period_end=datetime(2026, 11, 2, tzinfo=UTC),
-        billed_cost=_Decimal("1.5"), effective_cost=_Decimal("1.5"), billing_currency="USD",
-    )  # fmt: skip
-    line_items = CostLineItem.objects.filter(cost_import=cost_import)
+    source = CostSource.objects.create(name=unique("Source"), kind="focus")
+    path = write_csv(
+        tmp_path / "one.csv", FOCUS_COLUMNS, [line(_date(2026, 11, 1), "1.5", tags={"team": "x"})]
+    )
+    (cost_import,) = cost_import_run(source=source, location=str(path)).imports
+    allocate_period(source=source, period=_date(2026, 11, 1))
     readers = ("admin", "coe-lead", "coe-reviewer", "executive", "auditor")
-    for persona, user in context.users.items():
-        assert restrict(line_items, user).exists() == (persona in readers), persona
-        for action in ("add", "change", "delete"):
-            assert not restrict(line_items, user, action).exists(), (persona, action)
+    querysets = [CostLineItem.objects.filter(cost_import=cost_import)]
+    querysets += [apps.get_model(label).objects.all() for label in BILLING_DATA]
+    for rows in querysets:
+        assert rows.exists(), rows.model
+        for persona, user in context.users.items():
+            assert restrict(rows, user).exists() == (persona in readers), (rows.model, persona)
+            for action in ("add", "change", "delete"):
+                assert not restrict(rows, user, action).exists(), (rows.model, persona, action)
 
 
 #
@@ -274,7 +291,7 @@ def make_allocation(context, *, visibility="normal"):
 OWN_TEAM_COST = expect(HIDE, **COST_READERS, team_lead=ALLOW, team_member=ALLOW)
 
 
-@covers("costs.costdriver")
+@covers("costs.costdriver", "costs.costrollup")
 def test_cost_allocations():
     for name, make in (
         ("allocation", make_allocation),
@@ -303,6 +320,20 @@ def test_cost_allocations():
     for persona, user in context.users.items():
         assert restrict(driver, user).exists() == (OWN_TEAM_COST[persona] == ALLOW), persona
         assert not restrict(driver, user, "change").exists(), persona
+    # Daily rollups are seen as the allocations they add up to.
+    from costs.models import BillingService, CostRollup
+
+    service, _ = BillingService.objects.get_or_create(provider="AWS", service_name="Amazon Bedrock")
+    rollup = CostRollup.objects.filter(
+        pk=CostRollup.objects.create(
+            source=allocation.source, period=allocation.period, day=allocation.period, currency="USD",
+            bucket="use_case", use_case=allocation.use_case, service=service, effective_cost=_Decimal("1.5"),
+            billed_cost=_Decimal("1.5"), line_count=1,
+        ).pk
+    )  # fmt: skip
+    for persona, user in context.users.items():
+        assert restrict(rollup, user).exists() == (OWN_TEAM_COST[persona] == ALLOW), persona
+        assert not restrict(rollup, user, "change").exists(), persona
     # Unallocated cost has no team: only readers see it.
     context = build_context()
     unallocated = CostAllocation.objects.filter(pk=make_allocation(context).pk)

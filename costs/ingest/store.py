@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 from django.db import connections, router
 
+from costs.ingest import pgcopy
 from costs.ingest.batch import MONEY_TYPE, QUANTITY_TYPE, TIME_TYPE
 from costs.ingest.errors import CostImportError
 from costs.models import CostLineItem
@@ -115,8 +116,6 @@ def write(import_id: int, table: pa.Table) -> None:
         return
     connection = _connection()
     if connection.vendor == "postgresql":
-        from costs.ingest import pgcopy
-
         with connection.cursor() as cursor:
             pgcopy.copy_table(
                 cursor.cursor, load_table(import_id), table, [(name, pg) for name, pg, _a in COLUMNS]

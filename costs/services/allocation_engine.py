@@ -29,6 +29,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection, transaction
 from django.db.models import (
+    BigIntegerField,
     Case,
     CharField,
     F,
@@ -370,9 +371,8 @@ def _stage(cursor, cost_import: CostImport, rules: list[AllocationRule]):
     3. ``TARGETS``: per profile, where its money goes (bucket, use case, team or pool, rule).
     """
     _drop_stage(cursor)
-    temporary = "TEMPORARY"
     cursor.execute(
-        f"CREATE {temporary} TABLE {GROUPS} AS "
+        f"CREATE TEMPORARY TABLE {GROUPS} AS "
         "SELECT billing_currency AS currency, charge_date AS day, profile_id, "
         "SUM(effective_cost) AS effective, SUM(billed_cost) AS billed, COUNT(*) AS lines, "
         "MAX(charge_period_end) AS latest "
@@ -389,12 +389,9 @@ def _stage(cursor, cost_import: CostImport, rules: list[AllocationRule]):
     match_rules = [rule for rule in rules if rule.kind == AllocationRuleKindChoices.MATCH]
 
     def per_rule(value_of, output_field):
+        # Typed even when every row is NULL: CREATE TABLE AS would make an untyped NULL text.
         whens = [When(_rule=rule.pk, then=Value(value_of(rule))) for rule in match_rules if value_of(rule)]
-        return (
-            Case(*whens, default=Value(None), output_field=output_field)
-            if whens
-            else Value(None, output_field=output_field)
-        )
+        return Cast(Case(*whens, default=Value(None), output_field=output_field), output_field)
 
     bucket_of = {
         AllocationTargetKindChoices.USE_CASE: RollupBucketChoices.USE_CASE,
@@ -416,37 +413,35 @@ def _stage(cursor, cost_import: CostImport, rules: list[AllocationRule]):
             lambda rule: (
                 rule.target_use_case_id if rule.target_kind == AllocationTargetKindChoices.USE_CASE else None
             ),
-            IntegerField(),
+            BigIntegerField(),
         ),
         _team=per_rule(
             lambda rule: (
                 rule.target_team_id if rule.target_kind == AllocationTargetKindChoices.TEAM else None
             ),
-            IntegerField(),
+            BigIntegerField(),
         ),
         _pool=per_rule(
             lambda rule: (
                 rule.target_pool_id if rule.target_kind == AllocationTargetKindChoices.POOL else None
             ),
-            IntegerField(),
+            BigIntegerField(),
         ),
     ).values_list(
-        "pk", "service_id", "resource_id", "_rule", "_ucval", "_bucket", "_use_case", "_team", "_pool"
+        "id", "service_id", "resource_id", "_rule", "_ucval", "_bucket", "_use_case", "_team", "_pool"
     )
     sql, params = profiles.query.sql_with_params()
-    cursor.execute(f"CREATE {temporary} TABLE {PROFILES} (id, service_id, resource_id, rule, ucval, bucket, "
-                   f"use_case_id, team_id, pool_id)", [])  # fmt: skip
-    cursor.execute(f"INSERT INTO {PROFILES} {sql}", params)
+    cursor.execute(f"CREATE TEMPORARY TABLE {PROFILES} AS {sql}", params)
     # A key-tag rule matched only values that are use-case keys (in SQL); one whose use case
     # went away meanwhile is unallocated, not lost.
     usecases = UseCase._meta.db_table
     cursor.execute(
-        f"CREATE {temporary} TABLE {TARGETS} AS "
+        f"CREATE TEMPORARY TABLE {TARGETS} AS "
         "SELECT p.id AS profile_id, p.service_id, p.resource_id, "
-        "CASE WHEN p.ucval IS NOT NULL AND u.id IS NULL THEN %s ELSE p.bucket END AS bucket, "
-        "COALESCE(p.use_case_id, u.id) AS use_case_id, p.team_id, p.pool_id, "
-        "CASE WHEN p.rule = 0 OR (p.ucval IS NOT NULL AND u.id IS NULL) THEN NULL ELSE p.rule END AS rule_id "
-        f"FROM {PROFILES} p LEFT JOIN {usecases} u ON p.ucval IS NOT NULL AND LOWER(u.key) = p.ucval",
+        "CASE WHEN p._ucval IS NOT NULL AND u.id IS NULL THEN %s ELSE p._bucket END AS bucket, "
+        "COALESCE(p._use_case, u.id) AS use_case_id, p._team AS team_id, p._pool AS pool_id, "
+        "CASE WHEN p._rule = 0 OR (p._ucval IS NOT NULL AND u.id IS NULL) THEN NULL ELSE p._rule END AS rule_id "
+        f"FROM {PROFILES} p LEFT JOIN {usecases} u ON p._ucval IS NOT NULL AND LOWER(u.key) = p._ucval",
         [RollupBucketChoices.UNALLOCATED],
     )
     return latest

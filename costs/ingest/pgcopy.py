@@ -63,17 +63,15 @@ class _EncodedColumn:
         return np.where(self.valid, length, NULL_LENGTH)
 
     def is_variable(self) -> bool:
-        return self.valid is not None or (
-            self.used is not None and bool(np.any(self.used[self._valid_or_all()] != self.width))
-        )
-
-    def _valid_or_all(self):
-        return slice(None) if self.valid is None else self.valid
+        """Whether some row leaves bytes of its slot unused (a NULL, a shorter text)."""
+        if self.valid is not None:
+            return True
+        return self.used is not None and bool(np.any(self.used != self.width))
 
 
 def encode(table: pa.Table, columns: list[tuple[str, str]]) -> list[memoryview | bytes]:
     """The ``COPY ... FROM STDIN (FORMAT binary)`` stream of `table`'s `columns`, as buffers to
-    write one after the other (joined, a copy of the whole stream: ``b"".join(encode(...))``).
+    write one after the other (``b"".join(...)`` copies them into one ``bytes``).
 
     `columns` names, in the order of the COPY column list, each column of `table` with its
     PostgreSQL type: ``int4`` (Arrow int32), ``int8`` (int64), ``date`` (date32),
@@ -87,7 +85,8 @@ def encode(table: pa.Table, columns: list[tuple[str, str]]) -> list[memoryview |
 
 
 def copy_table(cursor: Cursor, table_name: str, table: pa.Table, columns: list[tuple[str, str]]) -> None:
-    """COPY `table`'s `columns` (as for :func:`encode`) into the database table `table_name`.
+    """COPY `table`'s `columns` (as for :func:`encode`) into the database table `table_name`
+    (quoted as one identifier).
 
     `cursor` is a psycopg 3 cursor (``django.db.connection.cursor().cursor``); the rows are
     written in the cursor's transaction, one encoded slice of :data:`SLICE_ROWS` at a time.
@@ -291,9 +290,11 @@ def _split_decimals(array: pa.Array, scale: int) -> tuple[np.ndarray, np.ndarray
         return negative, low, np.zeros(len(array), dtype=np.uint64)
 
     divisor = np.uint64(10**scale)
-    quotient_of_2_64, remainder_of_2_64 = divmod(2**64, 10**scale)
     low_integer = low // divisor
     low_fraction = low - low_integer * divisor
+    if not high.any():  # every magnitude below 2**64 (amounts of money below ~1.8 billion)
+        return negative, low_integer, low_fraction
+    quotient_of_2_64, remainder_of_2_64 = divmod(2**64, 10**scale)
     rest = high * np.uint64(remainder_of_2_64) + low_fraction
     carry = rest // divisor
     fraction = rest - carry * divisor

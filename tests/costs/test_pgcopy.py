@@ -155,6 +155,15 @@ def test_a_slice_at_an_odd_offset_and_a_table_of_several_chunks_round_trip():
     assert copied_back(chunked) == as_rows(chunked)
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_large_string_text_round_trips():
+    table = edge_table()
+    index = table.column_names.index("currency")
+    large = table.set_column(index, "currency", table.column("currency").cast(pa.large_string()))
+    assert copied_back(large) == as_rows(table)
+
+
 def random_decimals(rng: random.Random, rows: int, integer_digits: int) -> list[Decimal | None]:
     values = []
     for _ in range(rows):
@@ -201,6 +210,9 @@ def test_the_payload_is_framed_by_the_signature_and_the_trailer():
     payload = b"".join(pgcopy.encode(table, [("small", "int4")]))
     row = b"\x00\x01" + b"\x00\x00\x00\x04" + b"\x00\x00\x00\x07"
     assert payload == b"PGCOPY\n\xff\r\n\x00" + bytes(8) + row + b"\xff\xff"
+    assert (
+        b"".join(pgcopy.encode(table.slice(0, 0), [("small", "int4")])) == pgcopy.SIGNATURE + pgcopy.TRAILER
+    )
 
 
 @pytest.mark.parametrize(

@@ -142,3 +142,38 @@ def test_through_a_real_worker_every_file_loads_and_the_period_becomes_current(
         assert all(worker.endswith(f":{celery_worker_process['process'].pid}") for worker in workers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_import_page_shows_each_files_progress_then_the_checked_totals(
+    tmp_path, make_source, admin_user, client
+):
+    from costs.ingest import plan
+    from costs.services.allocation_engine import allocate_period
+
+    source = make_source()
+    folder = delivery(tmp_path / "progress", files=2)
+    (unit,) = plan.plan_focus(source, str(folder))
+    load = CostLoad.objects.create(source=source, format=unit.format, location=str(folder), identifier="x")
+    first, second = (
+        CostLoadFile.objects.create(load=load, position=index, name=part.name, address=part.address)
+        for index, part in enumerate(unit.parts)
+    )
+    writer.load_file(first, unit.parts[0])  # the second file's job has not started yet
+    running = CostImport.objects.get(load=load)
+    client.force_login(admin_user)
+    page = client.get(f"/costs/imports/{running.pk}/").content.decode()
+    assert "Each file loads in a job" in page
+    assert (
+        page.index(first.name)
+        < page.index("Loaded")
+        < page.index(second.name)
+        < page.index("Waiting for a worker")
+    )
+
+    writer.load_file(second, unit.parts[1])
+    (current,), _ = writer.finish_load(load)
+    page = client.get(f"/costs/imports/{current.pk}/").content.decode()
+    assert "as the allocation summed them" not in page  # not allocated yet: nothing to check against
+    allocate_period(source=source, period=NOV)
+    page = client.get(f"/costs/imports/{current.pk}/").content.decode()
+    assert "as the allocation summed them" in page and "Yes, to the cent" in page

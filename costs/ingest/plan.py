@@ -40,7 +40,7 @@ class Part:
         pending = []
         for item in self.rows():
             pending.append(item)
-            if len(pending) >= batch.BATCH_ROWS:
+            if len(pending) >= batch.batch_rows():
                 yield batch.from_rows(pending)
                 pending = []
         if pending:

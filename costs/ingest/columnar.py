@@ -1,0 +1,703 @@
+"""Billing files read column by column into :data:`costs.ingest.batch.NORMALIZED` batches.
+
+The scalar parsers (``focus.parse_row``, ``cur.parse_row``) stay the definition of what a cell
+means and of every message an import shows. This module only takes the shortcuts that cannot
+change an answer:
+
+* a cell's value depends on the cell alone, so the scalar normalisers (``normalize.text``,
+  ``timestamp``, ``period_date``, ``currency``, ``tags_from_json``) run once per *distinct* value
+  of a column and the results are taken back to the rows;
+* money and quantities are many distinct values, so the common plain forms (``-12.5``, decimal
+  and integer columns, floats whose shortest text is plain) are converted by ``pyarrow.compute``;
+* every row where some cell is not in such a form (``1E-5``, `` 1.5``, an error) is handed to the
+  scalar parser whole, which returns it or raises today's message with the row's number.
+
+The container is read by Arrow (CSV through ``pyarrow.csv.open_csv``, Parquet one record batch at
+a time). Whatever Arrow refuses or cannot number exactly (a damaged gzip stream, bytes that are
+not UTF-8, a short row, a blank line between rows, a row longer than a block) is read again by
+``readers.iter_records`` from the first row not yet returned, so messages and row numbers are the
+record reader's.
+"""
+
+import gzip
+import io
+import zlib
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any, BinaryIO
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as arrow_csv
+import pyarrow.parquet as pq
+
+from costs.choices import ChargeCategoryChoices, ImportFormatChoices
+from costs.ingest import cur, focus, readers
+from costs.ingest import normalize as n
+from costs.ingest.batch import MONEY_TYPE, NORMALIZED, QUANTITY_TYPE, TIME_TYPE
+from costs.ingest.errors import CostImportError
+
+# About 100,000 FOCUS rows of ~330 bytes per CSV block or Parquet batch.
+CSV_BLOCK_BYTES = 32 * 1024 * 1024
+BATCH_ROWS = 100_000
+# Arrow's failures while reading a container; the record reader then says what is wrong.
+_ARROW_READ_FAILURES = (pa.ArrowException, OSError, EOFError, ValueError, zlib.error)
+# Fast-path numbers: plain decimal text within the limits. Money below 1e9 and quantities below
+# 1e17 (one digit short of the limits, so rounding to ten places cannot reach them); longer
+# forms go to the scalar parser, which applies the limits exactly.
+_WORK_TYPE = pa.decimal128(38, 18)
+_MONEY_DIGITS = 9
+_QUANTITY_DIGITS = 17
+_NUMBER_PATTERN = r"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,18}})?$"
+_NULL_TEXTS = pa.array(sorted(n.NULL_TEXTS))
+_CSV_STRING_COLUMNS = 4096  # columns typed as text when the header is read as the first row
+
+
+class _ArrowGaveUp(Exception):
+    """Arrow could not read on (or could not number the rows exactly): the record reader takes over."""
+
+
+class _NeedsScalarParser(Exception):
+    """A value the shortcut does not decide; the scalar parser gives its result or its message."""
+
+
+#
+# Per-column conversions: (values, rows the scalar parser must decide)
+#
+
+
+def _constant(value: Any, size: int, value_type: pa.DataType) -> pa.Array:
+    return pa.array([value], type=value_type).take(pa.array(np.zeros(size, dtype=np.int32)))
+
+
+def _per_distinct(
+    array: pa.Array | None, size: int, convert: Callable[[Any], Any], value_type: pa.DataType
+) -> tuple[pa.Array, np.ndarray]:
+    """``convert`` applied once per distinct value of ``array`` (``None``: the column is absent)."""
+    if array is None:
+        try:
+            return _constant(convert(None), size, value_type), np.zeros(size, dtype=bool)
+        except (CostImportError, _NeedsScalarParser):
+            return pa.nulls(size, value_type), np.ones(size, dtype=bool)
+    try:
+        encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
+    except pa.ArrowNotImplementedError:  # nested values: the scalar parser refuses or reads them
+        return pa.nulls(size, value_type), np.ones(size, dtype=bool)
+    distinct = encoded.dictionary.to_pylist()
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(len(distinct))
+        distinct.append(None)
+    results, refused = [], []
+    for value in distinct:
+        try:
+            results.append(convert(value))
+            refused.append(False)
+        except (CostImportError, _NeedsScalarParser):
+            results.append(None)
+            refused.append(True)
+    positions = indices.to_numpy(zero_copy_only=False)
+    return pa.array(results, type=value_type).take(indices), np.asarray(refused, dtype=bool)[positions]
+
+
+def _number(
+    array: pa.Array | None, size: int, *, required: bool, digits: int, target: pa.DataType
+) -> tuple[pa.Array, np.ndarray]:
+    """A money or quantity column as ``target``, rounded half to even to ten places."""
+    if array is None:
+        return pa.nulls(size, target), np.full(size, required)
+    kind = array.type
+    null = array.is_null()
+    if pa.types.is_floating(kind):
+        # Arrow prints a double's shortest round-trip digits, as Python's repr() does.
+        array = array.cast(pa.float64()).cast(pa.string())
+        kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        null = pc.or_(null, pc.is_in(array, value_set=_NULL_TEXTS))
+        plain = pc.match_substring_regex(array, _NUMBER_PATTERN.format(digits=digits))
+        values = pc.if_else(plain, array, "0").cast(_WORK_TYPE)
+    elif pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale <= 18):
+        bound = Decimal(10) ** digits
+        bound_type = pa.decimal128(digits + 1, 0)
+        plain = pc.and_(
+            pc.greater(array, pa.scalar(-bound, bound_type)), pc.less(array, pa.scalar(bound, bound_type))
+        )
+        # Only values within the bound are cast, so the cast cannot overflow.
+        values = pc.if_else(plain, array, pa.scalar(0).cast(kind)).cast(_WORK_TYPE)
+    else:  # true/false, dates, lists: the scalar parser refuses them (or finds them empty)
+        values = pa.nulls(size, _WORK_TYPE)
+        plain = pa.array(np.zeros(size, dtype=bool))
+    null_rows = pc.fill_null(null, True).to_numpy(zero_copy_only=False)
+    plain_rows = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
+    refused = (null_rows & required) | (~null_rows & ~plain_rows)
+    kept = pa.array(~null_rows & plain_rows)
+    rounded = pc.round(values, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
+    return pc.if_else(kept, rounded, pa.nulls(size, target)), refused
+
+
+def _cell_key(array: pa.Array) -> pa.Array | None:
+    """Text that tells the column's values apart (length-prefixed, ``N`` for null), or None."""
+    kind = array.type
+    if pa.types.is_map(kind):
+        keys, items = _cell_key(array.keys), _cell_key(array.items)
+        if keys is None or items is None:
+            return None
+        entries = pc.binary_join_element_wise(keys, items, "=")
+        lists = pa.ListArray.from_arrays(array.offsets, entries, mask=array.is_null())
+        text = pc.binary_join(lists, "")
+    elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        text = array
+    elif (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_decimal(kind)
+        or pa.types.is_temporal(kind)
+    ):
+        text = array.cast(pa.string())
+    else:
+        return None
+    prefixed = pc.binary_join_element_wise(pc.utf8_length(text).cast(pa.string()), text, ":")
+    return pc.fill_null(prefixed, "N")
+
+
+def _tag_texts(
+    batch: pa.RecordBatch, names: list[str], build: Callable[[dict], n.TagMap]
+) -> tuple[pa.Array, np.ndarray]:
+    """``tag_pairs_text`` of every row, ``build`` called once per distinct combination of the
+    tag columns' cells (the first row holding it stands for all of them)."""
+    size = batch.num_rows
+    present = [name for name in names if name in batch.schema.names]
+    if not present:
+        return _per_distinct(None, size, lambda _: n.tag_pairs_text(build({})), pa.string())
+    if len(present) == 1 and not pa.types.is_nested(batch.column(present[0]).type):
+        key = batch.column(present[0])
+    else:
+        parts = [_cell_key(batch.column(name)) for name in present]
+        if any(part is None for part in parts):
+            return pa.nulls(size, pa.string()), np.ones(size, dtype=bool)
+        key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
+    encoded = key.dictionary_encode()
+    indices = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
+    distinct_ids, first_rows = np.unique(indices, return_index=True)
+    records = batch.select(present).take(pa.array(first_rows)).to_pylist()
+    texts, refused = [], []
+    for record in records:
+        try:
+            texts.append(n.tag_pairs_text(build(record)))
+            refused.append(False)
+        except CostImportError:
+            texts.append(None)
+            refused.append(True)
+    slot = np.zeros(int(distinct_ids.max()) + 1 if len(distinct_ids) else 0, dtype=np.int64)
+    slot[distinct_ids] = np.arange(len(distinct_ids))
+    positions = slot[indices]
+    return pa.array(texts, type=pa.string()).take(pa.array(positions)), np.asarray(refused, dtype=bool)[
+        positions
+    ]
+
+
+#
+# Formats
+#
+
+
+class _Columns:
+    """The normalised columns of one raw batch, and which rows the scalar parser must decide."""
+
+    def __init__(self, batch: pa.RecordBatch):
+        self.batch = batch
+        self.size = batch.num_rows
+        self.values: dict[str, pa.Array] = {}
+        self.refused = np.zeros(self.size, dtype=bool)
+
+    def cell(self, column: str | None) -> pa.Array | None:
+        return self.batch.column(column) if column else None
+
+    def put(self, field: str, converted: tuple[pa.Array, np.ndarray]) -> pa.Array:
+        values, refused = converted
+        self.values[field] = values
+        self.refused |= refused
+        return values
+
+    def refuse(self, rows: np.ndarray) -> None:
+        self.refused |= rows
+
+    def constant(self, field: str, value: Any, value_type: pa.DataType = pa.string()) -> None:
+        self.values[field] = _constant(value, self.size, value_type)
+
+
+class _Format:
+    """One file's columns resolved from its header; ``parse_row`` is the scalar parser."""
+
+    def __init__(self, file_name: str):
+        self.file_name = file_name
+
+    def parse_row(self, record: dict) -> dict:
+        raise NotImplementedError
+
+    def convert(self, columns: _Columns) -> None:
+        raise NotImplementedError
+
+    def batch(self, raw: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
+        columns = _Columns(raw)
+        self.convert(columns)
+        rows = np.arange(first_row, first_row + raw.num_rows, dtype=np.int64)
+        if not columns.refused.any():
+            return _assemble(columns.values, rows)
+        unusual = np.flatnonzero(columns.refused)
+        parsed = []
+        for index, record in zip(unusual, raw.take(pa.array(unusual)).to_pylist(), strict=True):
+            try:
+                parsed.append((int(rows[index]), self.parse_row(record)))
+            except CostImportError as exc:
+                raise exc.located(file=self.file_name, row=int(rows[index])) from None
+        kept = pa.array(~columns.refused)
+        common = _assemble(
+            {name: values.filter(kept) for name, values in columns.values.items()}, rows[~columns.refused]
+        )
+        table = pa.Table.from_batches([common, rows_to_batch(parsed)], schema=NORMALIZED).sort_by("row")
+        return table.combine_chunks().to_batches()[0]
+
+
+class _Focus(_Format):
+    def __init__(self, header: list[str], file_name: str, header_row: int | None):
+        super().__init__(file_name)
+        self.columns = focus.resolve_columns(header, file_name, header_row)
+
+    def parse_row(self, record: dict) -> dict:
+        return focus.parse_row(record, self.columns)
+
+    def name(self, field: str) -> str:
+        return self.columns.get(field, focus.COLUMNS[field][0])
+
+    def convert(self, columns: _Columns) -> None:
+        size = columns.size
+
+        def cell(field: str) -> pa.Array | None:
+            return columns.cell(self.columns.get(field))
+
+        def category(value: Any) -> str:
+            canonical = focus.CHARGE_CATEGORIES.get(n.text(value, self.name("charge_category")).lower())
+            if canonical is None:
+                raise _NeedsScalarParser
+            return canonical
+
+        for field in ("billed_cost", "effective_cost", "list_cost"):
+            columns.put(
+                field,
+                _number(
+                    cell(field), size, required=field != "list_cost", digits=_MONEY_DIGITS, target=MONEY_TYPE
+                ),
+            )
+        columns.put(
+            "usage_quantity",
+            _number(
+                cell("usage_quantity"), size, required=False, digits=_QUANTITY_DIGITS, target=QUANTITY_TYPE
+            ),
+        )
+        columns.put("charge_category", _per_distinct(cell("charge_category"), size, category, pa.string()))
+        currency_column = self.name("billing_currency")
+        columns.put(
+            "billing_currency",
+            _per_distinct(
+                cell("billing_currency"), size, lambda v: n.currency(v, currency_column), pa.string()
+            ),
+        )
+        _put_times(columns, self.name, cell, ("billing_period_start", "billing_period_end"), period=True)
+        _put_times(columns, self.name, cell, ("charge_period_start", "charge_period_end"), period=False)
+        for field in (
+            "charge_class",
+            "billing_account_id",
+            "sub_account_id",
+            "provider",
+            "service_name",
+            "service_category",
+            "resource_id",
+            "region",
+            "sku_id",
+            "usage_unit",
+        ):
+            columns.put(field, _per_distinct(cell(field), size, _text(self.name(field), field), pa.string()))
+        columns.constant("provider_charge_type", "")
+        tags_column = self.columns.get("tags")
+        tags_name = self.name("tags")
+        columns.put(
+            "tags",
+            _tag_texts(
+                columns.batch,
+                [tags_column] if tags_column else [],
+                lambda record: n.tags_from_json(record.get(tags_column), tags_name),
+            ),
+        )
+
+
+class _Cur(_Format):
+    def __init__(self, header: list[str], file_name: str, header_row: int | None):
+        super().__init__(file_name)
+        self.layout = cur.resolve_layout(header, file_name, header_row)
+
+    def parse_row(self, record: dict) -> dict:
+        return cur.parse_row(record, self.layout)
+
+    def convert(self, columns: _Columns) -> None:
+        size = columns.size
+        layout = self.layout
+
+        def cell(field: str) -> pa.Array | None:
+            return columns.cell(layout.columns.get(field))
+
+        def money(field: str, *, required: bool) -> tuple[pa.Array, np.ndarray]:
+            return _number(cell(field), size, required=required, digits=_MONEY_DIGITS, target=MONEY_TYPE)
+
+        def line_item_type(value: Any) -> str:
+            text = n.text(value, layout.name("line_item_type"), "provider_charge_type")
+            if not text:
+                raise _NeedsScalarParser
+            return text
+
+        def account(value: Any) -> str:
+            text = n.text(value, layout.name("billing_account_id"), "billing_account_id")
+            if not text:
+                raise _NeedsScalarParser
+            return text
+
+        line_type = columns.put(
+            "provider_charge_type", _per_distinct(cell("line_item_type"), size, line_item_type, pa.string())
+        )
+        columns.put(
+            "charge_category",
+            _per_distinct(
+                line_type,
+                size,
+                lambda t: cur.CHARGE_CATEGORY.get(t, ChargeCategoryChoices.ADJUSTMENT),
+                pa.string(),
+            ),
+        )
+        unblended = columns.put("billed_cost", money("unblended_cost", required=True))
+        columns.put("list_cost", money("public_cost", required=False))
+        columns.put(
+            "usage_quantity",
+            _number(
+                cell("usage_quantity"), size, required=False, digits=_QUANTITY_DIGITS, target=QUANTITY_TYPE
+            ),
+        )
+        currency_column = layout.name("currency")
+        columns.put(
+            "billing_currency",
+            _per_distinct(cell("currency"), size, lambda v: n.currency(v, currency_column), pa.string()),
+        )
+        _put_times(columns, layout.name, cell, ("billing_period_start",), period=True)
+        end_column = layout.name("billing_period_end")
+        columns.put(
+            "billing_period_end",
+            _per_distinct(
+                cell("billing_period_end"),
+                size,
+                lambda v: None if n.is_null(v) else n.period_date(v, end_column),
+                pa.date32(),
+            ),
+        )
+        _put_times(columns, layout.name, cell, ("charge_period_start", "charge_period_end"), period=False)
+        columns.put(
+            "billing_account_id", _per_distinct(cell("billing_account_id"), size, account, pa.string())
+        )
+        for field in (
+            "sub_account_id",
+            "service_name",
+            "service_category",
+            "resource_id",
+            "region",
+            "sku_id",
+            "usage_unit",
+        ):
+            columns.put(
+                field, _per_distinct(cell(field), size, _text(layout.name(field), field), pa.string())
+            )
+        columns.constant("provider", "AWS")
+        columns.constant("charge_class", "")
+        ri_arn, refused = _per_distinct(cell("ri_arn"), size, n.text, pa.string())
+        columns.refuse(refused)
+        columns.values["effective_cost"] = self._effective_cost(columns, line_type, unblended, ri_arn, money)
+        tag_names = ([layout.columns["tags_map"]] if "tags_map" in layout.columns else []) + list(
+            layout.tag_columns
+        )
+        columns.put("tags", _tag_texts(columns.batch, tag_names, lambda record: cur.row_tags(record, layout)))
+
+    def _effective_cost(self, columns, line_type, unblended, ri_arn, money) -> pa.Array:
+        """``cur._effective_cost`` for every row at once; a row whose type needs an amount that
+        is empty, unusual or not in the file goes to the scalar parser."""
+
+        def is_type(*names: str) -> np.ndarray:
+            return pc.fill_null(pc.is_in(line_type, value_set=pa.array(names)), False).to_numpy(
+                zero_copy_only=False
+            )
+
+        def needed(field: str, rows: np.ndarray) -> pa.Array:
+            values, refused = money(field, required=True)
+            columns.refuse(rows & refused)
+            return values
+
+        covered = is_type("SavingsPlanCoveredUsage")
+        recurring = is_type("SavingsPlanRecurringFee")
+        discounted = is_type("DiscountedUsage")
+        ri_fee = is_type("RIFee")
+        has_arn = pc.greater(pc.utf8_length(pc.fill_null(ri_arn, "")), 0).to_numpy(zero_copy_only=False)
+        nothing = is_type("SavingsPlanNegation", "SavingsPlanUpfrontFee") | (is_type("Fee") & has_arn)
+        commitment_left = pc.subtract(
+            needed("sp_total_commitment", recurring), needed("sp_used_commitment", recurring)
+        ).cast(MONEY_TYPE)
+        unused_fees = pc.add(
+            needed("ri_unused_amortized_fee", ri_fee), needed("ri_unused_recurring_fee", ri_fee)
+        ).cast(MONEY_TYPE)
+        cases = pc.make_struct(
+            pa.array(covered),
+            pa.array(recurring),
+            pa.array(nothing),
+            pa.array(discounted),
+            pa.array(ri_fee),
+            field_names=["covered", "recurring", "nothing", "discounted", "ri_fee"],
+        )
+        return pc.case_when(
+            cases,
+            needed("sp_effective_cost", covered),
+            commitment_left,
+            _constant(Decimal(0), columns.size, MONEY_TYPE),
+            needed("ri_effective_cost", discounted),
+            unused_fees,
+            unblended,
+        )
+
+
+def _text(column: str, field: str) -> Callable[[Any], str]:
+    return lambda value: n.text(value, column, field)
+
+
+def _put_times(columns: _Columns, name, cell, fields: tuple[str, ...], *, period: bool) -> None:
+    for field in fields:
+        column = name(field)
+        if period:
+            columns.put(
+                field,
+                _per_distinct(
+                    cell(field), columns.size, lambda v, c=column: n.period_date(v, c), pa.date32()
+                ),
+            )
+        else:
+            columns.put(
+                field,
+                _per_distinct(cell(field), columns.size, lambda v, c=column: n.timestamp(v, c), TIME_TYPE),
+            )
+
+
+def _assemble(values: dict[str, pa.Array], rows: np.ndarray) -> pa.RecordBatch:
+    arrays = [pa.array(rows, type=pa.int64())] + [values[field.name] for field in list(NORMALIZED)[1:]]
+    return pa.RecordBatch.from_arrays(arrays, schema=NORMALIZED)
+
+
+def _format(fmt: str, header: list[str], file_name: str, header_row: int | None) -> _Format:
+    if fmt == ImportFormatChoices.FOCUS:
+        return _Focus(header, file_name, header_row)
+    if fmt in (ImportFormatChoices.CUR, ImportFormatChoices.CUR2):
+        return _Cur(header, file_name, header_row)
+    raise ValueError(f"{fmt} files are not read by the columnar reader.")
+
+
+#
+# Rows of the scalar parsers
+#
+
+
+def rows_to_batch(rows: list[tuple[int, dict]]) -> pa.RecordBatch:
+    """Rows as ``focus.parse_row`` and ``cur.parse_row`` (or Cost Explorer) return them, with
+    their row numbers, as one :data:`NORMALIZED` batch."""
+    arrays = [pa.array([number for number, _ in rows], type=pa.int64())]
+    for field in list(NORMALIZED)[1:]:
+        if field.name == "tags":
+            values = [n.tag_pairs_text(row["tags"]) for _, row in rows]
+        else:
+            values = [row[field.name] for _, row in rows]
+        arrays.append(pa.array(values, type=field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=NORMALIZED)
+
+
+def _scalar_batches(input_file: readers.InputFile, fmt: str, *, skip: int) -> Iterator[pa.RecordBatch]:
+    """The file read again by the record reader and the scalar parser, from data row ``skip + 1``
+    on (the rows before it were returned already)."""
+    input_file.rows = 0
+    input_file.progress = 0.0
+    parser = None
+    pending: list[tuple[int, dict]] = []
+    seen = 0
+    for row_number, header, record in readers.iter_records(input_file):
+        if record is None:
+            parser = _format(fmt, header, input_file.name, row_number or None)
+            continue
+        seen += 1
+        if seen <= skip:
+            continue
+        try:
+            pending.append((row_number, parser.parse_row(record)))
+        except CostImportError as exc:
+            raise exc.located(file=input_file.name, row=row_number) from None
+        if len(pending) == BATCH_ROWS:
+            yield rows_to_batch(pending)
+            pending = []
+    if pending:
+        yield rows_to_batch(pending)
+
+
+#
+# Containers
+#
+
+
+def file_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordBatch]:
+    """The file's rows as :data:`NORMALIZED` batches, streaming; the same rows, row numbers and
+    messages as the scalar reader (``focus.rows`` / ``cur.rows``)."""
+    returned = 0
+    arrow = (
+        _parquet_batches(input_file, fmt)
+        if input_file.kind == readers.PARQUET
+        else _csv_batches(input_file, fmt)
+    )
+    try:
+        for batch in arrow:
+            returned += batch.num_rows
+            yield batch
+    except _ArrowGaveUp:
+        yield from _scalar_batches(input_file, fmt, skip=returned)
+
+
+class _BlankLineWatch(io.RawIOBase):
+    """Passes the decoded bytes on and notes a blank line followed by more data.
+
+    The record reader counts a blank line as a row number but not as a row; Arrow drops it
+    without a trace, so after one the row numbers could not be told. Blank lines at the end of
+    the file number nothing and are harmless. A line break inside a quoted cell may look like a
+    blank line too: the record reader then reads on, which is slower but not different.
+    """
+
+    _PATTERNS = (b"\n\n", b"\n\r", b"\r\r")
+
+    def __init__(self, source: BinaryIO):
+        self.source = source
+        self.started = False
+        self.pending_blank = False
+        self.blank_before_data = False
+        self.last = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.source.read(len(buffer))
+        if data:
+            self._watch(data)
+        size = len(data)
+        buffer[:size] = data
+        return size
+
+    def _watch(self, data: bytes) -> None:
+        if not self.started:
+            self.started = True
+            if data[:1] in (b"\n", b"\r"):
+                self.blank_before_data = True  # a blank first line: the record reader's header
+        if self.pending_blank and data.strip(b"\r\n"):
+            self.blank_before_data = True
+        window = self.last + data
+        found = [window.find(pattern) for pattern in self._PATTERNS]
+        first = min((at for at in found if at >= 0), default=-1)
+        if first >= 0:
+            if window[first:].strip(b"\r\n"):
+                self.blank_before_data = True
+            else:
+                self.pending_blank = True
+        self.last = data[-1:]
+
+
+def _csv_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordBatch]:
+    raw = readers._HashingReader(input_file.opener())
+    try:
+        binary = io.BufferedReader(raw, buffer_size=readers.COPY_CHUNK_BYTES)
+        if input_file.kind == readers.CSV_GZ:
+            binary = gzip.GzipFile(fileobj=binary, mode="rb")
+        watch = _BlankLineWatch(binary)
+        try:
+            reader = arrow_csv.open_csv(
+                pa.PythonFile(io.BufferedReader(watch, buffer_size=readers.COPY_CHUNK_BYTES), mode="r"),
+                # The header is read as the first row, so that every column is typed as text.
+                read_options=arrow_csv.ReadOptions(
+                    autogenerate_column_names=True, block_size=CSV_BLOCK_BYTES
+                ),
+                parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
+                convert_options=arrow_csv.ConvertOptions(
+                    column_types={f"f{i}": pa.string() for i in range(_CSV_STRING_COLUMNS)},
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except _ARROW_READ_FAILURES:
+            raise _ArrowGaveUp from None
+        parser = None
+        header: list[str] = []
+        while True:
+            try:
+                raw_batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except _ARROW_READ_FAILURES:
+                raise _ArrowGaveUp from None
+            if watch.blank_before_data or any(not pa.types.is_string(t) for t in raw_batch.schema.types):
+                raise _ArrowGaveUp
+            if parser is None:
+                header = [str(cell).strip() for cell in raw_batch.slice(0, 1).to_pylist()[0].values()]
+                if len(set(header)) != len(header):
+                    duplicated = sorted({c for c in header if header.count(c) > 1})
+                    raise CostImportError(
+                        f"the header names {', '.join(duplicated)} more than once.",
+                        file=input_file.name,
+                        row=1,
+                    )
+                parser = _format(fmt, header, input_file.name, 1)
+                raw_batch = raw_batch.slice(1)
+            if not raw_batch.num_rows:
+                continue
+            first_row = input_file.rows + 2  # the header is row 1
+            input_file.rows += raw_batch.num_rows
+            if input_file.size:
+                input_file.progress = min(raw.bytes_read / input_file.size, 1.0)
+            yield parser.batch(pa.RecordBatch.from_arrays(raw_batch.columns, names=header), first_row)
+        if watch.blank_before_data:
+            raise _ArrowGaveUp
+    finally:
+        raw.close()
+    input_file.sha256 = raw.sha256.hexdigest()
+    input_file.bytes_read = raw.bytes_read
+    input_file.progress = 1.0
+
+
+def _parquet_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordBatch]:
+    with readers._seekable_copy(input_file) as (handle, sha256, size):
+        try:
+            parquet = pq.ParquetFile(handle)
+        except (pa.ArrowException, OSError) as exc:
+            raise CostImportError(f"is not a readable Parquet file ({exc}).", file=input_file.name) from None
+        parser = _format(fmt, list(parquet.schema_arrow.names), input_file.name, None)
+        total = parquet.metadata.num_rows or 1
+        batches = parquet.iter_batches(batch_size=BATCH_ROWS)
+        while True:
+            try:
+                raw_batch = next(batches)
+            except StopIteration:
+                break
+            except (pa.ArrowException, OSError):
+                raise _ArrowGaveUp from None
+            first_row = input_file.rows + 1  # Parquet rows count from 1
+            input_file.rows += raw_batch.num_rows
+            yield parser.batch(raw_batch, first_row)
+            input_file.progress = min(input_file.rows / total, 1.0)
+        input_file.sha256 = sha256
+        input_file.bytes_read = size
+        input_file.progress = 1.0

@@ -22,6 +22,7 @@ record reader's.
 import gzip
 import io
 import zlib
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -71,10 +72,34 @@ def _constant(value: Any, size: int, value_type: pa.DataType) -> pa.Array:
     return pa.array([value], type=value_type).take(pa.array(np.zeros(size, dtype=np.int32)))
 
 
+class _Cache(dict):
+    """Results of one column's distinct values, kept across the batches of a file (up to a
+    bound, so that a column of unique values does not grow it without end)."""
+
+    LIMIT = 200_000
+
+    def remember(self, key: Any, result: Any) -> None:
+        if len(self) < self.LIMIT:
+            self[key] = result
+
+
+_REFUSED = object()  # a cache entry: the scalar parser decides rows with this value
+
+
 def _per_distinct(
-    array: pa.Array | None, size: int, convert: Callable[[Any], Any], value_type: pa.DataType
+    array: pa.Array | None,
+    size: int,
+    convert: Callable[[Any], Any],
+    value_type: pa.DataType,
+    cache: _Cache,
+    *,
+    plain_text_limit: int | None = None,
 ) -> tuple[pa.Array, np.ndarray]:
-    """``convert`` applied once per distinct value of ``array`` (``None``: the column is absent)."""
+    """``convert`` applied once per distinct value of ``array`` (``None``: the column is absent).
+
+    With ``plain_text_limit`` (0: no limit) ``convert`` is ``normalize.text`` or stricter, and a
+    text value that is not a null spelling, has no surrounding white space and is within the
+    limit is its own result without a call."""
     if array is None:
         try:
             return _constant(convert(None), size, value_type), np.zeros(size, dtype=bool)
@@ -84,21 +109,52 @@ def _per_distinct(
         encoded = array if pa.types.is_dictionary(array.type) else array.dictionary_encode()
     except pa.ArrowNotImplementedError:  # nested values: the scalar parser refuses or reads them
         return pa.nulls(size, value_type), np.ones(size, dtype=bool)
-    distinct = encoded.dictionary.to_pylist()
+    dictionary = encoded.dictionary
     indices = encoded.indices
     if indices.null_count:
-        indices = indices.fill_null(len(distinct))
-        distinct.append(None)
-    results, refused = [], []
-    for value in distinct:
-        try:
-            results.append(convert(value))
-            refused.append(False)
-        except (CostImportError, _NeedsScalarParser):
-            results.append(None)
-            refused.append(True)
-    positions = indices.to_numpy(zero_copy_only=False)
-    return pa.array(results, type=value_type).take(indices), np.asarray(refused, dtype=bool)[positions]
+        indices = indices.fill_null(len(dictionary))
+        dictionary = pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
+    if plain_text_limit is not None and pa.types.is_string(dictionary.type):
+        own = _plain_texts(dictionary, plain_text_limit)
+    else:
+        own = np.zeros(len(dictionary), dtype=bool)
+    others = np.flatnonzero(~own)
+    results: list[Any] = [None] * len(dictionary)
+    refused = np.zeros(len(dictionary), dtype=bool)
+    for position, value in zip(others, dictionary.take(pa.array(others)).to_pylist(), strict=True):
+        if value in cache:
+            result = cache[value]
+        else:
+            try:
+                result = convert(value)
+            except (CostImportError, _NeedsScalarParser):
+                result = _REFUSED
+            cache.remember(value, result)
+        if result is _REFUSED:
+            refused[position] = True
+        else:
+            results[position] = result
+    converted = pa.array(results, type=value_type)
+    if own.any():
+        converted = pc.if_else(pa.array(own), dictionary, converted)
+    return converted.take(indices), refused[indices.to_numpy(zero_copy_only=False)]
+
+
+# The characters str.strip() removes (str.isspace()), for Arrow's regular expressions.
+_WHITE_SPACE = (
+    r"[\t\n\x0b\x0c\r\x1c-\x20\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
+
+
+def _plain_texts(values: pa.Array, limit: int) -> np.ndarray:
+    """Texts ``normalize.text`` returns unchanged."""
+    plain = pc.and_(
+        pc.invert(pc.is_in(values, value_set=_NULL_TEXTS)),
+        pc.invert(pc.match_substring_regex(values, f"^{_WHITE_SPACE}|{_WHITE_SPACE}$")),
+    )
+    if limit:
+        plain = pc.and_(plain, pc.less_equal(pc.utf8_length(values), limit))
+    return pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
 
 
 def _number(
@@ -124,16 +180,28 @@ def _number(
             pc.greater(array, pa.scalar(-bound, bound_type)), pc.less(array, pa.scalar(bound, bound_type))
         )
         # Only values within the bound are cast, so the cast cannot overflow.
-        values = pc.if_else(plain, array, pa.scalar(0).cast(kind)).cast(_WORK_TYPE)
+        values = pc.if_else(plain, array, pa.scalar(0).cast(kind))
+        if pa.types.is_integer(kind) or kind.scale <= n.DECIMAL_PLACES:
+            return _kept(values.cast(target), null, plain, size, required=required)
+        values = values.cast(_WORK_TYPE)
     else:  # true/false, dates, lists: the scalar parser refuses them (or finds them empty)
         values = pa.nulls(size, _WORK_TYPE)
         plain = pa.array(np.zeros(size, dtype=bool))
+    rounded = pc.round(values, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
+    return _kept(rounded, null, plain, size, required=required)
+
+
+def _kept(
+    values: pa.Array, null: pa.Array, plain: pa.Array, size: int, *, required: bool
+) -> tuple[pa.Array, np.ndarray]:
+    """The plain values (null where empty or refused), and the rows the scalar parser decides."""
     null_rows = pc.fill_null(null, True).to_numpy(zero_copy_only=False)
     plain_rows = pc.fill_null(plain, False).to_numpy(zero_copy_only=False)
     refused = (null_rows & required) | (~null_rows & ~plain_rows)
-    kept = pa.array(~null_rows & plain_rows)
-    rounded = pc.round(values, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
-    return pc.if_else(kept, rounded, pa.nulls(size, target)), refused
+    kept = ~null_rows & plain_rows
+    if kept.all():
+        return values, refused
+    return pc.if_else(pa.array(kept), values, pa.nulls(size, values.type)), refused
 
 
 def _cell_key(array: pa.Array) -> pa.Array | None:
@@ -163,14 +231,14 @@ def _cell_key(array: pa.Array) -> pa.Array | None:
 
 
 def _tag_texts(
-    batch: pa.RecordBatch, names: list[str], build: Callable[[dict], n.TagMap]
+    batch: pa.RecordBatch, names: list[str], build: Callable[[dict], n.TagMap], cache: _Cache
 ) -> tuple[pa.Array, np.ndarray]:
     """``tag_pairs_text`` of every row, ``build`` called once per distinct combination of the
     tag columns' cells (the first row holding it stands for all of them)."""
     size = batch.num_rows
     present = [name for name in names if name in batch.schema.names]
     if not present:
-        return _per_distinct(None, size, lambda _: n.tag_pairs_text(build({})), pa.string())
+        return _per_distinct(None, size, lambda _: n.tag_pairs_text(build({})), pa.string(), cache)
     if len(present) == 1 and not pa.types.is_nested(batch.column(present[0]).type):
         key = batch.column(present[0])
     else:
@@ -179,23 +247,29 @@ def _tag_texts(
             return pa.nulls(size, pa.string()), np.ones(size, dtype=bool)
         key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "")
     encoded = key.dictionary_encode()
-    indices = encoded.indices.fill_null(len(encoded.dictionary)).to_numpy(zero_copy_only=False)
-    distinct_ids, first_rows = np.unique(indices, return_index=True)
-    records = batch.select(present).take(pa.array(first_rows)).to_pylist()
-    texts, refused = [], []
-    for record in records:
-        try:
-            texts.append(n.tag_pairs_text(build(record)))
-            refused.append(False)
-        except CostImportError:
-            texts.append(None)
-            refused.append(True)
-    slot = np.zeros(int(distinct_ids.max()) + 1 if len(distinct_ids) else 0, dtype=np.int64)
-    slot[distinct_ids] = np.arange(len(distinct_ids))
-    positions = slot[indices]
-    return pa.array(texts, type=pa.string()).take(pa.array(positions)), np.asarray(refused, dtype=bool)[
-        positions
-    ]
+    distinct = encoded.dictionary.to_pylist()
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(len(distinct))
+        distinct.append(None)
+    positions = indices.to_numpy(zero_copy_only=False)
+    unseen = [slot for slot, value in enumerate(distinct) if value not in cache]
+    built = {}
+    if unseen:
+        first_rows = np.full(len(distinct), -1, dtype=np.int64)
+        # The first row of each value: positions written backwards, so the earliest row wins.
+        first_rows[positions[::-1]] = np.arange(size - 1, -1, -1)
+        records = batch.select(present).take(pa.array(first_rows[unseen])).to_pylist()
+        for slot, record in zip(unseen, records, strict=True):
+            try:
+                built[distinct[slot]] = n.tag_pairs_text(build(record))
+            except CostImportError:
+                built[distinct[slot]] = _REFUSED
+            cache.remember(distinct[slot], built[distinct[slot]])
+    texts = [cache[value] if value in cache else built[value] for value in distinct]
+    refused = np.asarray([text is _REFUSED for text in texts], dtype=bool)
+    texts = [None if text is _REFUSED else text for text in texts]
+    return pa.array(texts, type=pa.string()).take(indices), refused[positions]
 
 
 #
@@ -224,8 +298,8 @@ class _Columns:
     def refuse(self, rows: np.ndarray) -> None:
         self.refused |= rows
 
-    def constant(self, field: str, value: Any, value_type: pa.DataType = pa.string()) -> None:
-        self.values[field] = _constant(value, self.size, value_type)
+    def text(self, field: str, value: str) -> None:
+        self.values[field] = _constant(value, self.size, pa.string())
 
 
 class _Format:
@@ -233,12 +307,47 @@ class _Format:
 
     def __init__(self, file_name: str):
         self.file_name = file_name
+        self.caches: dict[str, _Cache] = defaultdict(_Cache)
 
     def parse_row(self, record: dict) -> dict:
         raise NotImplementedError
 
     def convert(self, columns: _Columns) -> None:
         raise NotImplementedError
+
+    def distinct(
+        self,
+        columns: _Columns,
+        field: str,
+        array: pa.Array | None,
+        convert: Callable[[Any], Any],
+        value_type: pa.DataType = pa.string(),  # noqa: B008  (an immutable type singleton)
+        *,
+        plain_text_limit: int | None = None,
+    ) -> pa.Array:
+        converted = _per_distinct(
+            array, columns.size, convert, value_type, self.caches[field], plain_text_limit=plain_text_limit
+        )
+        return columns.put(field, converted)
+
+    def text(self, columns: _Columns, field: str, array: pa.Array | None, column: str) -> pa.Array:
+        return self.distinct(
+            columns,
+            field,
+            array,
+            lambda value: n.text(value, column, field),
+            plain_text_limit=n.TEXT_LIMITS.get(field, 0),
+        )
+
+    def times(self, columns: _Columns, name: Callable[[str], str], cell, fields: tuple[str, ...]) -> None:
+        for field in fields:
+            column = name(field)
+            if field.startswith("billing_period"):
+                self.distinct(
+                    columns, field, cell(field), lambda v, c=column: n.period_date(v, c), pa.date32()
+                )
+            else:
+                self.distinct(columns, field, cell(field), lambda v, c=column: n.timestamp(v, c), TIME_TYPE)
 
     def batch(self, raw: pa.RecordBatch, first_row: int) -> pa.RecordBatch:
         columns = _Columns(raw)
@@ -297,16 +406,17 @@ class _Focus(_Format):
                 cell("usage_quantity"), size, required=False, digits=_QUANTITY_DIGITS, target=QUANTITY_TYPE
             ),
         )
-        columns.put("charge_category", _per_distinct(cell("charge_category"), size, category, pa.string()))
+        self.distinct(columns, "charge_category", cell("charge_category"), category)
         currency_column = self.name("billing_currency")
-        columns.put(
-            "billing_currency",
-            _per_distinct(
-                cell("billing_currency"), size, lambda v: n.currency(v, currency_column), pa.string()
-            ),
+        self.distinct(
+            columns, "billing_currency", cell("billing_currency"), lambda v: n.currency(v, currency_column)
         )
-        _put_times(columns, self.name, cell, ("billing_period_start", "billing_period_end"), period=True)
-        _put_times(columns, self.name, cell, ("charge_period_start", "charge_period_end"), period=False)
+        self.times(
+            columns,
+            self.name,
+            cell,
+            ("billing_period_start", "billing_period_end", "charge_period_start", "charge_period_end"),
+        )
         for field in (
             "charge_class",
             "billing_account_id",
@@ -319,8 +429,8 @@ class _Focus(_Format):
             "sku_id",
             "usage_unit",
         ):
-            columns.put(field, _per_distinct(cell(field), size, _text(self.name(field), field), pa.string()))
-        columns.constant("provider_charge_type", "")
+            self.text(columns, field, cell(field), self.name(field))
+        columns.text("provider_charge_type", "")
         tags_column = self.columns.get("tags")
         tags_name = self.name("tags")
         columns.put(
@@ -329,6 +439,7 @@ class _Focus(_Format):
                 columns.batch,
                 [tags_column] if tags_column else [],
                 lambda record: n.tags_from_json(record.get(tags_column), tags_name),
+                self.caches["tags"],
             ),
         )
 
@@ -363,17 +474,18 @@ class _Cur(_Format):
                 raise _NeedsScalarParser
             return text
 
-        line_type = columns.put(
-            "provider_charge_type", _per_distinct(cell("line_item_type"), size, line_item_type, pa.string())
+        line_type = self.distinct(
+            columns,
+            "provider_charge_type",
+            cell("line_item_type"),
+            line_item_type,
+            plain_text_limit=n.TEXT_LIMITS["provider_charge_type"],
         )
-        columns.put(
+        self.distinct(
+            columns,
             "charge_category",
-            _per_distinct(
-                line_type,
-                size,
-                lambda t: cur.CHARGE_CATEGORY.get(t, ChargeCategoryChoices.ADJUSTMENT),
-                pa.string(),
-            ),
+            line_type,
+            lambda t: cur.CHARGE_CATEGORY.get(t, ChargeCategoryChoices.ADJUSTMENT),
         )
         unblended = columns.put("billed_cost", money("unblended_cost", required=True))
         columns.put("list_cost", money("public_cost", required=False))
@@ -384,24 +496,24 @@ class _Cur(_Format):
             ),
         )
         currency_column = layout.name("currency")
-        columns.put(
-            "billing_currency",
-            _per_distinct(cell("currency"), size, lambda v: n.currency(v, currency_column), pa.string()),
+        self.distinct(columns, "billing_currency", cell("currency"), lambda v: n.currency(v, currency_column))
+        self.times(
+            columns, layout.name, cell, ("billing_period_start", "charge_period_start", "charge_period_end")
         )
-        _put_times(columns, layout.name, cell, ("billing_period_start",), period=True)
         end_column = layout.name("billing_period_end")
-        columns.put(
+        self.distinct(
+            columns,
             "billing_period_end",
-            _per_distinct(
-                cell("billing_period_end"),
-                size,
-                lambda v: None if n.is_null(v) else n.period_date(v, end_column),
-                pa.date32(),
-            ),
+            cell("billing_period_end"),
+            lambda v: None if n.is_null(v) else n.period_date(v, end_column),
+            pa.date32(),
         )
-        _put_times(columns, layout.name, cell, ("charge_period_start", "charge_period_end"), period=False)
-        columns.put(
-            "billing_account_id", _per_distinct(cell("billing_account_id"), size, account, pa.string())
+        self.distinct(
+            columns,
+            "billing_account_id",
+            cell("billing_account_id"),
+            account,
+            plain_text_limit=n.TEXT_LIMITS["billing_account_id"],
         )
         for field in (
             "sub_account_id",
@@ -412,18 +524,20 @@ class _Cur(_Format):
             "sku_id",
             "usage_unit",
         ):
-            columns.put(
-                field, _per_distinct(cell(field), size, _text(layout.name(field), field), pa.string())
-            )
-        columns.constant("provider", "AWS")
-        columns.constant("charge_class", "")
-        ri_arn, refused = _per_distinct(cell("ri_arn"), size, n.text, pa.string())
-        columns.refuse(refused)
+            self.text(columns, field, cell(field), layout.name(field))
+        columns.text("provider", "AWS")
+        columns.text("charge_class", "")
+        ri_arn = self.distinct(columns, "ri_arn", cell("ri_arn"), n.text, plain_text_limit=0)
         columns.values["effective_cost"] = self._effective_cost(columns, line_type, unblended, ri_arn, money)
         tag_names = ([layout.columns["tags_map"]] if "tags_map" in layout.columns else []) + list(
             layout.tag_columns
         )
-        columns.put("tags", _tag_texts(columns.batch, tag_names, lambda record: cur.row_tags(record, layout)))
+        columns.put(
+            "tags",
+            _tag_texts(
+                columns.batch, tag_names, lambda record: cur.row_tags(record, layout), self.caches["tags"]
+            ),
+        )
 
     def _effective_cost(self, columns, line_type, unblended, ri_arn, money) -> pa.Array:
         """``cur._effective_cost`` for every row at once; a row whose type needs an amount that
@@ -468,27 +582,6 @@ class _Cur(_Format):
             unused_fees,
             unblended,
         )
-
-
-def _text(column: str, field: str) -> Callable[[Any], str]:
-    return lambda value: n.text(value, column, field)
-
-
-def _put_times(columns: _Columns, name, cell, fields: tuple[str, ...], *, period: bool) -> None:
-    for field in fields:
-        column = name(field)
-        if period:
-            columns.put(
-                field,
-                _per_distinct(
-                    cell(field), columns.size, lambda v, c=column: n.period_date(v, c), pa.date32()
-                ),
-            )
-        else:
-            columns.put(
-                field,
-                _per_distinct(cell(field), columns.size, lambda v, c=column: n.timestamp(v, c), TIME_TYPE),
-            )
 
 
 def _assemble(values: dict[str, pa.Array], rows: np.ndarray) -> pa.RecordBatch:

@@ -14,18 +14,19 @@ change an answer:
 
 The container is read by Arrow (CSV through ``pyarrow.csv.open_csv``, Parquet one record batch at
 a time). Whatever Arrow refuses or cannot number exactly (a damaged gzip stream, bytes that are
-not UTF-8, a short row, a blank line between rows, a row longer than a block) is read again by
+not UTF-8, a short row, a blank line, a row longer than a block) is read again by
 ``readers.iter_records`` from the first row not yet returned, so messages and row numbers are the
 record reader's.
 """
 
-import gzip
 import io
+import queue
+import threading
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -663,68 +664,79 @@ def file_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordB
         yield from _scalar_batches(input_file, fmt, skip=returned)
 
 
-class _BlankLineWatch(io.RawIOBase):
-    """Passes the decoded bytes on and notes a blank line followed by more data.
+class _Prefetch:
+    """The next batch read in a thread while the caller normalises this one: Arrow releases the
+    GIL while it decompresses, parses and decodes, so the two overlap on two cores. One batch is
+    read ahead, never more, so memory stays bounded."""
 
-    The record reader counts a blank line as a row number but not as a row; Arrow drops it
-    without a trace, so after one the row numbers could not be told. Blank lines at the end of
-    the file number nothing and are harmless. A line break inside a quoted cell may look like a
-    blank line too: the record reader then reads on, which is slower but not different.
-    """
+    def __init__(self, read_next: Callable[[], pa.RecordBatch]):
+        self.read_next = read_next
+        self.handoff: queue.Queue = queue.Queue(maxsize=1)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="columnar-prefetch", daemon=True)
+        self.thread.start()
 
-    _PATTERNS = (b"\n\n", b"\n\r", b"\r\r")
+    def _run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                item = ("batch", self.read_next())
+            except StopIteration:
+                item = ("end", None)
+            except Exception as exc:  # handed to the caller, who decides what it means
+                item = ("error", exc)
+            while not self.stopped.is_set():
+                try:
+                    self.handoff.put(item, timeout=0.05)
+                    break
+                except queue.Full:
+                    continue
+            if item[0] != "batch":
+                return
 
-    def __init__(self, source: BinaryIO):
-        self.source = source
-        self.started = False
-        self.pending_blank = False
-        self.blank_before_data = False
-        self.last = b""
+    def next(self) -> pa.RecordBatch:
+        """The next batch; StopIteration at the end, or what reading it raised."""
+        kind, value = self.handoff.get()
+        if kind == "end":
+            raise StopIteration
+        if kind == "error":
+            raise value
+        return value
 
-    def readable(self) -> bool:
-        return True
+    def close(self) -> None:
+        self.stopped.set()
+        self.thread.join()
 
-    def readinto(self, buffer) -> int:
-        data = self.source.read(len(buffer))
-        if data:
-            self._watch(data)
-        size = len(data)
-        buffer[:size] = data
-        return size
 
-    def _watch(self, data: bytes) -> None:
-        if not self.started:
-            self.started = True
-            if data[:1] in (b"\n", b"\r"):
-                self.blank_before_data = True  # a blank first line: the record reader's header
-        if self.pending_blank and data.strip(b"\r\n"):
-            self.blank_before_data = True
-        window = self.last + data
-        found = [window.find(pattern) for pattern in self._PATTERNS]
-        first = min((at for at in found if at >= 0), default=-1)
-        if first >= 0:
-            if window[first:].strip(b"\r\n"):
-                self.blank_before_data = True
-            else:
-                self.pending_blank = True
-        self.last = data[-1:]
+def _has_empty_row(batch: pa.RecordBatch) -> bool:
+    """Whether some row has every cell empty: a blank line, or a row of empty cells.
+
+    The record reader counts a blank line as a row number but not as a row, and Arrow (told to
+    keep empty lines) reads it as a row of empty cells, as it reads ``,,,``: either way the
+    record reader reads on from this batch, so that row numbers and messages stay its own."""
+    candidates = None
+    for column in batch.columns:
+        empty = pc.equal(column, "")
+        candidates = empty if candidates is None else pc.and_(candidates, empty)
+        if not pc.any(candidates).as_py():
+            return False
+    return candidates is not None
 
 
 def _csv_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordBatch]:
     raw = readers._HashingReader(input_file.opener())
+    prefetch = None
     try:
-        binary = io.BufferedReader(raw, buffer_size=readers.COPY_CHUNK_BYTES)
+        stream = pa.PythonFile(io.BufferedReader(raw, buffer_size=readers.COPY_CHUNK_BYTES), mode="r")
         if input_file.kind == readers.CSV_GZ:
-            binary = gzip.GzipFile(fileobj=binary, mode="rb")
-        watch = _BlankLineWatch(binary)
+            stream = pa.CompressedInputStream(stream, "gzip")
         try:
             reader = arrow_csv.open_csv(
-                pa.PythonFile(io.BufferedReader(watch, buffer_size=readers.COPY_CHUNK_BYTES), mode="r"),
+                stream,
                 # The header is read as the first row, so that every column is typed as text.
                 read_options=arrow_csv.ReadOptions(
                     autogenerate_column_names=True, block_size=CSV_BLOCK_BYTES
                 ),
-                parse_options=arrow_csv.ParseOptions(newlines_in_values=True),
+                parse_options=arrow_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                 convert_options=arrow_csv.ConvertOptions(
                     column_types={f"f{i}": pa.string() for i in range(_CSV_STRING_COLUMNS)},
                     strings_can_be_null=False,
@@ -735,14 +747,15 @@ def _csv_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordB
             raise _ArrowGaveUp from None
         parser = None
         header: list[str] = []
+        prefetch = _Prefetch(reader.read_next_batch)
         while True:
             try:
-                raw_batch = reader.read_next_batch()
+                raw_batch = prefetch.next()
             except StopIteration:
                 break
             except _ARROW_READ_FAILURES:
                 raise _ArrowGaveUp from None
-            if watch.blank_before_data or any(not pa.types.is_string(t) for t in raw_batch.schema.types):
+            if any(not pa.types.is_string(t) for t in raw_batch.schema.types) or _has_empty_row(raw_batch):
                 raise _ArrowGaveUp
             if parser is None:
                 header = [str(cell).strip() for cell in raw_batch.slice(0, 1).to_pylist()[0].values()]
@@ -762,9 +775,9 @@ def _csv_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordB
             if input_file.size:
                 input_file.progress = min(raw.bytes_read / input_file.size, 1.0)
             yield parser.batch(pa.RecordBatch.from_arrays(raw_batch.columns, names=header), first_row)
-        if watch.blank_before_data:
-            raise _ArrowGaveUp
     finally:
+        if prefetch is not None:
+            prefetch.close()
         raw.close()
     input_file.sha256 = raw.sha256.hexdigest()
     input_file.bytes_read = raw.bytes_read
@@ -780,17 +793,21 @@ def _parquet_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.Rec
         parser = _format(fmt, list(parquet.schema_arrow.names), input_file.name, None)
         total = parquet.metadata.num_rows or 1
         batches = parquet.iter_batches(batch_size=BATCH_ROWS)
-        while True:
-            try:
-                raw_batch = next(batches)
-            except StopIteration:
-                break
-            except (pa.ArrowException, OSError):
-                raise _ArrowGaveUp from None
-            first_row = input_file.rows + 1  # Parquet rows count from 1
-            input_file.rows += raw_batch.num_rows
-            yield parser.batch(raw_batch, first_row)
-            input_file.progress = min(input_file.rows / total, 1.0)
+        prefetch = _Prefetch(lambda: next(batches))
+        try:
+            while True:
+                try:
+                    raw_batch = prefetch.next()
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError):
+                    raise _ArrowGaveUp from None
+                first_row = input_file.rows + 1  # Parquet rows count from 1
+                input_file.rows += raw_batch.num_rows
+                yield parser.batch(raw_batch, first_row)
+                input_file.progress = min(input_file.rows / total, 1.0)
+        finally:
+            prefetch.close()
         input_file.sha256 = sha256
         input_file.bytes_read = size
         input_file.progress = 1.0

@@ -174,6 +174,19 @@ def test_a_blank_line_between_rows_keeps_the_row_numbers(tmp_path, small_batches
     assert [row["row"] for row in rows][7:9] == [9, 11]
 
 
+def test_after_a_blank_line_a_bad_row_and_a_row_of_empty_cells_are_named_alike(tmp_path, small_batches):
+    lines = csv_text(FOCUS_COLUMNS, focus_rows(NOV, count=12)).splitlines()
+    lines[11] = lines[11].replace("USD", "usd$")
+    path = tmp_path / "blank-then-bad.csv"
+    path.write_text("\n".join([*lines[:3], "", *lines[3:]]) + "\n")
+    assert_refused_alike(
+        path, f"{path}, row 13, column BillingCurrency: “USD$” is not an ISO 4217 currency code."
+    )
+    path = tmp_path / "commas.csv"
+    path.write_text("\n".join([*lines[:7], "," * (len(FOCUS_COLUMNS) - 1)]) + "\n")
+    assert assert_same(path)[1].startswith(f"{path}, row 8, column ")
+
+
 def test_a_focus_parquet_with_int64_account_ids_float_money_and_null_literals(tmp_path):
     rows = focus_rows(NOV, count=6)
     write_focus_parquet(tmp_path / "typed.parquet", rows)

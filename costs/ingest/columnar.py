@@ -682,7 +682,7 @@ class _Prefetch:
                 item = ("batch", self.read_next())
             except StopIteration:
                 item = ("end", None)
-            except Exception as exc:  # handed to the caller, who decides what it means
+            except BaseException as exc:  # handed to the caller, who decides what it means
                 item = ("error", exc)
             while not self.stopped.is_set():
                 try:

@@ -3,6 +3,8 @@ with the same row numbers, for bad files the same message naming the same file, 
 and the same file record (rows, bytes, SHA-256)."""
 
 import gzip
+import hashlib
+import io
 import json
 import sys
 from datetime import UTC, date, datetime
@@ -370,6 +372,42 @@ def test_the_file_record_is_the_record_readers(tmp_path):
     assert source.as_record()["rows"] == 30
     assert source.bytes_read == path.stat().st_size
     assert source.progress == 1.0
+
+
+class _Body:
+    """An S3 object's body: read() only, not seekable."""
+
+    def __init__(self, data: bytes):
+        self.stream = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+@pytest.mark.parametrize("name", ["s3.csv.gz", "s3.parquet"])
+def test_a_streamed_body_is_read_and_hashed_alike(tmp_path, name):
+    rows = focus_rows(NOV, count=20)
+    path = tmp_path / name
+    if name.endswith(".parquet"):
+        write_focus_parquet(path, rows)
+    else:
+        write_csv(path, FOCUS_COLUMNS, rows, gz=True)
+    data = path.read_bytes()
+
+    def body_file() -> readers.InputFile:
+        kind = readers.file_kind(name)
+        return readers.InputFile(
+            name=f"s3://bills/{name}", kind=kind, size=len(data), opener=lambda: _Body(data)
+        )
+
+    scalar, columnar_file = body_file(), body_file()
+    expected = scalar_read(scalar, FOCUS)
+    assert columnar_read(columnar_file, FOCUS) == expected
+    assert columnar_file.as_record() == scalar.as_record()
+    assert columnar_file.sha256 == hashlib.sha256(data).hexdigest()
 
 
 def test_the_white_space_arrow_looks_for_is_what_str_strip_removes():

@@ -51,7 +51,7 @@ _ARROW_READ_FAILURES = (pa.ArrowException, OSError, EOFError, ValueError, zlib.e
 _WORK_TYPE = pa.decimal128(38, 18)
 _MONEY_DIGITS = 9
 _QUANTITY_DIGITS = 17
-_NUMBER_PATTERN = r"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,18}})?$"
+_NUMBER_PATTERN = r"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"
 _NULL_TEXTS = pa.array(sorted(n.NULL_TEXTS))
 _CSV_STRING_COLUMNS = 4096  # columns typed as text when the header is read as the first row
 
@@ -117,6 +117,8 @@ def _per_distinct(
         dictionary = pa.concat_arrays([dictionary, pa.nulls(1, dictionary.type)])
     if plain_text_limit is not None and pa.types.is_string(dictionary.type):
         own = _plain_texts(dictionary, plain_text_limit)
+        if own.all() and array.type == value_type:  # every value is its own result
+            return array, np.zeros(size, dtype=bool)
     else:
         own = np.zeros(len(dictionary), dtype=bool)
     others = np.flatnonzero(~own)
@@ -171,10 +173,8 @@ def _number(
         array = array.cast(pa.float64()).cast(pa.string())
         kind = array.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        null = pc.or_(null, pc.is_in(array, value_set=_NULL_TEXTS))
-        plain = pc.match_substring_regex(array, _NUMBER_PATTERN.format(digits=digits))
-        values = pc.if_else(plain, array, "0").cast(_WORK_TYPE)
-    elif pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale <= 18):
+        return _number_text(array, null, size, required=required, digits=digits, target=target)
+    if pa.types.is_integer(kind) or (pa.types.is_decimal(kind) and kind.scale <= 18):
         bound = Decimal(10) ** digits
         bound_type = pa.decimal128(digits + 1, 0)
         plain = pc.and_(
@@ -190,6 +190,26 @@ def _number(
         plain = pa.array(np.zeros(size, dtype=bool))
     rounded = pc.round(values, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
     return _kept(rounded, null, plain, size, required=required)
+
+
+def _number_text(
+    array: pa.Array, null: pa.Array, size: int, *, required: bool, digits: int, target: pa.DataType
+) -> tuple[pa.Array, np.ndarray]:
+    """Numeric text: at most ten places cast as they are (the common case, one pass), more
+    places (up to 18) rounded half to even."""
+    short = pc.match_substring_regex(array, _NUMBER_PATTERN.format(digits=digits, places=n.DECIMAL_PLACES))
+    if not array.null_count and pc.all(short).as_py():
+        return array.cast(target), np.zeros(size, dtype=bool)
+    long = pc.and_not(
+        pc.match_substring_regex(array, _NUMBER_PATTERN.format(digits=digits, places=18)), short
+    )
+    values = pc.if_else(short, array, "0").cast(target)
+    if pc.any(long).as_py():
+        longer = pc.if_else(long, array, "0").cast(_WORK_TYPE)
+        rounded = pc.round(longer, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
+        values = pc.if_else(long, rounded, values)
+    null = pc.or_(null, pc.is_in(array, value_set=_NULL_TEXTS))
+    return _kept(values, null, pc.or_(short, long), size, required=required)
 
 
 def _kept(

@@ -319,7 +319,7 @@ class _Columns:
     def refuse(self, rows: np.ndarray) -> None:
         self.refused |= rows
 
-    def text(self, field: str, value: str) -> None:
+    def constant_text(self, field: str, value: str) -> None:
         self.values[field] = _constant(value, self.size, pa.string())
 
 
@@ -451,7 +451,7 @@ class _Focus(_Format):
             "usage_unit",
         ):
             self.text(columns, field, cell(field), self.name(field))
-        columns.text("provider_charge_type", "")
+        columns.constant_text("provider_charge_type", "")
         tags_column = self.columns.get("tags")
         tags_name = self.name("tags")
         columns.put(
@@ -546,8 +546,8 @@ class _Cur(_Format):
             "usage_unit",
         ):
             self.text(columns, field, cell(field), layout.name(field))
-        columns.text("provider", "AWS")
-        columns.text("charge_class", "")
+        columns.constant_text("provider", "AWS")
+        columns.constant_text("charge_class", "")
         ri_arn = self.distinct(columns, "ri_arn", cell("ri_arn"), n.text, plain_text_limit=0)
         columns.values["effective_cost"] = self._effective_cost(columns, line_type, unblended, ri_arn, money)
         tag_names = ([layout.columns["tags_map"]] if "tags_map" in layout.columns else []) + list(

@@ -52,6 +52,10 @@ _WORK_TYPE = pa.decimal128(38, 18)
 _MONEY_DIGITS = 9
 _QUANTITY_DIGITS = 17
 _NUMBER_PATTERN = r"^-?[0-9]{{1,{digits}}}(\.[0-9]{{1,{places}}})?$"
+# Small amounts in exponent form, as floats print them (1e-7, 2.5e-10): below 10, at most 36
+# places, so exact in the work type below.
+_SMALL_NUMBER_PATTERN = r"^-?[0-9](\.[0-9]{1,16})?[eE]-0*([1-9]|1[0-9]|20)$"
+_SMALL_WORK_TYPE = pa.decimal128(38, 36)
 _NULL_TEXTS = pa.array(sorted(n.NULL_TEXTS))
 _CSV_STRING_COLUMNS = 4096  # columns typed as text when the header is read as the first row
 
@@ -195,21 +199,25 @@ def _number(
 def _number_text(
     array: pa.Array, null: pa.Array, size: int, *, required: bool, digits: int, target: pa.DataType
 ) -> tuple[pa.Array, np.ndarray]:
-    """Numeric text: at most ten places cast as they are (the common case, one pass), more
-    places (up to 18) rounded half to even."""
+    """Numeric text: at most ten places cast as they are (the common case, one pass); more
+    places (up to 18) and small amounts in exponent form rounded half to even."""
     short = pc.match_substring_regex(array, _NUMBER_PATTERN.format(digits=digits, places=n.DECIMAL_PLACES))
     if not array.null_count and pc.all(short).as_py():
         return array.cast(target), np.zeros(size, dtype=bool)
-    long = pc.and_not(
-        pc.match_substring_regex(array, _NUMBER_PATTERN.format(digits=digits, places=18)), short
-    )
     values = pc.if_else(short, array, "0").cast(target)
-    if pc.any(long).as_py():
-        longer = pc.if_else(long, array, "0").cast(_WORK_TYPE)
-        rounded = pc.round(longer, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
-        values = pc.if_else(long, rounded, values)
+    plain = short
+    for pattern, work_type in (
+        (_NUMBER_PATTERN.format(digits=digits, places=18), _WORK_TYPE),
+        (_SMALL_NUMBER_PATTERN, _SMALL_WORK_TYPE),
+    ):
+        rounded_here = pc.and_not(pc.match_substring_regex(array, pattern), plain)
+        if pc.any(rounded_here).as_py():
+            exact = pc.if_else(rounded_here, array, "0").cast(work_type)
+            rounded = pc.round(exact, ndigits=n.DECIMAL_PLACES, round_mode="half_to_even").cast(target)
+            values = pc.if_else(rounded_here, rounded, values)
+            plain = pc.or_(plain, rounded_here)
     null = pc.or_(null, pc.is_in(array, value_set=_NULL_TEXTS))
-    return _kept(values, null, pc.or_(short, long), size, required=required)
+    return _kept(values, null, plain, size, required=required)
 
 
 def _kept(

@@ -144,6 +144,7 @@ def test_unusual_but_valid_cells_are_read_as_the_scalar_parser_reads_them(tmp_pa
             5: {"BillingPeriodStart": "2026-11-01", "BillingCurrency": "usd", "SkuId": "Null"},
             6: {"BilledCost": "1234567890.5", "ChargePeriodEnd": "2026-11-08T01:00:00+01:00"},
             7: {"BilledCost": "-0.12345678915"},
+            8: {"BilledCost": "2.5E-10", "EffectiveCost": "1.5e-10", "ListCost": "7e-05"},
         },
     )
     rows = assert_read_alike(path)
@@ -155,6 +156,7 @@ def test_unusual_but_valid_cells_are_read_as_the_scalar_parser_reads_them(tmp_pa
     ]
     assert rows[4]["tags"] == '[["team","a"],["Team","c"],["team",null]]'
     assert rows[5]["billing_currency"] == "USD"
+    assert [rows[8]["billed_cost"], rows[8]["effective_cost"]] == [Decimal("2E-10"), Decimal("2E-10")]
 
 
 def test_a_bom_crlf_line_ends_quoted_line_breaks_and_trailing_blank_lines_read_alike(tmp_path):

@@ -367,6 +367,13 @@ def test_a_row_longer_than_a_block_is_read_by_the_record_reader(tmp_path, small_
     assert rows[6]["resource_id"] == "r" * 900
 
 
+def test_a_line_longer_than_the_record_readers_limit_keeps_its_message(tmp_path):
+    path = tmp_path / "one-line.csv"
+    path.write_text(",".join(FOCUS_COLUMNS) + "\n" + "x" * (readers.MAX_ROW_CHARS + 10))
+    message = assert_same(path)[1]
+    assert message.startswith(f"{path}, row 2: the line (or row) is longer than 16,777,216 characters")
+
+
 def test_the_file_record_is_the_record_readers(tmp_path):
     path = write_csv(tmp_path / "f.csv.gz", FOCUS_COLUMNS, focus_rows(NOV, count=30), gz=True)
     source = input_file(path)
@@ -453,6 +460,15 @@ def test_cur2_parquet_with_its_tag_map(tmp_path):
     rows = [legacy_to_cur2(row) for row in cur_legacy_rows(NOV)]
     read = assert_read_alike(write_cur2_parquet(tmp_path / "cur2.parquet", rows), CUR2)
     assert read[1]["effective_cost"] == Decimal("5.25")
+
+
+def test_cur2_csv_with_json_tags(tmp_path):
+    rows = [legacy_to_cur2(row) for row in cur_legacy_rows(NOV)]
+    for row in rows:
+        row["resource_tags"] = json.dumps(row["resource_tags"]) if row["resource_tags"] else ""
+    rows[3]["resource_tags"] = '{"user_team": 7, "user_team ": "x"}'
+    read = assert_read_alike(write_csv(tmp_path / "cur2.csv.gz", list(rows[0]), rows, gz=True), CUR2)
+    assert read[3]["tags"] == '[["user_team","7"],["user_team ","x"]]'
 
 
 def test_cur_refusals_keep_their_messages(tmp_path):

@@ -7,8 +7,9 @@ change an answer:
 * a cell's value depends on the cell alone, so the scalar normalisers (``normalize.text``,
   ``timestamp``, ``period_date``, ``currency``, ``tags_from_json``) run once per *distinct* value
   of a column and the results are taken back to the rows;
-* money and quantities are many distinct values, so the common plain forms (``-12.5``, decimal
-  and integer columns, floats whose shortest text is plain) are converted by ``pyarrow.compute``;
+* money and quantities are many distinct values, so the common forms (``-12.5``, ``2.5e-10``,
+  decimal and integer columns, floats through their shortest text, as ``repr`` gives it) are
+  converted by ``pyarrow.compute``;
 * every row where some cell is not in such a form (``1E-5``, `` 1.5``, an error) is handed to the
   scalar parser whole, which returns it or raises today's message with the row's number.
 

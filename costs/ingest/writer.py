@@ -600,13 +600,7 @@ def _current_with_identifier(source: CostSource, unit: ImportUnit) -> CostImport
 
 def runs_files_in_parallel(unit: ImportUnit) -> bool:
     """Several files that other processes can open, and workers to run them: one job per file."""
-    from celery import current_app
-
-    return (
-        len(unit.parts) > 1
-        and all(part.address for part in unit.parts)
-        and not current_app.conf.task_always_eager
-    )
+    return len(unit.parts) > 1 and all(part.address for part in unit.parts) and not jobs.runs_in_process()
 
 
 def import_unit(

@@ -5,56 +5,110 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('costs', '0008_delivery_loads_by_file'),
-        ('inventory', '0006_digest_message_says_what_is_accepted'),
+        ("costs", "0008_delivery_loads_by_file"),
+        ("inventory", "0006_digest_message_says_what_is_accepted"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='costprofiletotal',
-            name='profile',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='costs.billingprofile'),
+            model_name="costprofiletotal",
+            name="profile",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="costs.billingprofile",
+            ),
         ),
         migrations.AlterField(
-            model_name='costprofiletotal',
-            name='source',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='profile_totals', to='costs.costsource'),
+            model_name="costprofiletotal",
+            name="source",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="profile_totals",
+                to="costs.costsource",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='cost_import',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollups', to='costs.costimport'),
+            model_name="costrollup",
+            name="cost_import",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="rollups",
+                to="costs.costimport",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='pool',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollups', to='costs.sharedpool'),
+            model_name="costrollup",
+            name="pool",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="rollups",
+                to="costs.sharedpool",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='rule',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='rollups', to='costs.allocationrule'),
+            model_name="costrollup",
+            name="rule",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="rollups",
+                to="costs.allocationrule",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='service',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='costs.billingservice'),
+            model_name="costrollup",
+            name="service",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="costs.billingservice",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='source',
-            field=models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='rollups', to='costs.costsource'),
+            model_name="costrollup",
+            name="source",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="rollups",
+                to="costs.costsource",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='team',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cost_rollups', to='inventory.team'),
+            model_name="costrollup",
+            name="team",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="cost_rollups",
+                to="inventory.team",
+            ),
         ),
         migrations.AlterField(
-            model_name='costrollup',
-            name='use_case',
-            field=models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='cost_rollups', to='inventory.usecase'),
+            model_name="costrollup",
+            name="use_case",
+            field=models.ForeignKey(
+                blank=True,
+                db_constraint=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="cost_rollups",
+                to="inventory.usecase",
+            ),
         ),
     ]

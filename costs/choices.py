@@ -57,6 +57,24 @@ class CostImportStatusChoices(ChoiceSet):
     ]
 
 
+class LoadFileStatusChoices(ChoiceSet):
+    """One file of a delivery, loaded by a job of its own."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    LOADED = "loaded"
+    FAILED = "failed"
+    STOPPED = "stopped"  # another file of the delivery failed first
+
+    CHOICES = [
+        (PENDING, "Waiting for a worker", "grey"),
+        (RUNNING, "Loading", "blue"),
+        (LOADED, "Loaded", "green"),
+        (FAILED, "Failed", "red"),
+        (STOPPED, "Stopped", "amber"),
+    ]
+
+
 class ChargeCategoryChoices(ChoiceSet):
     """FOCUS ChargeCategory (FOCUS 1.x, columns/chargecategory.md)."""
 

@@ -26,6 +26,7 @@ from costs.choices import (
     CostKindChoices,
     CostSourceKindChoices,
     ImportFormatChoices,
+    LoadFileStatusChoices,
     ResourcePatternKindChoices,
     RollupBucketChoices,
     SplitMethodChoices,
@@ -165,6 +166,94 @@ class CostSource(models.Model):
         return bool(self.secret_access_key)
 
 
+class CostLoad(models.Model):
+    """One delivery being loaded: the files of one manifest, folder or upload (or one Cost
+    Explorer answer), and the imports (one per billing period) they become.
+
+    Each file is loaded by a job of its own (:class:`CostLoadFile`), on as many workers as are
+    running; when the last one has loaded, one final step checks what spans files and makes the
+    delivery's periods current in one transaction (costs.ingest.writer.finish_load). One file
+    that fails fails the delivery and leaves every period's current import as it was.
+    """
+
+    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="loads")
+    format = models.CharField(max_length=ImportFormatChoices.max_length(), choices=ImportFormatChoices)
+    location = models.CharField(max_length=1000, blank=True)
+    identifier = models.CharField(max_length=200, blank=True)
+    period_start = models.DateField(null=True, blank=True, help_text="Known up front for manifests.")
+    period_end = models.DateField(null=True, blank=True)
+    is_estimated = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=CostImportStatusChoices.max_length(),
+        choices=CostImportStatusChoices,
+        default=CostImportStatusChoices.RUNNING,
+    )
+    error_message = models.TextField(blank=True)
+    finishing_since = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set by the file job that loaded last and makes the delivery current.",
+    )
+    job_run = models.ForeignKey(
+        "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_loads"
+    )
+    started_by = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.source} delivery {self.identifier[:12] or self.location} #{self.pk}"
+
+
+class CostLoadFile(models.Model):
+    """One file of a delivery and what its job found: rows, totals per period and currency,
+    the first currency of each billing account, colliding tag keys, or the error."""
+
+    load = models.ForeignKey(CostLoad, on_delete=models.CASCADE, related_name="files")
+    position = models.PositiveIntegerField(help_text="The file's place in the delivery, from 0.")
+    name = models.CharField(max_length=1000)
+    address = models.JSONField(default=dict, help_text="How a worker opens it: a local path or an S3 object.")
+    status = models.CharField(
+        max_length=LoadFileStatusChoices.max_length(),
+        choices=LoadFileStatusChoices,
+        default=LoadFileStatusChoices.PENDING,
+    )
+    job_run = models.ForeignKey(
+        "portal.JobRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_load_files"
+    )
+    rows = models.BigIntegerField(default=0)
+    progress = models.FloatField(default=0, help_text="0..1 of the file read.")
+    record = models.JSONField(default=dict, blank=True, help_text="{name, sha256, bytes, rows} once read.")
+    totals = models.JSONField(default=dict, blank=True, help_text="{period: {currency: {billed, …, rows}}}.")
+    account_currencies = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="{'period|account': [currency, row]}: each account's first currency.",
+    )
+    tag_collisions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[[period, normalised key, kept key, dropped key, rows, first row]].",
+    )
+    error_message = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["load", "position"]
+        constraints = [models.UniqueConstraint(fields=["load", "position"], name="costs_load_file_once")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_status_display()})"
+
+    @property
+    def status_colour(self) -> str:
+        return LoadFileStatusChoices.colour(self.status)
+
+
 class CostImport(models.Model):
     """One import of one billing period of one source.
 
@@ -215,6 +304,10 @@ class CostImport(models.Model):
     replaced = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaced_by"
     )
+    load = models.ForeignKey(
+        CostLoad, null=True, blank=True, on_delete=models.SET_NULL, related_name="imports",
+        help_text="The delivery whose files wrote this import's line items.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-started_at", "-pk"]

@@ -68,7 +68,7 @@ policy("costs.costlineitem")(_cost_imports)
 # What line items refer to (accounts, services, resources, tag sets…) is part of the raw bill.
 for _dimension in (
     "billingaccount", "billingservice", "billingresource", "billingregion", "billingsku", "billingcharge",
-    "billingtagset", "billingprofile", "costprofiletotal",
+    "billingtagset", "billingprofile", "costprofiletotal", "costload", "costloadfile",
 ):  # fmt: skip
     policy(f"costs.{_dimension}")(_cost_imports)
 

@@ -4,10 +4,12 @@ the daily run over every enabled source (Celery beat, seeded by migration 0003).
 from datetime import date
 from pathlib import Path
 
-from costs.choices import ImportFormatChoices
+from costs.choices import CostImportStatusChoices, ImportFormatChoices, LoadFileStatusChoices
 from costs.ingest.errors import CostImportError
-from costs.models import CostSource
-from costs.services.allocation_engine import allocate
+from costs.ingest.plan import reopen
+from costs.ingest.writer import LoadStopped, abandon_load, file_loaded_last, finish_load, load_file
+from costs.models import CostLoadFile, CostSource
+from costs.services.allocation_engine import allocate, request_allocation
 from costs.services.budgets import check_budget_alerts
 from costs.services.imports import cost_import_run, cost_imports_reap_abandoned, is_stored_upload
 from costs.templatetags.cost_import_tags import money
@@ -66,7 +68,72 @@ def import_cost_source(
         run.log(f"Unchanged: {line}")
     for line in outcome.skipped:
         run.log(f"Skipped: {line}")
+    for line in outcome.queued:
+        run.log(f"Queued: {line}.")
     return outcome.as_dict()
+
+
+@job(
+    name="costs.load_cost_file",
+    label="Load one billing file",
+    description="Load one file of a delivery into its periods' load tables; the file that loads last "
+    "makes the delivery current.",
+)
+def load_cost_file(run: JobContext, *, file_id: int) -> dict:
+    item = CostLoadFile.objects.select_related("load__source").filter(pk=file_id).first()
+    if item is None:
+        raise JobInputError(f"Delivery file #{file_id} no longer exists.")
+    load = item.load
+    if load.status != CostImportStatusChoices.RUNNING:
+        run.log(f"Not loaded: the delivery stopped before this file's turn ({load.error_message}).")
+        CostLoadFile.objects.filter(pk=item.pk).update(status=LoadFileStatusChoices.STOPPED)
+        return {"file": item.name, "loaded": False}
+    run.log(f"Loading {item.name} (file {item.position + 1} of {load.files.count()} of {load.source.name}).")
+    try:
+        load_file(item, reopen(load.source, item.address), progress=run.progress)
+    except LoadStopped as exc:
+        CostLoadFile.objects.filter(pk=item.pk).update(status=LoadFileStatusChoices.STOPPED)
+        run.log(f"Stopped: {exc}.", JobLogLevel.WARNING)
+        return {"file": item.name, "loaded": False}
+    except CostImportError as exc:
+        message = str(exc.located(file=item.name))
+        CostLoadFile.objects.filter(pk=item.pk).update(
+            status=LoadFileStatusChoices.FAILED, error_message=message
+        )
+        abandon_load(load, message)
+        raise JobInputError(message) from None
+    except BaseException as exc:
+        CostLoadFile.objects.filter(pk=item.pk).update(status=LoadFileStatusChoices.FAILED)
+        abandon_load(load, f"Stopped before the end: {type(exc).__name__} while loading {item.name}.")
+        raise
+    item.refresh_from_db()
+    run.log(f"{item.name}: {item.rows:,} line items loaded.")
+    if not file_loaded_last(item):
+        return {"file": item.name, "loaded": True, "rows": item.rows}
+    run.log("Every file of the delivery has loaded: making its periods current.")
+    try:
+        committed, empty = finish_load(load)
+    except CostImportError as exc:
+        message = str(exc)
+        abandon_load(load, message)
+        raise JobInputError(message) from None
+    except BaseException as exc:
+        abandon_load(load, f"Stopped before the end: {type(exc).__name__}.")
+        raise
+    for cost_import in committed:
+        run.log(f"{cost_import.billing_period_start:%Y-%m}: {cost_import.row_count:,} line items, "
+                f"import #{cost_import.pk}.")  # fmt: skip
+        for warning in cost_import.warnings:
+            run.log(f"Import #{cost_import.pk}: {warning}", JobLogLevel.WARNING)
+    if committed:
+        request_allocation(source=load.source, periods=[i.billing_period_start for i in committed])
+    return {
+        "file": item.name,
+        "loaded": True,
+        "rows": item.rows,
+        "imports": [cost_import.pk for cost_import in committed],
+        "empty_imports": [empty.pk] if empty else [],
+    }
 
 
 @job(

@@ -487,6 +487,8 @@ PROPYLON_AUDIT_SIGNAL_STALE_HOURS = env.int("PROPYLON_AUDIT_SIGNAL_STALE_HOURS",
 # Empty: DATA_DIR/cost-imports (costs.models.cost_import_root).
 PROPYLON_COST_IMPORT_ROOT = env.str("PROPYLON_COST_IMPORT_ROOT", default="")
 PROPYLON_COST_IMPORT_ABANDONED_MINUTES = env.int("PROPYLON_COST_IMPORT_ABANDONED_MINUTES", default=15)
+# Rows a billing file is read and written in at a time: memory grows with it, not with the file.
+PROPYLON_COST_IMPORT_BATCH_ROWS = env.int("PROPYLON_COST_IMPORT_BATCH_ROWS", default=100_000)
 # Value (KPI readings) is in this currency and ROI compares it with cost billed in it; other
 # currencies are never converted (docs/costs.md, "Value and ROI").
 PROPYLON_REPORTING_CURRENCY = env.str("PROPYLON_REPORTING_CURRENCY", default="USD").upper()

@@ -11,12 +11,9 @@ loader parses and normalises each distinct tag set once, not once per row.
 """
 
 import pyarrow as pa
+from django.conf import settings
 
 from costs.ingest.normalize import tag_pairs_text
-
-# Rows per normalised batch: memory is bounded by this, not by the size of a file. Read when a
-# file is opened (tests lower it to make small files span several batches).
-BATCH_ROWS = 100_000
 
 MONEY_TYPE = pa.decimal128(20, 10)
 QUANTITY_TYPE = pa.decimal128(28, 10)
@@ -54,6 +51,12 @@ NORMALIZED = pa.schema(
         pa.field("tags", pa.string(), nullable=False),  # tag_pairs_text(); "[]" without tags
     ]
 )
+
+
+def batch_rows() -> int:
+    """Rows per normalised batch (PROPYLON_COST_IMPORT_BATCH_ROWS): memory is bounded by this,
+    not by the size of a file."""
+    return max(int(settings.PROPYLON_COST_IMPORT_BATCH_ROWS), 1)
 
 
 def from_rows(rows: list[tuple[object, dict]]) -> pa.RecordBatch:

@@ -167,6 +167,18 @@ def _effective_cost(
     return unblended
 
 
+def row_tags(record: dict, layout: Layout) -> n.TagMap:
+    """The row's tags: CUR 2.0's map column, then the legacy one-column-per-key tags in file order."""
+    tags = n.TagMap()
+    if "tags_map" in layout.columns:
+        tags = n.tags_from_json(record.get(layout.columns["tags_map"]), layout.name("tags_map"))
+    for column, key in layout.tag_columns.items():
+        value = record.get(column)
+        if not n.is_null(value):
+            tags.add(key, n.text(value, column).strip())
+    return tags
+
+
 def parse_row(record: dict, layout: Layout) -> dict:
     def cell(field: str):
         column = layout.columns.get(field)
@@ -185,13 +197,7 @@ def parse_row(record: dict, layout: Layout) -> dict:
     unblended = n.decimal(cell("unblended_cost"), layout.name("unblended_cost"), required=True)
     ri_arn = n.text(cell("ri_arn"))
     start = n.period_date(cell("billing_period_start"), layout.name("billing_period_start"))
-    tags = n.TagMap()
-    if "tags_map" in layout.columns:
-        tags = n.tags_from_json(cell("tags_map"), layout.name("tags_map"))
-    for column, key in layout.tag_columns.items():
-        value = record.get(column)
-        if not n.is_null(value):
-            tags.add(key, n.text(value, column).strip())
+    tags = row_tags(record, layout)
     row = {
         "billing_period_start": start,
         "billing_period_end": (

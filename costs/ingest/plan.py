@@ -33,13 +33,14 @@ class Part:
     rows: Callable[[], Iterator[tuple[object, dict]]]
     fraction: Callable[[], float]
     record: Callable[[], dict]
+    address: dict | None = None  # how a worker opens the file again; None: only this process can
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         """The part's rows as NORMALIZED batches."""
         pending = []
         for item in self.rows():
             pending.append(item)
-            if len(pending) >= batch.BATCH_ROWS:
+            if len(pending) >= batch.batch_rows():
                 yield batch.from_rows(pending)
                 pending = []
         if pending:
@@ -86,7 +87,21 @@ def _file_part(input_file: readers.InputFile, parser) -> Part:
         rows=lambda: parser(input_file),
         fraction=lambda: input_file.progress,
         record=input_file.as_record,
+        address={**input_file.address, "parser": "cur" if parser is cur.rows else "focus"},
     )
+
+
+def reopen(source: CostSource, address: dict) -> Part:
+    """The part a file job reads: the same file, opened again from its address (a path below the
+    import root, checked again, or an S3 object through the source's settings)."""
+    parser = cur.rows if address.get("parser") == "cur" else focus.rows
+    if "bucket" in address:
+        input_file = readers.s3_object(
+            _client(source, "s3"), address["bucket"], address["key"], address["kind"]
+        )
+    else:
+        input_file = readers.local_file(Path(address["path"]), address["kind"], roots=local_roots())
+    return _file_part(input_file, parser)
 
 
 def _fingerprint(files: list[readers.InputFile]) -> str:

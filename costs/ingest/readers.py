@@ -119,6 +119,9 @@ class InputFile:
     rows: int = 0
     progress: float = 0.0  # 0..1 of this file read so far
     extra: dict = field(default_factory=dict)
+    # How another process opens the same file (costs.ingest.plan.reopen): {"path": …} or
+    # {"bucket": …, "key": …}, with "kind".
+    address: dict = field(default_factory=dict)
 
     def as_record(self) -> dict:
         return {"name": self.name, "sha256": self.sha256, "bytes": self.bytes_read, "rows": self.rows}
@@ -160,7 +163,13 @@ def local_file(path: Path, kind: str | None = None, *, roots: list[Path]) -> Inp
     if not real.is_file():
         raise CostImportError("does not exist or is not a file.", file=str(path))
     # Opened by its resolved path: a link swapped after the check cannot lead elsewhere.
-    return InputFile(name=str(path), kind=kind, size=real.stat().st_size, opener=lambda: real.open("rb"))
+    return InputFile(
+        name=str(path),
+        kind=kind,
+        size=real.stat().st_size,
+        opener=lambda: real.open("rb"),
+        address={"path": str(path), "kind": kind},
+    )
 
 
 def local_files(location: str, *, roots: list[Path]) -> list[InputFile]:
@@ -197,6 +206,7 @@ def s3_object(client, bucket: str, key: str, kind: str | None = None) -> InputFi
         size=int(head.get("ContentLength") or 0),
         opener=opener,
         extra={"etag": head.get("ETag", "")},
+        address={"bucket": bucket, "key": key, "kind": kind},
     )
 
 

@@ -2,7 +2,9 @@
 
     direct + shared + unallocated = the import's billed total, to the cent
 
-and the same for effective cost. Direct is what rules sent to use cases and teams, shared is
+and the same for effective cost; and below that, the allocation's own inputs agree: the daily
+rollups (CostRollup) and the line items as the allocation summed them (CostProfileTotal, one
+pass over the period's partition) both equal the import's totals. Direct is what rules sent to use cases and teams, shared is
 what pools split among them, unallocated is what no rule matched (or a pool with nobody to
 split among). Totals come from the current import (summed in Decimal while its rows were
 written); the allocation side from the CostAllocation rows.
@@ -21,7 +23,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from costs.choices import AllocationBucketChoices, CostKindChoices
-from costs.models import AllocationState, CostAllocation, CostImport
+from costs.models import AllocationState, CostAllocation, CostImport, CostProfileTotal, CostRollup
 from costs.money import cents
 from costs.services.allocation_engine import current_fingerprints
 
@@ -45,6 +47,10 @@ class ReconciliationLine:
     shared: Decimal = ZERO
     unallocated: Decimal = ZERO
     effective_allocated: Decimal = ZERO
+    # What allocation read (the partition's sums) and wrote per day (the rollups), billed cost;
+    # None before the period was allocated.
+    line_items: Decimal | None = None
+    rollups: Decimal | None = None
     allocated_import_ids: set = field(default_factory=set)
     failure: str = ""  # the error of the (source, period)'s last allocation run
     stale_reasons: list = field(default_factory=list)
@@ -62,6 +68,13 @@ class ReconciliationLine:
         return _cents(self.effective_allocated - self.effective_total)
 
     @property
+    def rollup_difference(self) -> Decimal:
+        """Rollups and line items against the import's total (zero before allocation)."""
+        differences = [_cents(value - self.billed_total) for value in (self.line_items, self.rollups)
+                       if value is not None]  # fmt: skip
+        return max(differences, key=abs, default=ZERO)
+
+    @property
     def is_stale(self) -> bool:
         """The allocation does not follow the current import, rules and pools (a recomputation
         is pending, or failed)."""
@@ -72,7 +85,11 @@ class ReconciliationLine:
         # Compared as a difference rounded to the cent, not as two rounded totals, so that sums
         # a hair either side of a half cent do not flip a cent.
         return (
-            not self.difference and not self.effective_difference and not self.is_stale and not self.failure
+            not self.difference
+            and not self.effective_difference
+            and not self.rollup_difference
+            and not self.is_stale
+            and not self.failure
         )
 
     @property
@@ -108,6 +125,9 @@ class ReconciliationLine:
             "allocated": str(_cents(self.allocated)),
             "difference": str(self.difference),
             "effective_difference": str(self.effective_difference),
+            "line_items": None if self.line_items is None else str(_cents(self.line_items)),
+            "rollups": None if self.rollups is None else str(_cents(self.rollups)),
+            "rollup_difference": str(self.rollup_difference),
             "stale": self.is_stale,
             "stale_reasons": list(self.stale_reasons),
             "failure": self.failure or None,
@@ -171,6 +191,18 @@ def reconcile(*, sources: QuerySet, period_start: date | None = None, period_end
             line.direct += billed
         line.effective_allocated += Decimal(str(group["effective"] or 0))
         line.allocated_import_ids.add(group["cost_import_id"])
+    for model, attribute in ((CostProfileTotal, "line_items"), (CostRollup, "rollups")):
+        rows = model.objects.filter(source__in=sources)
+        if period_start:
+            rows = rows.filter(period__gte=period_start)
+        if period_end:
+            rows = rows.filter(period__lt=period_end)
+        for group in (
+            rows.values("source_id", "period", "currency").annotate(billed=Sum("billed_cost")).order_by()
+        ):
+            line = lines.get((group["source_id"], group["period"], group["currency"]))
+            if line is not None:
+                setattr(line, attribute, Decimal(str(group["billed"] or 0)))
     _judge(lines.values(), sources=sources, period_start=period_start, period_end=period_end)
     return sorted(
         lines.values(), key=lambda line: (-line.period.toordinal(), line.source_name, line.currency)

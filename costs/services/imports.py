@@ -26,7 +26,7 @@ from costs.ingest import readers, store
 from costs.ingest.errors import CostImportError
 from costs.ingest.plan import Progress, plan_cost_explorer, plan_cur, plan_focus, upload_directory
 from costs.ingest.writer import ImportOutcome, import_unit, worker_is_gone
-from costs.models import CostImport, CostSource
+from costs.models import CostImport, CostLoad, CostSource
 from costs.services.allocation_engine import request_allocation
 from portal import uploads
 
@@ -70,6 +70,12 @@ def cost_imports_reap_abandoned() -> list[CostImport]:
             locked.totals = {}
             locked.finished_at = timezone.now()
             locked.save()
+            if locked.load_id:
+                # The other files of its delivery stop at their next heartbeat.
+                CostLoad.objects.filter(pk=locked.load_id, status=CostImportStatusChoices.RUNNING).update(
+                    status=CostImportStatusChoices.FAILED, error_message=locked.error_message,
+                    finished_at=timezone.now(),
+                )  # fmt: skip
         logger.warning("cost import #%s: %s", locked.pk, locked.error_message)
         reaped.append(locked)
     _drop_orphan_load_tables()

@@ -15,7 +15,7 @@ from costs.forms.imports import CostSourceForm, CostUploadForm
 from costs.ingest.errors import CostImportError
 from costs.models import AllocationState, CostImport, CostSource
 from costs.policies import may_view_billing
-from costs.selectors.imports import imports_visible_to, line_item_totals, sources_visible_to
+from costs.selectors.imports import imports_visible_to, sources_visible_to, summed_line_item_totals
 from costs.services.imports import cost_upload_store
 from costs.services.sources import cost_source_create, cost_source_update
 from costs.tasks import import_cost_source
@@ -169,9 +169,9 @@ def import_list(request):
 @login_required
 def import_detail(request, pk: int):
     cost_import = get_restricted_object_or_404(
-        CostImport.objects.select_related("source", "job_run", "replaced"), request.user, pk=pk
+        CostImport.objects.select_related("source", "job_run", "replaced", "load"), request.user, pk=pk
     )
-    checked = line_item_totals(cost_import) if cost_import.is_current else {}
+    checked = summed_line_item_totals(cost_import) if cost_import.is_current else {}
     totals = [
         {
             "currency": currency,
@@ -195,6 +195,12 @@ def import_detail(request, pk: int):
             "totals": totals,
             "checked": bool(checked),
             "replaced_by": cost_import.replaced_by.all(),
+            # While a delivery loads, each file's job and progress; afterwards the files read.
+            "load_files": (
+                cost_import.load.files.select_related("job_run").order_by("position")
+                if cost_import.load_id and cost_import.status == CostImportStatusChoices.RUNNING
+                else []
+            ),
         },
     )
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from costs.models import AllocationRule, CostAllocation, SharedPool
+from costs.models import AllocationRule, CostAllocation, CostSource, SharedPool
 from costs.services.allocation import allocation_rule_delete, allocation_rule_save, shared_pool_save
 from costs.services.allocation_engine import (
     allocate_period,
@@ -362,3 +362,19 @@ def test_maturity_learns_when_a_use_case_gains_or_loses_its_cost(
     with django_capture_on_commit_callbacks(execute=True):
         allocation_rule_delete(rule=tag_rule)
     assert costs_attributed() == "unmet"
+
+
+def test_rollups_and_line_items_are_checked_against_the_import(tmp_path, portfolio):
+    """Below the allocation's sums: the daily rollups and the partition's sums, to the cent."""
+    from costs.models import CostRollup
+    from costs.selectors.reconciliation import reconcile
+
+    source = make_source()
+    import_lines(source, tmp_path, [line(NOV, "10.00"), line(NOV, "5.25", day=2)])
+    allocate_period(source=source, period=NOV)
+    (ok,) = reconcile(sources=CostSource.objects.filter(pk=source.pk))
+    assert ok.ok and ok.line_items == ok.rollups == D("15.25") and ok.as_dict()["rollup_difference"] == "0.00"
+    CostRollup.objects.filter(source=source, day=date(2026, 11, 2)).update(billed_cost=D("5.24"))
+    (broken,) = reconcile(sources=CostSource.objects.filter(pk=source.pk))
+    assert not broken.ok and broken.status == "mismatch" and broken.rollup_difference == D("-0.01")
+    allocate_period(source=source, period=NOV)  # recomputing repairs it (the autouse check runs after)

@@ -7,7 +7,6 @@ from decimal import Decimal
 import pytest
 
 from costs.choices import CostImportStatusChoices
-from costs.ingest import batch
 from costs.ingest.errors import CostImportError
 from costs.ingest.plan import periods_to_pull
 from costs.models import CostImport, CostLineItem
@@ -159,8 +158,8 @@ def test_a_manifest_listing_a_missing_file_fails_and_keeps_the_period(s3, tmp_pa
     assert good.is_current and CostLineItem.objects.count() == 8
 
 
-def test_a_truncated_cur_part_in_s3_fails_and_keeps_the_period(s3, tmp_path, make_source, aws, monkeypatch):
-    monkeypatch.setattr(batch, "BATCH_ROWS", 2)
+def test_a_truncated_cur_part_in_s3_fails_and_keeps_the_period(s3, tmp_path, make_source, aws, settings):
+    settings.PROPYLON_COST_IMPORT_BATCH_ROWS = 2
     source = make_source(name="CUR", kind="aws_cur", location=f"s3://billing/{LEGACY_PREFIX}", endpoint=aws)
     deliver_legacy(s3, tmp_path, assembly_id="a1")
     (good,) = cost_import_run(source=source, periods=[NOV]).imports

@@ -9,7 +9,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.test import APIClient
 
-from costs.ingest import batch
 from costs.models import CostImport, CostLineItem, CostSource
 from costs.selectors.imports import billing_totals, current_line_items
 from costs.services.imports import cost_import_run
@@ -30,8 +29,10 @@ def focus_file(tmp_path):
     return write_csv(tmp_path / "focus.csv.gz", FOCUS_COLUMNS, focus_rows(NOV, count=25), gz=True)
 
 
-def test_the_job_reports_progress_and_its_result(run_job, admin_user, make_source, focus_file, monkeypatch):
-    monkeypatch.setattr(batch, "BATCH_ROWS", 5)
+def test_the_job_reports_progress_and_its_result(
+    run_job, admin_user, make_source, focus_file, settings, monkeypatch
+):
+    settings.PROPYLON_COST_IMPORT_BATCH_ROWS = 5
     seen = []
     from portal.jobs import JobContext
 

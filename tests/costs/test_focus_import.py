@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from costs.choices import CostImportStatusChoices
-from costs.ingest import batch
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostLineItem
 from costs.selectors.imports import billing_totals, line_item_details, line_item_totals
@@ -181,8 +180,8 @@ def fails_and_keeps_previous(source, good, path, message: str) -> None:
     assert billing_totals(source=source, period_start=NOV, period_end=DEC)["USD"]["rows"] == 9
 
 
-def test_a_truncated_gzip_fails_naming_file_and_row(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(batch, "BATCH_ROWS", 3)  # rows reach the database before the break
+def test_a_truncated_gzip_fails_naming_file_and_row(tmp_path, imported, settings):
+    settings.PROPYLON_COST_IMPORT_BATCH_ROWS = 3  # rows reach the database before the break
     source, good = imported
     whole = gzip.compress(
         write_csv(tmp_path / "x.csv", FOCUS_COLUMNS, focus_rows(NOV, count=400)).read_bytes()
@@ -214,8 +213,8 @@ def test_a_missing_required_column_fails_naming_it(tmp_path, imported):
     )
 
 
-def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(batch, "BATCH_ROWS", 2)
+def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, settings):
+    settings.PROPYLON_COST_IMPORT_BATCH_ROWS = 2
     source, good = imported
     rows = focus_rows(NOV, count=8)
     rows[5]["EffectiveCost"] = "12,50"
@@ -225,8 +224,8 @@ def test_an_unparseable_number_fails_naming_row_and_column(tmp_path, imported, m
     )
 
 
-def test_a_currency_mix_within_a_billing_account_fails(tmp_path, imported, monkeypatch):
-    monkeypatch.setattr(batch, "BATCH_ROWS", 2)
+def test_a_currency_mix_within_a_billing_account_fails(tmp_path, imported, settings):
+    settings.PROPYLON_COST_IMPORT_BATCH_ROWS = 2
     source, good = imported
     rows = focus_rows(NOV, count=8)
     rows[6]["BillingCurrency"] = "EUR"

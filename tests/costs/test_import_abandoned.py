@@ -89,15 +89,15 @@ def test_the_nightly_run_fails_abandoned_imports_and_deletes_their_rows(current,
 
 def test_an_import_taken_for_abandoned_meanwhile_cannot_become_current(tmp_path, current, monkeypatch):
     path = write_csv(tmp_path / "nov-2.csv", FOCUS_COLUMNS, [line(NOV, "7"), line(NOV, "8", day=3)])
-    real_commit = writer.Writer.commit
+    real_finish = writer.finish_load
 
-    def reaped_first(writer, files):
-        CostImport.objects.filter(pk__in=[i.pk for i in writer.imports.values()]).update(
+    def reaped_first(load):
+        CostImport.objects.filter(load=load).update(
             status=CostImportStatusChoices.FAILED, error_message="Abandoned: no sign of life since then."
         )
-        return real_commit(writer, files)
+        return real_finish(load)
 
-    monkeypatch.setattr(writer.Writer, "commit", reaped_first)
+    monkeypatch.setattr(writer, "finish_load", reaped_first)
     with pytest.raises(CostImportError, match="was stopped meanwhile: Abandoned"):
         cost_import_run(source=current.source, location=str(path))
     current.refresh_from_db()

@@ -41,6 +41,8 @@ def _environment(folder: Path) -> dict:
         PROPYLON_DATA_DIR=str(folder / "data"),
         DATABASE_URL=f"sqlite:///{folder / 'db.sqlite3'}",
         PROPYLON_COST_IMPORT_ROOT=str(folder / "billing"),
+        # Small batches: the first rows reach the table long before the file ends.
+        PROPYLON_COST_IMPORT_BATCH_ROWS="5000",
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -180,3 +182,49 @@ def test_a_file_without_line_breaks_is_refused_in_bounded_memory(workspace):
     # Django, pyarrow and the import stay well under this; reading the line whole took 2x the file.
     assert peak_mb < 250, f"peak memory {peak_mb:.0f} MB for a {size // 2**20} MB file"
     assert _query(workspace, "SELECT status FROM costs_costimport") == [("failed",)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_killed_load_is_one_table_the_next_import_drops(tmp_path, settings):
+    from django.db import connection
+
+    from costs.ingest import store
+    from costs.models import CostImport
+    from costs.services.imports import cost_imports_reap_abandoned
+    from costs.services.sources import cost_source_create
+
+    settings.PROPYLON_COST_IMPORT_ROOT = str(tmp_path)
+    cost_source_create(name="Killed", kind="focus", location=str(tmp_path))
+    big = write_csv(tmp_path / "big.csv", FOCUS_COLUMNS, focus_rows(NOV, count=150_000))
+    database = connection.settings_dict
+    env = _environment(tmp_path) | {
+        "DATABASE_URL": f"postgres://{database['USER']}:{database['PASSWORD'] or ''}@"
+        f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}/{database['NAME']}",
+        "PROPYLON_COST_IMPORT_ROOT": str(tmp_path),
+    }
+    child = subprocess.Popen(
+        [sys.executable, MANAGE, "import_costs", "--format", "focus", str(big), "--source", "Killed"],
+        env=env, cwd=settings.BASE_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert child.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline, "no line item was written within 5 minutes"
+            running = CostImport.objects.filter(status="running").first()
+            if running is not None and store.rows_in_load(running.pk) >= 5_000:
+                break
+            time.sleep(0.1)
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    rows_left = store.rows_in_load(running.pk)
+    # What kill -9 leaves behind: one table nobody reads, no row in the partitioned table.
+    assert store.load_table_import_ids() == {running.pk} and store.attached_import_ids() == set()
+    assert rows_left >= 5_000
+    (reaped,) = cost_imports_reap_abandoned()
+    assert reaped.pk == running.pk and reaped.status == "failed"
+    assert f"Its {rows_left:,} line item(s) written so far were deleted" in reaped.error_message
+    assert store.load_table_import_ids() == set()

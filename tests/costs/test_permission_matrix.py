@@ -134,7 +134,7 @@ def test_cost_imports():
 BILLING_DATA = (
     "costs.billingaccount", "costs.billingservice", "costs.billingresource", "costs.billingregion",
     "costs.billingsku", "costs.billingcharge", "costs.billingtagset", "costs.billingprofile",
-    "costs.costprofiletotal",
+    "costs.costprofiletotal", "costs.costload", "costs.costloadfile",
 )  # fmt: skip
 
 

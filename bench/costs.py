@@ -474,7 +474,7 @@ class SqlRecorder:
 @dataclass
 class Step:
     name: str
-    kind: str  # generate, import, allocate, check
+    kind: str  # anchor, import, allocate, check
     rows: int | None = None
     file_format: str = ""
     seconds: float | None = None
@@ -486,6 +486,7 @@ class Step:
     queries: int | None = None
     sql_seconds: float | None = None
     delete_line_items_seconds: float | None = None
+    raw_copy_ratio: float | None = None  # rows/s over the raw COPY anchor's, same size
     queued_jobs: dict = field(default_factory=dict)
     slowest_sql: list = field(default_factory=list)
     outcome: str = ""
@@ -556,12 +557,142 @@ class Meter:
 
 
 #
+# Anchors: the same file through raw COPY and through DuckDB, in the same run
+#
+
+ANCHOR_TABLE = "bench_costs_raw_copy"
+COPY_CHUNK = 1 << 20  # bytes of decompressed CSV handed to COPY at a time
+
+
+def anchor_column_type(name: str) -> str:
+    """The PostgreSQL type FOCUS declares for a column: money and quantities are decimals,
+    times are timestamps, Tags is a JSON object, the rest is text."""
+    if name in MONEY_COLUMNS:
+        return "numeric"
+    if name in TIME_COLUMNS:
+        return "timestamptz"
+    if name == "Tags":
+        return "jsonb"
+    return "text"
+
+
+def anchor_table_ddl(table: str = ANCHOR_TABLE) -> str:
+    columns = ", ".join(f'"{name}" {anchor_column_type(name)}' for name in FOCUS_COLUMNS)
+    return f"CREATE TABLE {table} ({columns})"
+
+
+def copy_chunks(handle, size: int = COPY_CHUNK):
+    """The decompressed CSV in chunks that end at a line break, with the exporter's ``NULL``
+    Tags cells emptied: COPY knows one null marker (the empty cell), and ``NULL`` is not JSON.
+    Tags is the last column, so such a cell is exactly ``,NULL`` before the line break. (The
+    generated rows have no line breaks inside quoted cells.)"""
+    carry = b""
+    while chunk := handle.read(size):
+        chunk = carry + chunk
+        cut = chunk.rfind(b"\n") + 1
+        carry = chunk[cut:]
+        if cut:
+            yield chunk[:cut].replace(b",NULL\n", b",\n")
+    if carry.endswith(b",NULL"):
+        carry = carry[: -len(b"NULL")]
+    if carry:
+        yield carry
+
+
+def run_raw_copy(name: str, path: Path, *, rows: int) -> Step:
+    """Anchor: the decompressed CSV.gz streamed with ``COPY … FROM STDIN (FORMAT csv)`` into a
+    fresh table typed as FOCUS declares the columns, with no index and no constraint; the table
+    is dropped afterwards. Timed from opening the file to the commit of the COPY."""
+    from django.db import connection
+
+    step = Step(name=name, kind="anchor", rows=rows, file_format="csv.gz")
+    print(f"{name}: COPY of {path.name} …", file=sys.stderr, flush=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {ANCHOR_TABLE}")
+        cursor.execute(anchor_table_ddl())
+    connection.ensure_connection()
+    raw = connection.connection  # psycopg 3, in autocommit as Django leaves it: COPY commits itself
+    try:
+        with Meter(step), gzip.open(path, "rb") as handle, raw.cursor() as cursor:
+            with cursor.copy(f"COPY {ANCHOR_TABLE} FROM STDIN (FORMAT csv, HEADER true)") as copy:
+                for chunk in copy_chunks(handle):
+                    copy.write(chunk)
+            copied = cursor.rowcount
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE IF EXISTS {ANCHOR_TABLE}")
+    step.outcome = f"{copied:,} rows into an unindexed table (dropped after)"
+    if copied != rows:
+        step.ok = False
+        step.outcome += f" (expected {rows:,})"
+    return step
+
+
+def duckdb_scan(path: str, kind: str) -> dict:
+    """Count the rows of the file and sum BilledCost with DuckDB (its own threads, in this
+    process); ``skipped`` when duckdb is not importable."""
+    try:
+        import duckdb
+    except ImportError:
+        return {"skipped": "duckdb is not importable (pip install -e '.[bench]')"}
+    reader = "read_parquet" if kind == "parquet" else "read_csv_auto"
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    with duckdb.connect() as database:
+        count, billed = database.execute(
+            f'SELECT count(*), sum("BilledCost") FROM {reader}(?)',  # noqa: S608  (one of two readers)
+            [path],
+        ).fetchone()
+    return {
+        "rows": count,
+        "billed": str(billed),
+        "seconds": time.perf_counter() - started,
+        "cpu_seconds": time.process_time() - cpu_started,
+        "threads": os.cpu_count(),
+    }
+
+
+def _duckdb_child(path: str, kind: str, answer) -> None:
+    """Child process: the DuckDB anchor, and its peak RSS (DuckDB's buffers never enter the
+    measuring process)."""
+    result = duckdb_scan(path, kind)
+    answer.put(result | {"peak_rss_mb": _status_mb("VmHWM")})
+
+
+def run_duckdb(name: str, path: Path, *, rows: int, file_format: str) -> Step:
+    step = Step(name=name, kind="anchor", rows=rows, file_format=file_format)
+    print(f"{name}: DuckDB reading {path.name} …", file=sys.stderr, flush=True)
+    context = multiprocessing.get_context("spawn")
+    answer = context.Queue()
+    child = context.Process(target=_duckdb_child, args=(str(path), file_format, answer))
+    child.start()
+    result = answer.get()
+    child.join()
+    if result.get("skipped"):
+        step.outcome = f"skipped: {result['skipped']}"
+        return step
+    step.seconds = round(result["seconds"], 2)
+    step.cpu_seconds = round(result["cpu_seconds"], 2)
+    step.rows_per_second = round(result["rows"] / result["seconds"]) if result["seconds"] else None
+    step.rss_peak_mb = result["peak_rss_mb"]
+    step.outcome = (
+        f"{result['rows']:,} rows, BilledCost summed to {float(result['billed']):,.2f}; "
+        f"a child process, {result['threads']} threads; RSS is the child's"
+    )
+    if result["rows"] != rows:
+        step.ok = False
+        step.outcome += f" (expected {rows:,})"
+    return step
+
+
+#
 # Setup
 #
 
 
-def configure() -> None:
-    """Django with DEBUG off on PostgreSQL, background jobs queued in memory, or exit."""
+def configure(workdir: Path) -> None:
+    """Django with DEBUG off on PostgreSQL, background jobs queued in memory, local billing files
+    read from ``workdir``, or exit."""
     if not os.environ.get("DJANGO_SETTINGS_MODULE"):
         sys.exit("bench.costs: set DJANGO_SETTINGS_MODULE=portal.settings (see bench/README.md).")
     database_url = os.environ.get("DATABASE_URL", "")
@@ -578,6 +709,8 @@ def configure() -> None:
     if os.environ.get("CELERY_BROKER_URL", "memory://") != "memory://":
         print("bench.costs: CELERY_BROKER_URL is replaced by memory:// for the run.", file=sys.stderr)
     os.environ["CELERY_BROKER_URL"] = "memory://"
+    # The import service reads local files only below its import root: the generated files' folder.
+    os.environ["PROPYLON_COST_IMPORT_ROOT"] = str(workdir)
     import logging
     import warnings
 
@@ -633,18 +766,17 @@ def check_database(*, reset: bool) -> list[str]:
 
 
 def remove_own_data() -> list[str]:
-    from django.db import connection
-
+    from costs.ingest import store
     from costs.models import AllocationRule, CostAllocation, CostDriver, CostImport, CostSource, SharedPool
 
     sources = CostSource.objects.filter(name__startswith=MARKER)
     ids = list(sources.values_list("pk", flat=True))
     removed = []
     if ids:
-        # One statement, not Django's collector (which may load every row it deletes).
-        with connection.cursor() as cursor:
-            cursor.execute("DELETE FROM costs_costlineitem WHERE source_id = ANY(%s)", [ids])
-            removed.append(f"{cursor.rowcount:,} line items")
+        # Each import's partition dropped whole (costs.ingest.store), not its rows deleted: a
+        # 10-million-row month is one DROP TABLE, not a long DELETE.
+        import_ids = CostImport.objects.filter(source__in=ids).values_list("pk", flat=True)
+        removed.append(f"{sum(store.discard(import_id) for import_id in import_ids):,} line items")
     CostAllocation.objects.filter(source__in=ids).delete()
     CostDriver.objects.filter(source__in=ids).delete()
     removed.append(f"{AllocationRule.objects.filter(name__startswith=MARKER).delete()[0]} rules")
@@ -794,7 +926,9 @@ def run_import(name: str, source, path: Path, *, rows: int, file_format: str) ->
             outcome = None
             step.ok = False
             step.outcome = f"failed: {exc}"[:300]
-    if outcome is not None:
+    if outcome is None:
+        step.rows_per_second = None  # nothing was imported: no rate
+    else:
         if outcome.unchanged:
             step.outcome = "unchanged"
             step.rows_per_second = None
@@ -939,9 +1073,9 @@ def _num(value, digits: int = 1) -> str:
 
 def steps_table(steps: list[Step]) -> str:
     lines = [
-        "| Step | Format | Rows | Wall s | CPU s | Rows/s | RSS before MB | RSS peak MB | RSS after 10 % MB "
-        "| Growth MB | Queries | SQL s | Outcome |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| Step | Format | Rows | Wall s | CPU s | Rows/s | Ratio to raw COPY | RSS before MB | RSS peak MB "
+        "| RSS after 10 % MB | Growth MB | Queries | SQL s | Outcome |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for step in steps:
         outcome = step.outcome if step.ok else f"**{step.outcome}**"
@@ -952,9 +1086,68 @@ def steps_table(steps: list[Step]) -> str:
             outcome += f"; queued {jobs}"
         lines.append(
             f"| {step.name} | {step.file_format or '-'} | {_num(step.rows, 0)} | {_num(step.seconds)} | "
-            f"{_num(step.cpu_seconds)} | {_num(step.rows_per_second, 0)} | {_num(step.rss_before_mb)} | "
+            f"{_num(step.cpu_seconds)} | {_num(step.rows_per_second, 0)} | {_num(step.raw_copy_ratio, 2)} | "
+            f"{_num(step.rss_before_mb)} | "
             f"{_num(step.rss_peak_mb)} | {_num(step.rss_after_first_tenth_mb)} | {_num(step.rss_growth_mb)} | "
             f"{_num(step.queries, 0)} | {_num(step.sql_seconds)} | {outcome} |"
+        )
+    return "\n".join(lines)
+
+
+# The targets of issue 13 on the 2-core benchmark machine.
+TARGET_IMPORT_ROWS_PER_SECOND = 150_000  # end to end: the new partition current, indexed, visible
+TARGET_RAW_COPY_RATIO = 0.8
+TARGET_PEAK_RSS_MB = 1024
+TARGET_ALLOCATION_SECONDS = 10  # for a month of TARGET_ROWS_PER_MONTH line items
+TARGET_PAGE_P95_MS = 150
+
+
+def _verdict(met: bool, measured: str) -> str:
+    return "yes" if met else f"**no** ({measured})"
+
+
+def targets_table(steps: list[Step], page_results: list) -> str:
+    """Each import against rows/s, the ratio to raw COPY and peak RSS; each allocation against
+    its time (the target is for 10 million rows: smaller months only show the trend); the
+    slowest page's p95."""
+    lines = [
+        "| Step | Target | Met |",
+        "|---|---|---|",
+    ]
+    for step in steps:
+        if step.kind == "import" and step.rows_per_second:
+            rate_met = step.rows_per_second >= TARGET_IMPORT_ROWS_PER_SECOND
+            lines.append(
+                f"| {step.name} ({step.file_format}) | ≥ {TARGET_IMPORT_ROWS_PER_SECOND:,} rows/s | "
+                f"{_verdict(rate_met, f'{step.rows_per_second:,.0f}')} |"
+            )
+            if step.raw_copy_ratio is not None:
+                ratio_met = step.raw_copy_ratio >= TARGET_RAW_COPY_RATIO
+                lines.append(
+                    f"| {step.name} ({step.file_format}) | ≥ {TARGET_RAW_COPY_RATIO} x raw COPY | "
+                    f"{_verdict(ratio_met, f'{step.raw_copy_ratio:.2f} x')} |"
+                )
+            if step.rss_peak_mb is not None:
+                lines.append(
+                    f"| {step.name} ({step.file_format}) | peak RSS < {TARGET_PEAK_RSS_MB:,} MB | "
+                    f"{_verdict(step.rss_peak_mb < TARGET_PEAK_RSS_MB, f'{step.rss_peak_mb:,.0f} MB')} |"
+                )
+        elif step.kind == "allocate" and step.seconds is not None:
+            scope = (
+                ""
+                if step.rows and step.rows >= TARGET_ROWS_PER_MONTH
+                else f" (target for {TARGET_ROWS_PER_MONTH:,} rows)"
+            )
+            lines.append(
+                f"| {step.name}, {step.rows:,} rows | < {TARGET_ALLOCATION_SECONDS} s{scope} | "
+                f"{_verdict(step.seconds < TARGET_ALLOCATION_SECONDS, f'{step.seconds:.1f} s')} |"
+            )
+    timed = [result for result in page_results if not result.error and result.p95_ms is not None]
+    if timed:
+        slowest = max(timed, key=lambda result: result.p95_ms)
+        lines.append(
+            f"| Slowest cost page: {slowest.scenario} | p95 < {TARGET_PAGE_P95_MS} ms | "
+            f"{_verdict(slowest.p95_ms < TARGET_PAGE_P95_MS, f'{slowest.p95_ms:.1f} ms')} |"
         )
     return "\n".join(lines)
 
@@ -1057,7 +1250,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         period = previous_month()
 
-    configure()
+    workdir = Path(args.workdir).expanduser().resolve()
+    configure(workdir)
     from bench.pages import machine, markdown, portfolio_size
     from costs.services.sources import cost_source_create
 
@@ -1069,7 +1263,6 @@ def main(argv: list[str] | None = None) -> int:
     if removed:
         print(f"Removed what an earlier run left: {', '.join(removed)}.", file=sys.stderr)
     chosen = portfolio(args)
-    workdir = Path(args.workdir).expanduser().resolve()
 
     def spec(rows: int, restated: bool = False) -> Spec:
         return Spec(
@@ -1108,23 +1301,40 @@ def main(argv: list[str] | None = None) -> int:
         sources[label] = cost_source_create(
             name=f"{MARKER}: {rows:,} rows", kind="focus", location="", description="bench.costs"
         )
+    # Anchors at each size, in this run and on this machine state: raw COPY of the CSV.gz into an
+    # unindexed table (the per-row anchor of both formats: the Parquet delivery has the same
+    # month and size), and DuckDB reading each file.
+    raw_copy: dict[str, Step] = {}
+    for label, rows in sizes:
+        raw_copy[label] = run_raw_copy(f"Raw COPY, {label}", files[(label, "csv.gz")], rows=rows)
+        steps.append(raw_copy[label])
+        for kind in ("csv.gz", "parquet"):
+            steps.append(run_duckdb(f"DuckDB, {label}", files[(label, kind)], rows=rows, file_format=kind))
     # Imports: first delivery at both sizes (memory at two sizes), the same delivery again, and a
     # restated delivery (Parquet) replacing the period, at both sizes.
+    imports: dict[str, list[Step]] = {label: [] for label, _rows in sizes}
     for label, rows in sizes:
-        steps.append(
+        imports[label].append(
             run_import(
                 f"Import, {label}", sources[label], files[(label, "csv.gz")], rows=rows, file_format="csv.gz"
             )
         )
+        steps.append(imports[label][-1])
     steps.append(
         run_import("Same delivery again", sources["big"], files[("big", "csv.gz")], rows=args.rows,
                    file_format="csv.gz")
     )  # fmt: skip
     for label, rows in sizes:
-        steps.append(
+        imports[label].append(
             run_import(f"Restated delivery, {label}", sources[label], files[(label, "parquet")], rows=rows,
                        file_format="parquet")
         )  # fmt: skip
+        steps.append(imports[label][-1])
+    for label, _rows in sizes:
+        anchor_rate = raw_copy[label].rows_per_second
+        for step in imports[label] + [other for other in steps if other.name == f"DuckDB, {label}"]:
+            if step.rows_per_second and anchor_rate:
+                step.raw_copy_ratio = round(step.rows_per_second / anchor_rate, 2)
 
     # Rules, then allocation at both sizes and reconciliation.
     rules_started = time.perf_counter()
@@ -1207,7 +1417,17 @@ def main(argv: list[str] | None = None) -> int:
         )
     )
     print()
+    page_results = pages.get("results", [])
     print(steps_table(steps))
+    print()
+    print(
+        "Ratio to raw COPY: rows/s over the raw COPY anchor's at the same size, in this run. The anchor "
+        "copies the CSV.gz; a Parquet import is compared with the CSV.gz of the same month and size "
+        "(the anchor is per row). DuckDB runs in a child process with its own threads; its RSS is "
+        "the child's peak."
+    )
+    print()
+    print(targets_table(steps, page_results))
     print()
     print(reconciliation_table(reconciliation_lines))
     if projected is not None:
@@ -1222,7 +1442,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Slowest SQL, {step.name}:")
             for seconds, text in step.slowest_sql:
                 print(f"  {seconds:.3f} s  {text}")
-    page_results = pages.get("results", [])
     if pages.get("skipped"):
         print(f"\nPages not timed: {pages['skipped']}.")
     else:

@@ -938,6 +938,12 @@ class AllocationState(models.Model):
         CostImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="allocation_states"
     )
     rules_fingerprint = models.CharField(max_length=64, blank=True)
+    checked_totals = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Per currency, what the run read and wrote: {line_items: {billed, effective, rows}, "
+        "rollups: {…}} (decimal strings), for reconciliation and the import's page.",
+    )
     computed_at = models.DateTimeField(null=True, blank=True)
     attempted_at = models.DateTimeField(default=timezone.now)
     job_run = models.ForeignKey(

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Count, QuerySet, Sum
 
 from costs.choices import AllocationStateChoices
-from costs.models import AllocationState, CostImport, CostLineItem, CostProfileTotal, CostSource
+from costs.models import AllocationState, CostImport, CostLineItem, CostSource
 from portal.permissions import Action, restrict
 
 
@@ -104,32 +104,25 @@ def billing_totals(
 
 
 def summed_line_item_totals(cost_import: CostImport) -> dict[str, dict[str, Decimal | int]]:
-    """The import's line items as its last allocation summed them, per currency (from the
-    per-profile totals the allocation keeps; no line item is read): empty until an allocation
-    of this very import has run. The import's page checks its stored totals against these."""
-    allocated = AllocationState.objects.filter(
+    """The import's line items as its last allocation summed them, per currency (kept on the
+    AllocationState: no line item is read): empty until an allocation of this very import has
+    run. The import's page checks its stored totals against these."""
+    state = AllocationState.objects.filter(
         source_id=cost_import.source_id,
         period=cost_import.billing_period_start,
         cost_import=cost_import,
         status=AllocationStateChoices.OK,
-    ).exists()
-    if not allocated:
+    ).first()
+    if state is None:
         return {}
-    rows = (
-        CostProfileTotal.objects.filter(
-            source_id=cost_import.source_id, period=cost_import.billing_period_start
-        )
-        .values("currency")
-        .annotate(billed=Sum("billed_cost"), effective=Sum("effective_cost"), rows=Sum("line_count"))
-        .order_by("currency")
-    )
     return {
-        row["currency"]: {
-            "billed": Decimal(row["billed"]),
-            "effective": Decimal(row["effective"]),
-            "rows": row["rows"],
+        currency: {
+            "billed": Decimal(checked["line_items"]["billed"]),
+            "effective": Decimal(checked["line_items"]["effective"]),
+            "rows": checked["line_items"]["rows"],
         }
-        for row in rows
+        for currency, checked in state.checked_totals.items()
+        if "line_items" in checked
     }
 
 

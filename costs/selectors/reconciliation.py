@@ -3,8 +3,8 @@
     direct + shared + unallocated = the import's billed total, to the cent
 
 and the same for effective cost; and below that, the allocation's own inputs agree: the daily
-rollups (CostRollup) and the line items as the allocation summed them (CostProfileTotal, one
-pass over the period's partition) both equal the import's totals. Direct is what rules sent to use cases and teams, shared is
+rollups (CostRollup) and the line items as the allocation summed them (one pass over the
+period's partition), both kept on the AllocationState by the run, equal the import's totals. Direct is what rules sent to use cases and teams, shared is
 what pools split among them, unallocated is what no rule matched (or a pool with nobody to
 split among). Totals come from the current import (summed in Decimal while its rows were
 written); the allocation side from the CostAllocation rows.
@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.db.models import QuerySet, Sum
 
 from costs.choices import AllocationBucketChoices, CostKindChoices
-from costs.models import AllocationState, CostAllocation, CostImport, CostProfileTotal, CostRollup
+from costs.models import AllocationState, CostAllocation, CostImport
 from costs.money import cents
 from costs.services.allocation_engine import current_fingerprints
 
@@ -191,18 +191,6 @@ def reconcile(*, sources: QuerySet, period_start: date | None = None, period_end
             line.direct += billed
         line.effective_allocated += Decimal(str(group["effective"] or 0))
         line.allocated_import_ids.add(group["cost_import_id"])
-    for model, attribute in ((CostProfileTotal, "line_items"), (CostRollup, "rollups")):
-        rows = model.objects.filter(source__in=sources)
-        if period_start:
-            rows = rows.filter(period__gte=period_start)
-        if period_end:
-            rows = rows.filter(period__lt=period_end)
-        for group in (
-            rows.values("source_id", "period", "currency").annotate(billed=Sum("billed_cost")).order_by()
-        ):
-            line = lines.get((group["source_id"], group["period"], group["currency"]))
-            if line is not None:
-                setattr(line, attribute, Decimal(str(group["billed"] or 0)))
     _judge(lines.values(), sources=sources, period_start=period_start, period_end=period_end)
     return sorted(
         lines.values(), key=lambda line: (-line.period.toordinal(), line.source_name, line.currency)
@@ -226,6 +214,12 @@ def _judge(lines, *, sources: QuerySet, period_start: date | None, period_end: d
         state = states.get((line.source_id, line.period))
         if state is not None and state.failed:
             line.failure = state.error
+        if state is not None and state.cost_import_id == line.import_id:
+            checked = state.checked_totals.get(line.currency, {})
+            if "line_items" in checked:
+                line.line_items = Decimal(checked["line_items"]["billed"])
+            if "rollups" in checked:
+                line.rollups = Decimal(checked["rollups"]["billed"])
         reasons = line.stale_reasons
         other_imports = line.allocated_import_ids - {line.import_id}
         if line.import_id is None:

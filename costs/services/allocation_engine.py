@@ -54,6 +54,7 @@ from costs.choices import (
     RollupBucketChoices,
     SplitMethodChoices,
 )
+from costs.ingest.normalize import money_text
 from costs.models import (
     AllocationRule,
     AllocationState,
@@ -511,7 +512,9 @@ def allocate_period(*, source: CostSource, period: date, job_run=None) -> Period
             _write_rollups(cursor, source=source, period=period, cost_import=cost_import)
             through, window_start, window_days = _window(period, latest)
             drivers = _drivers(cursor, source, period)
+            checked = _checked_totals(cursor, source, period)
             _drop_stage(cursor)
+        AllocationState.objects.filter(source=source, period=period).update(checked_totals=checked)
 
         direct: dict[tuple, _Amounts] = defaultdict(_Amounts)  # (currency, bucket, target id, rule id)
         pools: dict[tuple, _Amounts] = defaultdict(_Amounts)  # (currency, pool id, rule id)
@@ -600,6 +603,34 @@ def allocate_period(*, source: CostSource, period: date, job_run=None) -> Period
             currency: str(values["billed"]) for currency, values in cost_import.totals.items()
         }
     return result
+
+
+def _checked_totals(cursor, source: CostSource, period: date) -> dict:
+    """Per currency, the partition's sums as this run read them and the sums of the rollups it
+    wrote: kept on the AllocationState, so reconciliation compares them with the import's
+    totals without summing hundreds of thousands of rows on a page."""
+    checked: dict[str, dict] = {}
+    cursor.execute(
+        f"SELECT currency, SUM(billed), SUM(effective), SUM(lines) FROM {GROUPS} GROUP BY currency"
+    )
+    for currency, billed, effective, lines in cursor.fetchall():
+        checked.setdefault(currency, {})["line_items"] = {
+            "billed": money_text(_decimal(billed)),
+            "effective": money_text(_decimal(effective)),
+            "rows": int(lines),
+        }
+    cursor.execute(
+        f"SELECT currency, SUM(billed_cost), SUM(effective_cost), SUM(line_count) FROM {CostRollup._meta.db_table} "
+        "WHERE source_id = %s AND period = %s GROUP BY currency",
+        [source.pk, period],
+    )
+    for currency, billed, effective, lines in cursor.fetchall():
+        checked.setdefault(currency, {})["rollups"] = {
+            "billed": money_text(_decimal(billed)),
+            "effective": money_text(_decimal(effective)),
+            "rows": int(lines),
+        }
+    return checked
 
 
 def _record_state(source: CostSource, period: date, *, cost_import, fingerprint: str, job_run) -> None:

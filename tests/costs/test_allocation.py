@@ -265,7 +265,7 @@ def test_allocation_query_count_does_not_grow_with_line_items(
     # The staged SQL (four temporary tables made, analysed and dropped before and after, the
     # rollups and profile totals inserted, two driver rankings) plus the AllocationState, pool
     # members and the rows: a fixed number, whatever the number of line items.
-    with django_assert_max_num_queries(39):
+    with django_assert_max_num_queries(42):
         allocate_period(source=source, period=NOV)
     assert_reconciles(source, NOV, allocate=False)
 
@@ -367,7 +367,7 @@ def test_maturity_learns_when_a_use_case_gains_or_loses_its_cost(
 
 def test_rollups_and_line_items_are_checked_against_the_import(tmp_path, portfolio):
     """Below the allocation's sums: the daily rollups and the partition's sums, to the cent."""
-    from costs.models import CostRollup
+    from costs.models import AllocationState
     from costs.selectors.reconciliation import reconcile
 
     source = make_source()
@@ -375,7 +375,12 @@ def test_rollups_and_line_items_are_checked_against_the_import(tmp_path, portfol
     allocate_period(source=source, period=NOV)
     (ok,) = reconcile(sources=CostSource.objects.filter(pk=source.pk))
     assert ok.ok and ok.line_items == ok.rollups == D("15.25") and ok.as_dict()["rollup_difference"] == "0.00"
-    CostRollup.objects.filter(source=source, day=date(2026, 11, 2)).update(billed_cost=D("5.24"))
+    # The run keeps what it read and wrote; rollups that lost a cent would show.
+    state = AllocationState.objects.get(source=source, period=NOV)
+    assert state.checked_totals["USD"]["rollups"] == {"billed": "15.2500000000", "effective": "15.2500000000",
+                                                      "rows": 2}  # fmt: skip
+    state.checked_totals["USD"]["rollups"]["billed"] = "15.24"
+    state.save()
     (broken,) = reconcile(sources=CostSource.objects.filter(pk=source.pk))
     assert not broken.ok and broken.status == "mismatch" and broken.rollup_difference == D("-0.01")
     allocate_period(source=source, period=NOV)  # recomputing repairs it (the autouse check runs after)

@@ -80,8 +80,14 @@ class MappedBatch:
     tag_collisions: dict[str, TagSetSeen] = field(default_factory=dict)
 
 
+# Values kept per dimension between batches. A month can hold millions of distinct resources
+# and profiles: past this many the cache starts over, so memory follows the batch, not the file
+# (a value met again is looked up again, in the same single query per batch).
+MAX_CACHED = 200_000
+
+
 class _Dimension:
-    """One dimension table: natural key (a tuple of text or ids) → id, cached."""
+    """One dimension table: natural key (a tuple of text or ids) → id, cached (up to MAX_CACHED)."""
 
     def __init__(self, model, key_fields: tuple[str, ...], *, digest_of=None):
         self.model = model
@@ -90,6 +96,8 @@ class _Dimension:
         self.ids: dict[tuple, int] = {}
 
     def ids_for(self, keys: list[tuple], extra=None) -> np.ndarray:
+        if len(self.ids) + len(keys) > MAX_CACHED:
+            self.ids.clear()
         missing = [key for key in dict.fromkeys(keys) if key not in self.ids]
         if missing:
             self._add(missing, extra or {})
@@ -212,6 +220,9 @@ class DimensionMapper:
     def _tag_set_ids(self, batch: pa.RecordBatch) -> tuple[np.ndarray, dict[str, TagSetSeen]]:
         texts, index = _encoded(batch.column("tags"))
         digests = [digest(text) for text in texts]
+        if len(self.tag_collisions) + len(texts) > MAX_CACHED:
+            # Only re-parsing is lost: every tag set parsed so far is in the table already.
+            self.tag_collisions.clear()
         extra = {}
         for text, key in zip(texts, digests, strict=True):
             if text in self.tag_collisions:

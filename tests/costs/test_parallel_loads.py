@@ -177,3 +177,27 @@ def test_the_import_page_shows_each_files_progress_then_the_checked_totals(
     allocate_period(source=source, period=NOV)
     page = client.get(f"/costs/imports/{current.pk}/").content.decode()
     assert "as the allocation summed them" in page and "Yes, to the cent" in page
+
+
+def test_the_dimension_caches_start_over_past_their_bound_and_ids_stay_right(
+    tmp_path, make_source, monkeypatch
+):
+    """Memory follows the batch, not the file: past MAX_CACHED values a dimension's cache is
+    emptied, and values met again are found again (never stored twice), with the same rows as
+    an import whose caches never emptied."""
+    from costs.ingest import dimensions
+    from costs.models import BillingProfile, BillingResource
+    from costs.selectors.imports import line_item_details
+
+    folder = delivery(tmp_path / "bounded", files=2)
+    (unbounded,) = cost_import_run(source=make_source("Unbounded"), location=str(folder)).imports
+    resources, profiles = BillingResource.objects.count(), BillingProfile.objects.count()
+    monkeypatch.setattr(dimensions, "MAX_CACHED", 3)
+    (bounded,) = cost_import_run(source=make_source("Bounded"), location=str(folder)).imports
+    assert (BillingResource.objects.count(), BillingProfile.objects.count()) == (resources, profiles)
+
+    def rows(item):
+        return [{k: v for k, v in row.items() if k not in ("id", "cost_import_id", "source_id")}
+                for row in line_item_details(cost_import=item)]  # fmt: skip
+
+    assert rows(bounded) == rows(unbounded) and len(rows(bounded)) == 24

@@ -511,10 +511,8 @@ class StepLog(list):
             figures.append(f"{step.rows_per_second:,.0f} rows/s")
         if step.rss_peak_mb is not None:
             figures.append(f"peak RSS {step.rss_peak_mb:,.1f} MB")
-        shown = ", ".join(figure for figure in figures if figure)
-        print(
-            f"  {step.name} ({step.file_format or '-'}): {shown}; {step.outcome}", file=sys.stderr, flush=True
-        )
+        shown = "; ".join(part for part in (", ".join(f for f in figures if f), step.outcome) if part)
+        print(f"  {step.name} ({step.file_format or '-'}): {shown}", file=sys.stderr, flush=True)
 
 
 class Meter:

@@ -829,27 +829,58 @@ class CostRollup(models.Model):
     read rollups and allocations, never line items.
     """
 
-    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="rollups")
+    # Derived rows, rewritten wholesale by every allocation: no foreign-key constraint checks
+    # each of the hundreds of thousands inserted (Django's on_delete still applies).
+    source = models.ForeignKey(
+        CostSource, on_delete=models.CASCADE, db_constraint=False, related_name="rollups"
+    )
     period = models.DateField(help_text="First day of the billing month.")
     day = models.DateField(help_text="The UTC day the charges started.")
     currency = models.CharField(max_length=3)
     cost_import = models.ForeignKey(
-        CostImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+        CostImport,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="rollups",
     )
     bucket = models.CharField(max_length=RollupBucketChoices.max_length(), choices=RollupBucketChoices)
     use_case = models.ForeignKey(
-        "inventory.UseCase", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_rollups"
+        "inventory.UseCase",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="cost_rollups",
     )
     team = models.ForeignKey(
-        "inventory.Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="cost_rollups"
+        "inventory.Team",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="cost_rollups",
     )
     pool = models.ForeignKey(
-        SharedPool, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+        SharedPool,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="rollups",
     )
     rule = models.ForeignKey(
-        AllocationRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="rollups"
+        AllocationRule,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        db_constraint=False,
+        related_name="rollups",
     )
-    service = models.ForeignKey(BillingService, on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(
+        BillingService, on_delete=models.PROTECT, db_constraint=False, related_name="+"
+    )
     effective_cost = models.DecimalField(**ALLOCATION_MONEY)
     billed_cost = models.DecimalField(**ALLOCATION_MONEY)
     line_count = models.BigIntegerField(default=0)
@@ -872,10 +903,14 @@ class CostProfileTotal(models.Model):
     case read, so that no page scans line items. Written by the allocation engine with the
     period's rollups."""
 
-    source = models.ForeignKey(CostSource, on_delete=models.CASCADE, related_name="profile_totals")
+    source = models.ForeignKey(
+        CostSource, on_delete=models.CASCADE, db_constraint=False, related_name="profile_totals"
+    )
     period = models.DateField()
     currency = models.CharField(max_length=3)
-    profile = models.ForeignKey(BillingProfile, on_delete=models.PROTECT, related_name="+")
+    profile = models.ForeignKey(
+        BillingProfile, on_delete=models.PROTECT, db_constraint=False, related_name="+"
+    )
     effective_cost = models.DecimalField(**ALLOCATION_MONEY)
     billed_cost = models.DecimalField(**ALLOCATION_MONEY)
     line_count = models.BigIntegerField(default=0)

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from celery import shared_task
+from celery import current_app, shared_task
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -116,6 +116,12 @@ def _announce_eager_mode(task) -> None:
             "CELERY_BROKER_URL is not set: background jobs run eagerly in this process. "
             "Set it to a Redis or RabbitMQ URL and start `celery -A portal worker` for real workers."
         )
+
+
+def runs_in_process() -> bool:
+    """Whether jobs run eagerly in the calling process (no broker: the quick start, tests) rather
+    than on workers; work that would fan out to several workers runs one piece after another."""
+    return bool(current_app.conf.task_always_eager)
 
 
 def enqueue(

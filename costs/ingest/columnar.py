@@ -38,12 +38,20 @@ import pyarrow.parquet as pq
 from costs.choices import ChargeCategoryChoices, ImportFormatChoices
 from costs.ingest import cur, focus, readers
 from costs.ingest import normalize as n
-from costs.ingest.batch import MONEY_TYPE, NORMALIZED, QUANTITY_TYPE, TIME_TYPE
+from costs.ingest.batch import MONEY_TYPE, NORMALIZED, QUANTITY_TYPE, TIME_TYPE, batch_rows, from_rows
 from costs.ingest.errors import CostImportError
 
 # About 100,000 FOCUS rows of ~330 bytes per CSV block or Parquet batch.
+# A CSV is read in blocks of bytes, not rows: a block holds about PROPYLON_COST_IMPORT_BATCH_ROWS
+# rows of a billing export (some 320 bytes each), at most CSV_BLOCK_BYTES.
 CSV_BLOCK_BYTES = 32 * 1024 * 1024
-BATCH_ROWS = 100_000
+CSV_BYTES_PER_ROW = 320
+
+
+def csv_block_bytes() -> int:
+    return min(CSV_BLOCK_BYTES, max(batch_rows() * CSV_BYTES_PER_ROW, 1 << 20))
+
+
 # Arrow's failures while reading a container; the record reader then says what is wrong.
 _ARROW_READ_FAILURES = (pa.ArrowException, OSError, EOFError, ValueError, zlib.error)
 # Fast-path numbers: plain decimal text within the limits. Money below 1e9 and quantities below
@@ -396,7 +404,7 @@ class _Format:
         common = _assemble(
             {name: values.filter(kept) for name, values in columns.values.items()}, rows[~columns.refused]
         )
-        table = pa.Table.from_batches([common, rows_to_batch(parsed)], schema=NORMALIZED).sort_by("row")
+        table = pa.Table.from_batches([common, from_rows(parsed)], schema=NORMALIZED).sort_by("row")
         return table.combine_chunks().to_batches()[0]
 
 
@@ -632,19 +640,6 @@ def _format(fmt: str, header: list[str], file_name: str, header_row: int | None)
 #
 
 
-def rows_to_batch(rows: list[tuple[int, dict]]) -> pa.RecordBatch:
-    """Rows as ``focus.parse_row`` and ``cur.parse_row`` (or Cost Explorer) return them, with
-    their row numbers, as one :data:`NORMALIZED` batch."""
-    arrays = [pa.array([number for number, _ in rows], type=pa.int64())]
-    for field in list(NORMALIZED)[1:]:
-        if field.name == "tags":
-            values = [n.tag_pairs_text(row["tags"]) for _, row in rows]
-        else:
-            values = [row[field.name] for _, row in rows]
-        arrays.append(pa.array(values, type=field.type))
-    return pa.RecordBatch.from_arrays(arrays, schema=NORMALIZED)
-
-
 def _scalar_batches(input_file: readers.InputFile, fmt: str, *, skip: int) -> Iterator[pa.RecordBatch]:
     """The file read again by the record reader and the scalar parser, from data row ``skip + 1``
     on (the rows before it were returned already)."""
@@ -664,11 +659,11 @@ def _scalar_batches(input_file: readers.InputFile, fmt: str, *, skip: int) -> It
             pending.append((row_number, parser.parse_row(record)))
         except CostImportError as exc:
             raise exc.located(file=input_file.name, row=row_number) from None
-        if len(pending) == BATCH_ROWS:
-            yield rows_to_batch(pending)
+        if len(pending) == batch_rows():
+            yield from_rows(pending)
             pending = []
     if pending:
-        yield rows_to_batch(pending)
+        yield from_rows(pending)
 
 
 #
@@ -763,7 +758,7 @@ def _csv_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.RecordB
                 stream,
                 # The header is read as the first row, so that every column is typed as text.
                 read_options=arrow_csv.ReadOptions(
-                    autogenerate_column_names=True, block_size=CSV_BLOCK_BYTES
+                    autogenerate_column_names=True, block_size=csv_block_bytes()
                 ),
                 parse_options=arrow_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
                 convert_options=arrow_csv.ConvertOptions(
@@ -821,7 +816,7 @@ def _parquet_batches(input_file: readers.InputFile, fmt: str) -> Iterator[pa.Rec
             raise CostImportError(f"is not a readable Parquet file ({exc}).", file=input_file.name) from None
         parser = _format(fmt, list(parquet.schema_arrow.names), input_file.name, None)
         total = parquet.metadata.num_rows or 1
-        batches = parquet.iter_batches(batch_size=BATCH_ROWS)
+        batches = parquet.iter_batches(batch_size=batch_rows())
         prefetch = _Prefetch(lambda: next(batches))
         try:
             while True:

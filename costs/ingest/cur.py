@@ -237,6 +237,8 @@ def parse_row(record: dict, layout: Layout) -> dict:
 
 
 def rows(input_file: InputFile) -> Iterator[tuple[int, dict]]:
+    """Normalised rows of one CUR file, one by one: the reference of the column-wise reader (see
+    ``focus.rows``)."""
     layout = None
     for row_number, header, record in iter_records(input_file):
         if record is None:

@@ -12,12 +12,14 @@ Several workers may load files of one delivery at the same time: new values are 
 """
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.db import connections, router
 
 from costs.ingest.normalize import normalized_tags_checked, tags_from_pairs_text
 from costs.models import (
@@ -94,14 +96,75 @@ class _Dimension:
         return np.fromiter((self.ids[key] for key in keys), dtype=np.int32, count=len(keys))
 
     def _add(self, keys: list[tuple], extra: dict) -> None:
-        objects = []
+        rows = []
         for key in keys:
             values = dict(zip(self.key_fields, key, strict=True))
             if self.digest_of is not None:
                 values["digest"] = self.digest_of(key)
             values.update(extra.get(key, {}))
-            objects.append(self.model(**values))
-        self.model.objects.bulk_create(objects, ignore_conflicts=True, batch_size=2000)
+            rows.append(values)
+        if connections[router.db_for_write(self.model)].vendor == "postgresql":
+            self._add_postgresql(keys, rows)
+        else:
+            self._add_with_orm(keys, rows)
+
+    def _add_postgresql(self, keys: list[tuple], rows: list[dict]) -> None:
+        """The ids of values this load has not met yet, as arrays in three statements whatever their
+        number: a SELECT of those that exist, one INSERT … ON CONFLICT DO NOTHING of the others,
+        and a SELECT of their ids (this worker's, or another's that inserted the same value)."""
+        connection = connections[router.db_for_write(self.model)]
+        table = connection.ops.quote_name(self.model._meta.db_table)
+        names = list(rows[0])
+        fields = {name: self.model._meta.get_field(name) for name in names}
+
+        def sql_type(name: str) -> str:
+            field = fields[name]
+            if field.get_internal_type() == "JSONField":
+                return "jsonb"
+            if field.is_relation or field.get_internal_type() in ("AutoField", "IntegerField"):
+                return "integer"
+            return "text"
+
+        columns = [fields[name].column for name in names]
+        arrays = [
+            [json.dumps(row[name]) if sql_type(name) == "jsonb" else row[name] for row in rows]
+            for name in names
+        ]
+        match = ["digest"] if self.digest_of is not None else list(self.key_fields)
+        match_columns = [fields[name].column for name in match]
+
+        def find(positions: list[int]) -> list[int]:
+            """Store the ids of the values at ``positions`` that exist; return those that do not."""
+            cursor.execute(
+                f"SELECT k.position, d.id FROM unnest({', '.join(f'%s::{sql_type(name)}[]' for name in match)}) "
+                f"WITH ORDINALITY AS k({', '.join(match_columns)}, position) "
+                f"JOIN {table} d ON " + " AND ".join(f"d.{column} = k.{column}" for column in match_columns),
+                [[arrays[names.index(name)][index] for index in positions] for name in match],
+            )
+            found = set()
+            for position, pk in cursor.fetchall():
+                index = positions[position - 1]
+                self.ids[keys[index]] = pk
+                found.add(index)
+            return [index for index in positions if index not in found]
+
+        with connection.cursor() as cursor:
+            # Most values of a restated or later month exist already: look before inserting.
+            new = find(list(range(len(keys))))
+            if not new:
+                return
+            cursor.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest("
+                + ", ".join(f"%s::{sql_type(name)}[]" for name in names)
+                + ") ON CONFLICT DO NOTHING",
+                [[column[index] for index in new] for column in arrays],
+            )
+            find(new)  # inserted now, by this worker or (a conflict) by another
+
+    def _add_with_orm(self, keys: list[tuple], rows: list[dict]) -> None:
+        self.model.objects.bulk_create(
+            [self.model(**row) for row in rows], ignore_conflicts=True, batch_size=2000
+        )
         # Read back what this worker or another one stored.
         for start in range(0, len(keys), 2000):
             chunk = keys[start : start + 2000]

@@ -124,7 +124,9 @@ def parse_row(record: dict, columns: dict[str, str]) -> dict:
 
 
 def rows(input_file: InputFile) -> Iterator[tuple[int, dict]]:
-    """Normalised rows of one FOCUS file, with their row numbers."""
+    """Normalised rows of one FOCUS file, with their row numbers, one by one: the reference the
+    column-wise reader (costs.ingest.columnar, which imports use) must agree with row for row and
+    message for message (tests/costs/test_columnar.py)."""
     columns: dict[str, str] = {}
     for row_number, header, record in iter_records(input_file):
         if record is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from costs.choices import ImportFormatChoices
-from costs.ingest import batch, cost_explorer, cur, focus, readers
+from costs.ingest import batch, columnar, cost_explorer, cur, readers
 from costs.ingest.errors import CostImportError
 from costs.models import CostImport, CostSource, cost_import_root
 from portal import uploads
@@ -30,21 +30,22 @@ class Part:
     """One file (or the Cost Explorer answer) of an import unit."""
 
     name: str
-    rows: Callable[[], Iterator[tuple[object, dict]]]
+    batches: Callable[[], Iterator[pa.RecordBatch]]  # the rows as NORMALIZED batches
     fraction: Callable[[], float]
     record: Callable[[], dict]
     address: dict | None = None  # how a worker opens the file again; None: only this process can
 
-    def batches(self) -> Iterator[pa.RecordBatch]:
-        """The part's rows as NORMALIZED batches."""
-        pending = []
-        for item in self.rows():
-            pending.append(item)
-            if len(pending) >= batch.batch_rows():
-                yield batch.from_rows(pending)
-                pending = []
-        if pending:
+
+def _row_batches(rows: Iterator[tuple[object, dict]]) -> Iterator[pa.RecordBatch]:
+    """Rows of a row parser (Cost Explorer's answer) as NORMALIZED batches."""
+    pending = []
+    for item in rows:
+        pending.append(item)
+        if len(pending) >= batch.batch_rows():
             yield batch.from_rows(pending)
+            pending = []
+    if pending:
+        yield batch.from_rows(pending)
 
 
 @dataclass
@@ -81,27 +82,27 @@ def periods_to_pull(source: CostSource, *, today: date | None = None) -> list[da
 #
 
 
-def _file_part(input_file: readers.InputFile, parser) -> Part:
+def _file_part(input_file: readers.InputFile, fmt: str) -> Part:
+    """One file, read column-wise (costs.ingest.columnar) in the given format's layout."""
     return Part(
         name=input_file.name,
-        rows=lambda: parser(input_file),
+        batches=lambda: columnar.file_batches(input_file, fmt),
         fraction=lambda: input_file.progress,
         record=input_file.as_record,
-        address={**input_file.address, "parser": "cur" if parser is cur.rows else "focus"},
+        address={**input_file.address, "format": fmt},
     )
 
 
 def reopen(source: CostSource, address: dict) -> Part:
     """The part a file job reads: the same file, opened again from its address (a path below the
     import root, checked again, or an S3 object through the source's settings)."""
-    parser = cur.rows if address.get("parser") == "cur" else focus.rows
     if "bucket" in address:
         input_file = readers.s3_object(
             _client(source, "s3"), address["bucket"], address["key"], address["kind"]
         )
     else:
         input_file = readers.local_file(Path(address["path"]), address["kind"], roots=local_roots())
-    return _file_part(input_file, parser)
+    return _file_part(input_file, address["format"])
 
 
 def _fingerprint(files: list[readers.InputFile]) -> str:
@@ -145,7 +146,7 @@ def plan_focus(source: CostSource, location: str) -> list[ImportUnit]:
                 format=ImportFormatChoices.FOCUS,
                 location=location,
                 identifier=manifest.identifier,
-                parts=[_file_part(f, focus.rows) for f in files],
+                parts=[_file_part(f, ImportFormatChoices.FOCUS) for f in files],
             )
         ]
     if location.startswith("s3://"):
@@ -157,7 +158,7 @@ def plan_focus(source: CostSource, location: str) -> list[ImportUnit]:
             format=ImportFormatChoices.FOCUS,
             location=location,
             identifier=_fingerprint(files),
-            parts=[_file_part(f, focus.rows) for f in files],
+            parts=[_file_part(f, ImportFormatChoices.FOCUS) for f in files],
         )
     ]
 
@@ -228,7 +229,7 @@ def plan_cur(
                 format=fmt,
                 location=address,
                 identifier=manifest.identifier,
-                parts=[_file_part(f, cur.rows) for f in files],
+                parts=[_file_part(f, fmt) for f in files],
                 period_start=manifest.period_start,
                 period_end=manifest.period_end,
             )
@@ -296,7 +297,7 @@ def plan_cost_explorer(
                 parts=[
                     Part(
                         name="Cost Explorer",
-                        rows=answer_rows,
+                        batches=lambda answer_rows=answer_rows: _row_batches(answer_rows()),
                         fraction=lambda counter=counter, total=total: counter["rows"] / total,
                         record=lambda answer=answer, counter=counter: {
                             "name": f"Cost Explorer ({len(answer.pages)} page(s))",

@@ -105,6 +105,34 @@ def _money_totals(totals: dict) -> dict:
             for currency, entry in totals.items()}  # fmt: skip
 
 
+def import_of_period(load: CostLoad, period: date, period_end: date | None, *, worker: str) -> CostImport:
+    """The delivery's import of ``period``, created (with its load table) by the first file that
+    meets the period: files loading in parallel share it, under the delivery's lock."""
+    with transaction.atomic():
+        load = CostLoad.objects.select_for_update().get(pk=load.pk)
+        if load.status != CostImportStatusChoices.RUNNING:
+            raise LoadStopped(load.error_message)
+        cost_import = CostImport.objects.filter(load=load, billing_period_start=period).first()
+        if cost_import is None:
+            cost_import = CostImport.objects.create(
+                source_id=load.source_id,
+                load=load,
+                format=load.format,
+                billing_period_start=period,
+                billing_period_end=period_end or load.period_end or next_month(period),
+                identifier=load.identifier,
+                location=load.location[:1000],
+                status=CostImportStatusChoices.RUNNING,
+                job_run=load.job_run,
+                started_by=load.started_by[:200],
+                is_estimated=load.is_estimated,
+                worker=worker[:300],
+                heartbeat_at=timezone.now(),
+            )
+            store.prepare(cost_import.pk)
+    return cost_import
+
+
 class FileWriter:
     """Loads one file of a delivery into the load tables of the periods it holds."""
 
@@ -124,34 +152,9 @@ class FileWriter:
         self.last_beat = time.monotonic()
 
     def _import_for(self, period: date, period_end: date | None) -> CostImport:
-        cost_import = self.imports.get(period)
-        if cost_import is not None:
-            return cost_import
-        with transaction.atomic():
-            # Files loading in parallel meet the same period: one import per (delivery, period).
-            load = CostLoad.objects.select_for_update().get(pk=self.load.pk)
-            if load.status != CostImportStatusChoices.RUNNING:
-                raise LoadStopped(load.error_message)
-            cost_import = CostImport.objects.filter(load=load, billing_period_start=period).first()
-            if cost_import is None:
-                cost_import = CostImport.objects.create(
-                    source_id=load.source_id,
-                    load=load,
-                    format=load.format,
-                    billing_period_start=period,
-                    billing_period_end=period_end or load.period_end or next_month(period),
-                    identifier=load.identifier,
-                    location=load.location[:1000],
-                    status=CostImportStatusChoices.RUNNING,
-                    job_run=load.job_run,
-                    started_by=load.started_by[:200],
-                    is_estimated=load.is_estimated,
-                    worker=self.worker[:300],
-                    heartbeat_at=timezone.now(),
-                )
-                store.prepare(cost_import.pk)
-        self.imports[period] = cost_import
-        return cost_import
+        if period not in self.imports:
+            self.imports[period] = import_of_period(self.load, period, period_end, worker=self.worker)
+        return self.imports[period]
 
     def _check(self, batch: pa.RecordBatch) -> None:
         """The checks that need more than one row; the earliest offending row is reported."""
@@ -411,10 +414,11 @@ def finish_load(load: CostLoad) -> tuple[list[CostImport], CostImport | None]:
         return [], empty
     if not imports:
         # A manifest that lists no rows (nothing billed yet) still states the period.
-        writer = FileWriter(
-            load, files[0] if files else CostLoadFile(load=load, position=0, name=load.location)
-        )
-        imports = {load.period_start: writer._import_for(load.period_start, load.period_end)}
+        imports = {
+            load.period_start: import_of_period(
+                load, load.period_start, load.period_end, worker=worker_identity()
+            )
+        }
     for cost_import in imports.values():
         store.finish(cost_import.pk)
     source = load.source
@@ -600,13 +604,7 @@ def _current_with_identifier(source: CostSource, unit: ImportUnit) -> CostImport
 
 def runs_files_in_parallel(unit: ImportUnit) -> bool:
     """Several files that other processes can open, and workers to run them: one job per file."""
-    from celery import current_app
-
-    return (
-        len(unit.parts) > 1
-        and all(part.address for part in unit.parts)
-        and not current_app.conf.task_always_eager
-    )
+    return len(unit.parts) > 1 and all(part.address for part in unit.parts) and not jobs.runs_in_process()
 
 
 def import_unit(

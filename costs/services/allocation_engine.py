@@ -29,7 +29,6 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from django.db import connection, transaction
 from django.db.models import (
-    BigIntegerField,
     Case,
     CharField,
     F,
@@ -354,21 +353,43 @@ def _window(period: date, latest) -> tuple[date | None, date | None, int]:
 
 GROUPS = "costs_alloc_groups"
 PROFILES = "costs_alloc_profiles"
+RULES = "costs_alloc_rules"
 TARGETS = "costs_alloc_targets"
+_BUCKET_OF_TARGET = {
+    AllocationTargetKindChoices.USE_CASE: RollupBucketChoices.USE_CASE,
+    AllocationTargetKindChoices.TEAM: RollupBucketChoices.TEAM,
+    AllocationTargetKindChoices.POOL: RollupBucketChoices.POOL,
+}
+
+
+def _rule_target(rule: AllocationRule) -> tuple:
+    """(rule id, bucket, use case, team, pool): where the rule sends what it matches. A key-tag
+    rule's use case is the one its tag names, joined in SQL."""
+    if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG:
+        return (rule.pk, RollupBucketChoices.USE_CASE, None, None, None)
+    kind = rule.target_kind
+    return (
+        rule.pk,
+        _BUCKET_OF_TARGET[kind],
+        rule.target_use_case_id if kind == AllocationTargetKindChoices.USE_CASE else None,
+        rule.target_team_id if kind == AllocationTargetKindChoices.TEAM else None,
+        rule.target_pool_id if kind == AllocationTargetKindChoices.POOL else None,
+    )
 
 
 def _drop_stage(cursor) -> None:
-    for table in (TARGETS, PROFILES, GROUPS):
+    for table in (TARGETS, RULES, PROFILES, GROUPS):
         cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def _stage(cursor, cost_import: CostImport, rules: list[AllocationRule]):
-    """Three temporary tables for one (source, period), and the latest charge end.
+    """Temporary tables for one (source, period), and the latest charge end.
 
     1. ``GROUPS``: the import's line items summed per (currency, day, profile), the only pass
        over line items (on PostgreSQL a parallel aggregate over one partition);
     2. ``PROFILES``: the rules' ``CASE`` evaluated once per profile met (first match wins);
-    3. ``TARGETS``: per profile, where its money goes (bucket, use case, team or pool, rule).
+    3. ``RULES``: where each rule sends money;
+    4. ``TARGETS``: per profile, where its money goes (bucket, use case, team or pool, rule).
     """
     _drop_stage(cursor)
     cursor.execute(
@@ -380,70 +401,41 @@ def _stage(cursor, cost_import: CostImport, rules: list[AllocationRule]):
         "GROUP BY billing_currency, charge_date, profile_id",
         [cost_import.pk],
     )
+    cursor.execute(f"ANALYZE {GROUPS}")  # a temporary table has no statistics until asked
     cursor.execute(f"SELECT MAX(latest) FROM {GROUPS}")
     latest = cursor.fetchone()[0]
     profiles = _annotated(
         BillingProfile.objects.filter(pk__in=RawSQL(f"SELECT DISTINCT profile_id FROM {GROUPS}", [])), rules
     )
-    by_id = {rule.pk: rule for rule in rules}
-    match_rules = [rule for rule in rules if rule.kind == AllocationRuleKindChoices.MATCH]
-
-    def per_rule(value_of, output_field):
-        # Typed even when every row is NULL: CREATE TABLE AS would make an untyped NULL text.
-        whens = [When(_rule=rule.pk, then=Value(value_of(rule))) for rule in match_rules if value_of(rule)]
-        return Cast(Case(*whens, default=Value(None), output_field=output_field), output_field)
-
-    bucket_of = {
-        AllocationTargetKindChoices.USE_CASE: RollupBucketChoices.USE_CASE,
-        AllocationTargetKindChoices.TEAM: RollupBucketChoices.TEAM,
-        AllocationTargetKindChoices.POOL: RollupBucketChoices.POOL,
-    }
-    key_rule_ids = [
-        pk for pk, rule in by_id.items() if rule.kind == AllocationRuleKindChoices.USE_CASE_KEY_TAG
-    ]
-    profiles = profiles.annotate(
-        _bucket=Case(
-            When(_rule=0, then=Value(RollupBucketChoices.UNALLOCATED)),
-            When(_rule__in=key_rule_ids or [-1], then=Value(RollupBucketChoices.USE_CASE)),
-            *[When(_rule=rule.pk, then=Value(bucket_of[rule.target_kind])) for rule in match_rules],
-            default=Value(RollupBucketChoices.UNALLOCATED),
-            output_field=CharField(),
-        ),
-        _use_case=per_rule(
-            lambda rule: (
-                rule.target_use_case_id if rule.target_kind == AllocationTargetKindChoices.USE_CASE else None
-            ),
-            BigIntegerField(),
-        ),
-        _team=per_rule(
-            lambda rule: (
-                rule.target_team_id if rule.target_kind == AllocationTargetKindChoices.TEAM else None
-            ),
-            BigIntegerField(),
-        ),
-        _pool=per_rule(
-            lambda rule: (
-                rule.target_pool_id if rule.target_kind == AllocationTargetKindChoices.POOL else None
-            ),
-            BigIntegerField(),
-        ),
-    ).values_list(
-        "id", "service_id", "resource_id", "_rule", "_ucval", "_bucket", "_use_case", "_team", "_pool"
-    )
+    profiles = profiles.values_list("id", "service_id", "resource_id", "_rule", "_ucval")
     sql, params = profiles.query.sql_with_params()
     cursor.execute(f"CREATE TEMPORARY TABLE {PROFILES} AS {sql}", params)
+    # Where each rule sends money, as a small table joined once (a CASE per target column would
+    # evaluate the rules' CASE again for every branch).
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE {RULES} (rule_id bigint, bucket varchar(20), use_case_id bigint, "
+        "team_id bigint, pool_id bigint)"
+    )
+    if rules:
+        cursor.executemany(
+            f"INSERT INTO {RULES} (rule_id, bucket, use_case_id, team_id, pool_id) VALUES (%s, %s, %s, %s, %s)",
+            [_rule_target(rule) for rule in rules],
+        )
+    cursor.execute(f"ANALYZE {PROFILES}")
     # A key-tag rule matched only values that are use-case keys (in SQL); one whose use case
     # went away meanwhile is unallocated, not lost.
     usecases = UseCase._meta.db_table
     cursor.execute(
         f"CREATE TEMPORARY TABLE {TARGETS} AS "
         "SELECT p.id AS profile_id, p.service_id, p.resource_id, "
-        "CASE WHEN p._ucval IS NOT NULL AND u.id IS NULL THEN %s ELSE p._bucket END AS bucket, "
-        "COALESCE(p._use_case, u.id) AS use_case_id, p._team AS team_id, p._pool AS pool_id, "
-        "CASE WHEN p._rule = 0 OR (p._ucval IS NOT NULL AND u.id IS NULL) THEN NULL ELSE p._rule END AS rule_id "
-        f"FROM {PROFILES} p LEFT JOIN {usecases} u ON p._ucval IS NOT NULL AND LOWER(u.key) = p._ucval",
+        "CASE WHEN r.rule_id IS NULL OR (p._ucval IS NOT NULL AND u.id IS NULL) THEN %s ELSE r.bucket END "
+        "AS bucket, COALESCE(r.use_case_id, u.id) AS use_case_id, r.team_id, r.pool_id, "
+        "CASE WHEN p._ucval IS NOT NULL AND u.id IS NULL THEN NULL ELSE r.rule_id END AS rule_id "
+        f"FROM {PROFILES} p LEFT JOIN {RULES} r ON r.rule_id = p._rule "
+        f"LEFT JOIN {usecases} u ON p._ucval IS NOT NULL AND LOWER(u.key) = p._ucval",
         [RollupBucketChoices.UNALLOCATED],
     )
+    cursor.execute(f"ANALYZE {TARGETS}")
     return latest
 
 

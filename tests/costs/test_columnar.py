@@ -16,7 +16,7 @@ import pytest
 
 from costs.choices import ImportFormatChoices
 from costs.ingest import columnar, cur, focus, readers
-from costs.ingest.batch import NORMALIZED
+from costs.ingest.batch import NORMALIZED, from_rows
 from costs.ingest.errors import CostImportError
 from tests.costs.billing_files import (
     CUR_LEGACY_COLUMNS,
@@ -52,7 +52,7 @@ def outcome(read, path, fmt) -> tuple:
 
 
 def scalar_read(source, fmt) -> list[dict]:
-    return columnar.rows_to_batch(list(SCALAR_ROWS[fmt](source))).to_pylist()
+    return from_rows(list(SCALAR_ROWS[fmt](source))).to_pylist()
 
 
 def columnar_read(source, fmt) -> list[dict]:
@@ -107,9 +107,9 @@ def focus_parquet_with(path, column: str, values: list, arrow_type):
 
 
 @pytest.fixture
-def small_batches(monkeypatch):
+def small_batches(monkeypatch, settings):
     """Batches of a few rows, so that a small file spans several."""
-    monkeypatch.setattr(columnar, "BATCH_ROWS", 5)
+    settings.PROPYLON_COST_IMPORT_BATCH_ROWS = 5
     monkeypatch.setattr(columnar, "CSV_BLOCK_BYTES", 2_000)
 
 
@@ -502,5 +502,5 @@ def test_rows_to_batch_keeps_the_scalar_values():
         "billed_cost": Decimal("1E-10"), "effective_cost": Decimal("2.5"), "list_cost": None,
         "billing_currency": "EUR", "tags": {"team": "ml"},
     }  # fmt: skip
-    (converted,) = columnar.rows_to_batch([(7, row)]).to_pylist()
+    (converted,) = from_rows([(7, row)]).to_pylist()
     assert converted == row | {"row": 7, "tags": '[["team","ml"]]', "billed_cost": Decimal("1E-10")}

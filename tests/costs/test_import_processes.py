@@ -185,7 +185,8 @@ def test_a_file_without_line_breaks_is_refused_in_bounded_memory(workspace):
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+# Flushed without re-creating content types, as the real-worker tests after it expect.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_on_postgresql_a_killed_load_is_one_table_the_next_import_drops(tmp_path, settings):
     from django.db import connection
 

@@ -502,7 +502,7 @@ class Step:
 
 class StepLog(list):
     """The steps in order. Each one's figures go to stderr as it ends, so that a run stopped
-    midway (a 10-million-row run takes most of an hour) still leaves what it measured."""
+    midway (a 10-million-row run takes about ten minutes) still leaves what it measured."""
 
     def append(self, step: Step) -> None:
         super().append(step)

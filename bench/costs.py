@@ -500,6 +500,21 @@ class Step:
         return round(self.rss_peak_mb - self.rss_before_mb, 1)
 
 
+class StepLog(list):
+    """The steps in order. Each one's figures go to stderr as it ends, so that a run stopped
+    midway (a 10-million-row run takes about ten minutes) still leaves what it measured."""
+
+    def append(self, step: Step) -> None:
+        super().append(step)
+        figures = [f"{step.seconds} s" if step.seconds is not None else ""]
+        if step.rows_per_second:
+            figures.append(f"{step.rows_per_second:,.0f} rows/s")
+        if step.rss_peak_mb is not None:
+            figures.append(f"peak RSS {step.rss_peak_mb:,.1f} MB")
+        shown = "; ".join(part for part in (", ".join(f for f in figures if f), step.outcome) if part)
+        print(f"  {step.name} ({step.file_format or '-'}): {shown}", file=sys.stderr, flush=True)
+
+
 class Meter:
     """Measures what runs inside it into a Step."""
 
@@ -1294,7 +1309,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{info['file']}: {info['rows']:,} rows, {info['bytes'] / 1e6:,.1f} MB, {how}.")
         return 0
 
-    steps: list[Step] = []
+    steps = StepLog()
     reconciliation_lines: list[dict] = []
     sources = {}
     for label, rows in sizes:

@@ -63,13 +63,19 @@ LINE_ITEM_OWN_FIELDS = (
 )  # fmt: skip
 
 
+def _detail_lookup(name: str) -> str:
+    """A filter on a FOCUS field name (``tags_normalized__use_case``) as a lookup through the
+    dimensions (``profile__tag_set__tags_normalized__use_case``)."""
+    field, separator, rest = name.partition("__")
+    return LINE_ITEM_DETAILS.get(field, field) + separator + rest
+
+
 def line_item_details(items: QuerySet | None = None, **filters) -> list[dict]:
     """Line items as dicts with every FOCUS field, dimensions joined, in order: for a person or
     a test looking at a few rows (never for totals; those come from rollups). Filters use the
     same names, e.g. ``line_item_details(service_name="Amazon EC2")``."""
     items = CostLineItem.objects.all() if items is None else items
-    items = items.filter(**{LINE_ITEM_DETAILS.get(name.split("__")[0], name.split("__")[0])
-                            + name[len(name.split("__")[0]):]: value for name, value in filters.items()})  # fmt: skip
+    items = items.filter(**{_detail_lookup(name): value for name, value in filters.items()})
     paths = {**{name: name for name in LINE_ITEM_OWN_FIELDS}, **LINE_ITEM_DETAILS}
     return [
         {name: row[path] for name, path in paths.items()}
